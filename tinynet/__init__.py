@@ -1,0 +1,56 @@
+"""tinynet: a small, typed, fast neural-network framework in NumPy.
+
+>>> import numpy as np
+>>> from tinynet import Sequential, Dense, ReLU, CrossEntropyLoss
+>>> from tinynet.optim import Adam
+>>> rng = np.random.default_rng(0)
+>>> model = Sequential(Dense(784, 128, rng=rng), ReLU(), Dense(128, 10, rng=rng))
+>>> loss, opt = CrossEntropyLoss(), Adam(model.parameters(), lr=1e-3)
+>>> x, y = rng.random((32, 784), dtype=np.float32), rng.integers(0, 10, 32)
+>>> value = loss.forward(model(x), y)
+>>> grad_x = model.backward(loss.backward()); opt.step(); opt.zero_grad()
+"""
+
+from tinynet import init, optim
+from tinynet.containers import Sequential
+from tinynet.gradcheck import GradcheckError, gradcheck
+from tinynet.layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from tinynet.parameter import Parameter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GradcheckError",
+    "Layer",
+    "LeakyReLU",
+    "Loss",
+    "MSELoss",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "__version__",
+    "gradcheck",
+    "init",
+    "optim",
+]

@@ -1,0 +1,135 @@
+"""Weight initializers: arrays drawn from a seeded `numpy.random.Generator`.
+
+Every initializer has the signature ``init(shape, rng, dtype) -> array``. For a 2-D
+weight the shape is ``(fan_in, fan_out)``, tinynet's `Dense` layout (PyTorch stores the
+transpose). Formulas are PyTorch's (``torch.nn.init``) with its default gains:
+He/Kaiming for ReLU layers, Glorot/Xavier for sigmoid and tanh layers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TypeAlias
+
+import numpy as np
+
+from tinynet.typing import DTypeLike, FloatArray, Shape
+
+Initializer: TypeAlias = Callable[[Shape, np.random.Generator, DTypeLike], FloatArray]
+"""``init(shape, rng, dtype) -> array of that shape and dtype``."""
+
+
+def fans(shape: Shape) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight: a (fan_in, fan_out) matrix, or a vector."""
+    if len(shape) == 0:
+        raise ValueError("init: a weight needs at least one dimension, got shape ()")
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[2:])
+    return shape[0] * receptive, shape[1] * receptive
+
+
+def _normal(shape: Shape, rng: np.random.Generator, dtype: DTypeLike, std: float) -> FloatArray:
+    return (rng.standard_normal(shape) * std).astype(dtype)
+
+
+def _uniform(shape: Shape, rng: np.random.Generator, dtype: DTypeLike, bound: float) -> FloatArray:
+    return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+def he_normal(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
+    """N(0, 2/fan_in): PyTorch's ``kaiming_normal_`` for ReLU."""
+    return _normal(shape, rng, dtype, math.sqrt(2.0 / fans(shape)[0]))
+
+
+def he_uniform(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
+    """U(-b, b), b = sqrt(6/fan_in): PyTorch's ``kaiming_uniform_`` for ReLU."""
+    return _uniform(shape, rng, dtype, math.sqrt(6.0 / fans(shape)[0]))
+
+
+def glorot_normal(
+    shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32
+) -> FloatArray:
+    """N(0, 2/(fan_in + fan_out)): PyTorch's ``xavier_normal_``."""
+    fan_in, fan_out = fans(shape)
+    return _normal(shape, rng, dtype, math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def glorot_uniform(
+    shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32
+) -> FloatArray:
+    """U(-b, b), b = sqrt(6/(fan_in + fan_out)): PyTorch's ``xavier_uniform_``."""
+    fan_in, fan_out = fans(shape)
+    return _uniform(shape, rng, dtype, math.sqrt(6.0 / (fan_in + fan_out)))
+
+
+def lecun_normal(
+    shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32
+) -> FloatArray:
+    """N(0, 1/fan_in): LeCun's initialization (Keras ``lecun_normal``, untruncated)."""
+    return _normal(shape, rng, dtype, math.sqrt(1.0 / fans(shape)[0]))
+
+
+def zeros(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
+    """All zeros (``rng`` is unused; it is there so every initializer has one signature)."""
+    return np.zeros(shape, dtype)
+
+
+def uniform(low: float, high: float) -> Initializer:
+    """An initializer drawing U(low, high), e.g. ``uniform(-0.5, 0.5)``."""
+
+    def init(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
+        return rng.uniform(low, high, shape).astype(dtype)
+
+    return init
+
+
+def normal(std: float, mean: float = 0.0) -> Initializer:
+    """An initializer drawing N(mean, std**2)."""
+
+    def init(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
+        return (rng.standard_normal(shape) * std + mean).astype(dtype)
+
+    return init
+
+
+kaiming_normal = he_normal
+kaiming_uniform = he_uniform
+xavier_normal = glorot_normal
+xavier_uniform = glorot_uniform
+
+INITIALIZERS: dict[str, Initializer] = {
+    "he": he_normal,
+    "he_normal": he_normal,
+    "he_uniform": he_uniform,
+    "kaiming_normal": he_normal,
+    "kaiming_uniform": he_uniform,
+    "glorot": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "glorot_uniform": glorot_uniform,
+    "xavier_normal": glorot_normal,
+    "xavier_uniform": glorot_uniform,
+    "lecun": lecun_normal,
+    "lecun_normal": lecun_normal,
+    "zeros": zeros,
+}
+"""Initializers by name, as `Dense(init=...)` accepts them."""
+
+
+def get(init: str | Initializer) -> Initializer:
+    """The initializer called ``init`` (see `INITIALIZERS`), or ``init`` if callable."""
+    if callable(init):
+        return init
+    try:
+        return INITIALIZERS[init]
+    except KeyError:
+        names = ", ".join(sorted(INITIALIZERS))
+        raise ValueError(f"init: unknown initializer {init!r}; expected one of {names}") from None
+
+
+def make_rng(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator:
+    """The generator to draw from: ``rng`` if given, else one seeded with ``seed``."""
+    if rng is not None and seed is not None:
+        raise ValueError("give either rng or seed, not both")
+    return rng if rng is not None else np.random.default_rng(seed)

@@ -1,0 +1,146 @@
+"""`Layer`: the one base class every layer, container and user extension derives from."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import numpy as np
+
+from tinynet.parameter import Parameter
+from tinynet.typing import DTypeLike, FloatArray
+
+L = TypeVar("L", bound="Layer")
+T = TypeVar("T")
+
+
+class Layer(ABC):
+    """A differentiable function of a batch, with optional trainable parameters.
+
+    Subclasses write ``forward`` and ``backward``; everything else comes from here:
+
+    - ``forward(x) -> y`` maps a batch (first axis is the batch) to a batch and, in
+      training mode only, keeps what ``backward`` needs.
+    - ``backward(grad_y) -> grad_x`` takes dLoss/dy of the last ``forward``, adds
+      dLoss/dparam into each parameter's ``.grad`` (``+=``: gradients accumulate until
+      ``zero_grad``) and returns dLoss/dx, of ``x``'s shape and dtype.
+    - Parameters are found by looking at the instance's attributes: any `Parameter`
+      or child `Layer` assigned to ``self`` is registered, in assignment order, named
+      after the attribute (``weight``, ``bias``, ``block.weight``...), as PyTorch does.
+    - ``training`` is ``True`` after construction; ``eval()`` switches to inference
+      mode (no caching; Dropout is the identity) and ``train()`` back.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        self.training = True
+
+    @abstractmethod
+    def forward(self, x: FloatArray) -> FloatArray:
+        """Compute the output for a batch ``x``; cache what backward needs if training."""
+
+    @abstractmethod
+    def backward(self, grad_y: FloatArray) -> FloatArray:
+        """Accumulate parameter gradients from ``grad_y`` and return the input gradient."""
+
+    def backward_params(self, grad_y: FloatArray) -> None:
+        """Accumulate parameter gradients only, skipping the input gradient.
+
+        This is what a network's first layer needs: nothing upstream wants dLoss/dx, and
+        for `Dense` it is the largest matrix product of the backward pass. The default
+        calls ``backward`` and drops its result; layers where it costs something
+        override it.
+        """
+        self.backward(grad_y)
+
+    def __call__(self, x: FloatArray) -> FloatArray:
+        """Same as ``forward(x)``."""
+        return self.forward(x)
+
+    # --- structure -------------------------------------------------------------------
+
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """The direct sub-layers, with their attribute names, in assignment order."""
+        for name, value in vars(self).items():
+            if isinstance(value, Layer):
+                yield name, value
+
+    def modules(self) -> Iterator[Layer]:
+        """This layer and every layer inside it, depth first."""
+        yield self
+        for _, child in self.named_children():
+            yield from child.modules()
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter of this layer and its sub-layers, named like ``0.weight``."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(f"{prefix}{name}.")
+
+    def parameters(self) -> list[Parameter]:
+        """The trainable parameters, each once, in a stable order (pass to an optimizer)."""
+        unique: dict[int, Parameter] = {}
+        for _, p in self.named_parameters():
+            unique.setdefault(id(p), p)
+        return list(unique.values())
+
+    def num_parameters(self) -> int:
+        """The number of trainable scalars."""
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to zero."""
+        for p in self.parameters():
+            p.zero_grad()
+
+    # --- mode and dtype ----------------------------------------------------------------
+
+    def train(self: L, mode: bool = True) -> L:
+        """Set training mode (``mode=True``) or inference mode, here and in sub-layers."""
+        self.training = mode
+        for _, child in self.named_children():
+            child.train(mode)
+        return self
+
+    def eval(self: L) -> L:
+        """Set inference mode: no caching for backward, Dropout off, running statistics."""
+        return self.train(False)
+
+    def astype(self: L, dtype: DTypeLike) -> L:
+        """Cast every parameter (data and grad) to a float ``dtype``, in place; return self.
+
+        Use before making the optimizer (it packs the arrays it finds then).
+        """
+        target = np.dtype(dtype)
+        if not np.issubdtype(target, np.floating):
+            raise TypeError(f"{self!r}.astype: expected a float dtype, got {target}")
+        for p in self.parameters():
+            p.data = p.data.astype(target)
+            p.grad = p.grad.astype(target)
+        return self
+
+    # --- helpers for subclasses ------------------------------------------------------
+
+    def saved(self, value: T | None) -> T:
+        """Return a value cached by ``forward``, or raise if there was no training forward."""
+        if value is None:
+            raise RuntimeError(
+                f"{self!r}: backward() needs a forward() in training mode first "
+                f"(training={self.training})"
+            )
+        return value
+
+    def extra_repr(self) -> str:
+        """The constructor arguments shown inside ``repr``; override in subclasses."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this layer (weights aside); JSON-friendly."""
+        return {}

@@ -1,0 +1,87 @@
+"""`Dense`: the fully connected layer ``y = x @ W + b``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinynet import init as initializers
+from tinynet import validation
+from tinynet.layers.base import Layer
+from tinynet.parameter import Parameter
+from tinynet.typing import DTypeLike, FloatArray
+
+
+class Dense(Layer):
+    """Fully connected layer: ``y = x @ weight + bias`` (PyTorch's ``Linear``).
+
+    Shapes: x (N, in_features) -> y (N, out_features); ``weight`` is
+    (in_features, out_features) (the transpose of PyTorch's), ``bias`` is
+    (out_features,). dtype: ``dtype`` (float32 by default); the input must match it.
+
+    ``init`` names the weight initializer (``"he"`` normal, the default for ReLU nets;
+    ``"glorot"`` uniform for sigmoid/tanh; any key of `tinynet.init.INITIALIZERS`) or is
+    an initializer function. The bias starts at zero. Weights are drawn from ``rng``, or
+    from a generator seeded with ``seed``: the same seed gives the same weights.
+    """
+
+    weight: Parameter
+    bias: Parameter | None
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        init: str | initializers.Initializer = "he",
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Dense: {name} must be a positive integer, got {value!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        generator = initializers.make_rng(rng, seed)
+        shape = (self.in_features, self.out_features)
+        self.weight = Parameter(initializers.get(init)(shape, generator, dtype))
+        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+        self._x: FloatArray | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        """x (N, in_features) -> x @ weight + bias, (N, out_features), same dtype."""
+        validation.float_array(self, x, ndim=2, last=self.in_features, dtype=self.weight.dtype)
+        y = x @ self.weight.data
+        if self.bias is not None:
+            y += self.bias.data
+        self._x = x if self.training else None
+        return y
+
+    def backward(self, grad_y: FloatArray) -> FloatArray:
+        """grad_y (N, out_features) -> grad_x (N, in_features); accumulates weight/bias grads."""
+        self.backward_params(grad_y)
+        grad_x: FloatArray = grad_y @ self.weight.data.T
+        return grad_x
+
+    def backward_params(self, grad_y: FloatArray) -> None:
+        """Accumulate ``weight.grad += x.T @ grad_y`` and ``bias.grad += sum(grad_y)``."""
+        x = self.saved(self._x)
+        validation.same_shape(self, grad_y, (x.shape[0], self.out_features), "grad_y")
+        self.weight.grad += x.T @ grad_y
+        if self.bias is not None:
+            self.bias.grad += grad_y.sum(axis=0)
+
+    def extra_repr(self) -> str:
+        extra = "" if self.bias is not None else ", bias=False"
+        return f"{self.in_features}, {self.out_features}{extra}"
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+        }

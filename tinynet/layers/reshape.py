@@ -1,0 +1,34 @@
+"""`Flatten`: (N, d1, d2, ...) -> (N, d1*d2*...)."""
+
+from __future__ import annotations
+
+import math
+
+from tinynet import validation
+from tinynet.layers.base import Layer
+from tinynet.typing import FloatArray, Shape
+
+
+class Flatten(Layer):
+    """Flatten every axis but the batch axis: (N, d1, ..., dk) -> (N, d1*...*dk).
+
+    A view where possible (no copy); the gradient is reshaped back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shape: Shape | None = None
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        """x (N, ...) -> (N, prod(...)), same dtype."""
+        validation.float_array(self, x)
+        if x.ndim == 0:
+            raise ValueError(f"{self!r}: expected input of shape (N, ...), got a scalar")
+        self._shape = x.shape if self.training else None
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_y: FloatArray) -> FloatArray:
+        """grad_y (N, prod(...)) -> grad_x (N, ...)."""
+        shape = self.saved(self._shape)
+        validation.same_shape(self, grad_y, (shape[0], math.prod(shape[1:])), "grad_y")
+        return grad_y.reshape(shape)

@@ -1,0 +1,189 @@
+"""`Optimizer`: the base of every update rule. It knows `Parameter`, nothing else."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinynet.optim.flat import FlatGroup, group_by_dtype
+from tinynet.parameter import Parameter
+from tinynet.typing import FloatArray
+
+
+class Optimizer(ABC):
+    """Updates parameters from their gradients: ``step()``, ``zero_grad()``, state dicts.
+
+    Subclasses name their per-parameter buffers in ``state_names`` (PyTorch's names:
+    ``momentum_buffer``, ``exp_avg``...), list their hyperparameters in
+    ``hyperparameters()``, and write ``update``, which sees one packed vector of
+    parameters, one of gradients and one per state buffer (see `FlatGroup`). Updates
+    follow ``torch.optim`` formula for formula, so runs can be compared number for
+    number. ``lr`` may be changed between steps (schedules do, from ``initial_lr``).
+
+    Making an optimizer packs its parameters' arrays into contiguous buffers: hold
+    on to parameters, not arrays taken from them earlier.
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Parameter], lr: float) -> None:
+        self.params = list(params)
+        name = type(self).__name__
+        if not self.params:
+            raise ValueError(f"{name}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"{name}: expected Parameters (model.parameters()), "
+                    f"got {type(p).__name__} at position {i}"
+                )
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{name}: a parameter appears more than once")
+        self.lr = non_negative(name, "lr", lr)
+        self.initial_lr = self.lr
+        self.steps = 0
+        self.groups: list[FlatGroup] = group_by_dtype(self.params)
+
+    @abstractmethod
+    def hyperparameters(self) -> dict[str, Any]:
+        """The settings of the rule, by their PyTorch names (``lr``, ``betas``...)."""
+
+    @abstractmethod
+    def update(
+        self,
+        data: FloatArray,
+        grad: FloatArray,
+        state: dict[str, FloatArray],
+        scratch: tuple[FloatArray, FloatArray],
+        first_step: bool,
+    ) -> None:
+        """Update ``data`` in place from ``grad``, all 1-D vectors of one dtype.
+
+        ``state`` maps each of ``state_names`` to a buffer of the same length (zeros
+        before the first step), ``scratch`` is two work vectors, ``first_step`` tells
+        whether the state buffers were just created. ``grad`` must not be changed.
+        """
+
+    def step(self) -> None:
+        """Apply one update to every parameter from its current gradient."""
+        self.steps += 1
+        for group in self.groups:
+            group.ensure_packed()
+            first_step = not group.state and bool(self.state_names)
+            if first_step:
+                group.state = {name: np.zeros_like(group.data) for name in self.state_names}
+            self.update(group.data, group.grad, group.state, group.scratch, first_step)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to zero (one fill per packed group)."""
+        for group in self.groups:
+            group.ensure_packed()
+            group.grad.fill(0)
+
+    # --- state ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state in PyTorch's layout, with copies of every buffer.
+
+        ``{"state": {i: {"step": int, name: array, ...}}, "param_groups": [{...,
+        "params": [0, 1, ...]}]}``, where ``i`` is the parameter's position in the list
+        the optimizer was given and arrays have that parameter's shape. ``state`` is
+        empty before the first step.
+        """
+        state: dict[int, dict[str, Any]] = {}
+        if self.steps:
+            position = {id(p): i for i, p in enumerate(self.params)}
+            for group in self.groups:
+                buffers = {name: group.split(vector) for name, vector in group.state.items()}
+                for j, p in enumerate(group.params):
+                    entry: dict[str, Any] = {"step": self.steps}
+                    entry.update({name: views[j].copy() for name, views in buffers.items()})
+                    state[position[id(p)]] = entry
+        group_settings = {**self.hyperparameters(), "params": list(range(len(self.params)))}
+        return {"state": state, "param_groups": [group_settings]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state from `state_dict`, checking it fits these parameters.
+
+        Raises ``ValueError`` naming the parameter and buffer whose shape or presence
+        does not match, before anything is changed.
+        """
+        name = type(self).__name__
+        try:
+            settings = dict(state_dict["param_groups"][0])
+            state = state_dict["state"]
+        except (KeyError, IndexError, TypeError) as error:
+            raise ValueError(f"{name}.load_state_dict: not an optimizer state dict") from error
+        if len(settings.pop("params", [])) != len(self.params):
+            raise ValueError(
+                f"{name}.load_state_dict: the state is for a different number of parameters "
+                f"than the {len(self.params)} given to this optimizer"
+            )
+        unknown = set(settings) - set(self.hyperparameters())
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: unknown settings {sorted(unknown)}")
+        steps, entries = self._check_state(state)
+        for key, value in settings.items():
+            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        self.steps = steps
+        position = {id(p): i for i, p in enumerate(self.params)}
+        for group in self.groups:
+            group.state = {}
+            for buffer in self.state_names if entries else ():
+                vector = np.empty(group.size, group.dtype)
+                for view, p in zip(group.split(vector), group.params, strict=True):
+                    view[...] = entries[position[id(p)]][buffer]
+                group.state[buffer] = vector
+
+    def _check_state(self, state: Any) -> tuple[int, list[dict[str, Any]]]:
+        """Validate per-parameter entries; return their step count and them in order."""
+        name = type(self).__name__
+        if not isinstance(state, dict):
+            raise ValueError(f"{name}.load_state_dict: 'state' must be a dict")
+        if not state:
+            return 0, []
+        steps = set()
+        entries = []
+        for i, p in enumerate(self.params):
+            entry = state.get(i, state.get(str(i)))
+            if not isinstance(entry, dict):
+                raise ValueError(f"{name}.load_state_dict: no state for parameter {i}")
+            entries.append(entry)
+            steps.add(int(entry.get("step", 0)))
+            for buffer in self.state_names:
+                value = entry.get(buffer)
+                if not isinstance(value, np.ndarray) or value.shape != p.shape:
+                    got = getattr(value, "shape", type(value).__name__)
+                    raise ValueError(
+                        f"{name}.load_state_dict: parameter {i} needs '{buffer}' of shape "
+                        f"{p.shape}, got {got}"
+                    )
+        if len(steps) != 1:
+            raise ValueError(f"{name}.load_state_dict: parameters record different step counts")
+        return steps.pop(), entries
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({settings})"
+
+
+def with_weight_decay(
+    grad: FloatArray, data: FloatArray, weight_decay: float, out: FloatArray
+) -> FloatArray:
+    """``grad + weight_decay * data`` written into ``out`` (L2 penalty); ``grad`` if no decay."""
+    if not weight_decay:
+        return grad
+    np.multiply(data, weight_decay, out=out)
+    out += grad
+    return out
+
+
+def non_negative(owner: str, name: str, value: float) -> float:
+    """``value`` as a float, or ``ValueError`` if it is negative or not finite."""
+    number = float(value)
+    if not np.isfinite(number) or number < 0:
+        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
+    return number

@@ -1,0 +1,107 @@
+"""Stochastic gradient descent, with optional (Nesterov) momentum: PyTorch's ``SGD``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinynet.optim.optimizer import Optimizer, non_negative, with_weight_decay
+from tinynet.parameter import Parameter
+from tinynet.typing import FloatArray
+
+
+class SGD(Optimizer):
+    """``p -= lr * g``, where with momentum ``mu`` (as ``torch.optim.SGD``)::
+
+        g = grad + weight_decay * p
+        v = g                                   on the first step
+        v = mu * v + (1 - dampening) * g        afterwards
+        g = g + mu * v   if nesterov   else   v
+        p = p - lr * g
+
+    ``v`` is the ``momentum_buffer`` state. With ``momentum=0`` there is no state.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        *,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        name = type(self).__name__
+        self.momentum = non_negative(name, "momentum", momentum)
+        self.dampening = non_negative(name, "dampening", dampening)
+        self.weight_decay = non_negative(name, "weight_decay", weight_decay)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError(f"{name}: nesterov needs momentum > 0 and dampening = 0")
+        self.state_names = ("momentum_buffer",) if self.momentum else ()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+        }
+
+    def update(
+        self,
+        data: FloatArray,
+        grad: FloatArray,
+        state: dict[str, FloatArray],
+        scratch: tuple[FloatArray, FloatArray],
+        first_step: bool,
+    ) -> None:
+        g = with_weight_decay(grad, data, self.weight_decay, scratch[0])
+        work = scratch[1]
+        if self.momentum:
+            velocity = state["momentum_buffer"]
+            if first_step:
+                np.copyto(velocity, g)
+            else:
+                velocity *= self.momentum
+                if self.dampening:
+                    np.multiply(g, 1 - self.dampening, out=work)
+                    velocity += work
+                else:
+                    velocity += g
+            if self.nesterov:
+                np.multiply(velocity, self.momentum, out=work)
+                work += g
+                g = work
+            else:
+                g = velocity
+        np.multiply(g, self.lr, out=work)
+        data -= work
+
+
+class Momentum(SGD):
+    """SGD with momentum 0.9 by default: ``Momentum(params, lr)``; see `SGD`."""
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        *,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params,
+            lr,
+            momentum,
+            dampening=dampening,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+        )
