@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -33,6 +33,9 @@ class Layer(ABC):
     """
 
     training: bool
+    buffer_names: ClassVar[tuple[str, ...]] = ()
+    """Attributes holding non-trainable state arrays (BatchNorm's running statistics):
+    saved and loaded with the parameters, updated in place, never by an optimizer."""
 
     def __init__(self) -> None:
         self.training = True
@@ -81,6 +84,13 @@ class Layer(ABC):
         for name, child in self.named_children():
             yield from child.named_parameters(f"{prefix}{name}.")
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, FloatArray]]:
+        """Every buffer (see ``buffer_names``) here and in sub-layers, named like parameters."""
+        for name in self.buffer_names:
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
     def parameters(self) -> list[Parameter]:
         """The trainable parameters, each once, in a stable order (pass to an optimizer)."""
         unique: dict[int, Parameter] = {}
@@ -121,6 +131,9 @@ class Layer(ABC):
         for p in self.parameters():
             p.data = p.data.astype(target)
             p.grad = p.grad.astype(target)
+        for layer in self.modules():
+            for name in layer.buffer_names:
+                setattr(layer, name, getattr(layer, name).astype(target))
         return self
 
     # --- helpers for subclasses ------------------------------------------------------
