@@ -155,5 +155,12 @@ class Layer(ABC):
         return f"{type(self).__name__}({self.extra_repr()})"
 
     def config(self) -> dict[str, Any]:
-        """Constructor arguments that rebuild this layer (weights aside); JSON-friendly."""
+        """Keyword arguments that rebuild this layer (weights and sub-layers aside), as JSON
+        values. Override when ``__init__`` takes any."""
         return {}
+
+    @classmethod
+    def from_config(cls: type[L], config: dict[str, Any], children: list[Layer]) -> L:
+        """Rebuild a layer from `config` and its rebuilt sub-layers (in `named_children`
+        order): ``cls(*children, **config)``. Override if the constructor differs."""
+        return cls(*children, **config)
