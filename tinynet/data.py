@@ -126,7 +126,7 @@ class DataLoader(Generic[Y]):
             if self.y is not None and y_out is not None:
                 np.take(self.y, index, axis=0, out=y_out, mode="clip")
             if self.transform is not None:
-                x_out = self._transformed(x_out)
+                x_out = _transformed(self.transform, x_out)
             yield x_out, y_out
 
     def _outputs(self, size: int) -> tuple[Array, Array | None]:
@@ -140,22 +140,23 @@ class DataLoader(Generic[Y]):
         x_buf, y_buf = self._buffers
         return x_buf[:size], (None if y_buf is None else y_buf[:size])
 
-    def _transformed(self, x_batch: Array) -> Array:
-        assert self.transform is not None
-        out = self.transform(x_batch)
-        if not isinstance(out, np.ndarray) or out.shape[:1] != x_batch.shape[:1]:
-            raise ValueError(
-                f"DataLoader: expected transform {self.transform!r} to return a batch of "
-                f"{x_batch.shape[0]} samples, got {validation.describe(out)}"
-            )
-        return out
-
     def __repr__(self) -> str:
         return (
             f"DataLoader(num_samples={self.num_samples}, batch_size={self.batch_size}, "
             f"shuffle={self.shuffle}, drop_last={self.drop_last}, "
             f"reuse_buffers={self.reuse_buffers}, transform={self.transform!r})"
         )
+
+
+def _transformed(transform: Transform, x_batch: Array) -> Array:
+    """``transform(x_batch)``, checked to be an array with as many samples."""
+    out = transform(x_batch)
+    if not isinstance(out, np.ndarray) or out.shape[:1] != x_batch.shape[:1]:
+        raise ValueError(
+            f"DataLoader: expected transform {transform!r} to return a batch of "
+            f"{x_batch.shape[0]} samples, got {validation.describe(out)}"
+        )
+    return out
 
 
 @overload
