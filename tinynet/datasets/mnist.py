@@ -86,6 +86,11 @@ class DatasetFiles:
     mirrors: tuple[str, ...]
     checksums: Mapping[str, Checksum]
 
+    @property
+    def loader(self) -> str:
+        """The loading function's name, for error messages: ``load_fashion_mnist``."""
+        return "load_" + self.name.replace("-", "_")
+
 
 MNIST = DatasetFiles(
     name="mnist",
@@ -173,7 +178,7 @@ def load(
     """Load any dataset laid out like MNIST (see `load_mnist` for the result)."""
     float_dtype = np.dtype(dtype)
     if not np.issubdtype(float_dtype, np.floating):
-        raise TypeError(f"load_{files.name}: expected a float dtype, got {float_dtype}")
+        raise TypeError(f"{files.loader}: expected a float dtype, got {float_dtype}")
     folder = locate(files, root)
     train = _split(files, folder, TRAIN_IMAGES, TRAIN_LABELS, TRAIN_SIZE, flatten, float_dtype)
     test = _split(files, folder, TEST_IMAGES, TEST_LABELS, TEST_SIZE, flatten, float_dtype)
@@ -192,7 +197,7 @@ def locate(files: DatasetFiles, root: str | os.PathLike[str] | None = None) -> P
         missing = [name for name in FILES if find_file(folder, name) is None]
         if missing:
             raise FileNotFoundError(
-                f"load_{files.name}: expected {', '.join(FILES)} (each optionally .gz) "
+                f"{files.loader}: expected {', '.join(FILES)} (each optionally .gz) "
                 f"in {folder}; missing {', '.join(missing)}"
             )
         return folder
@@ -262,7 +267,7 @@ def download(files: DatasetFiles, name: str, folder: Path) -> Path:
             handle.write(body)
         return target
     raise OSError(
-        f"load_{files.name}: could not download {target.name} into {folder}; " + "; ".join(failures)
+        f"{files.loader}: could not download {target.name} into {folder}; " + "; ".join(failures)
     )
 
 
@@ -276,13 +281,13 @@ def verify(source: object, content: bytes, checksum: Checksum) -> bytes:
     data = idx.decompress(content, source=source) if compressed else content
     if checksum.of_gzip and not compressed:
         return data
-    digest = hashlib.new(checksum.algorithm, content if checksum.of_gzip else data).hexdigest()
+    hashed = content if checksum.of_gzip else data
+    digest = hashlib.new(checksum.algorithm, hashed, usedforsecurity=False).hexdigest()
     if digest != checksum.hexdigest:
         what = "gzip file" if checksum.of_gzip else "decompressed content"
         raise ValueError(
             f"{source}: {checksum.algorithm} of the {what} should be {checksum.hexdigest}, "
-            f"got {digest}; the file is corrupt or not the published one: delete it "
-            f"to have it downloaded again"
+            f"got {digest}: the file is corrupt or not the published one"
         )
     return data
 
@@ -290,7 +295,7 @@ def verify(source: object, content: bytes, checksum: Checksum) -> bytes:
 def _read(files: DatasetFiles, folder: Path, name: str) -> tuple[Path, Array]:
     path = find_file(folder, name)
     if path is None:
-        raise FileNotFoundError(f"load_{files.name}: {folder / name}(.gz) disappeared")
+        raise FileNotFoundError(f"{files.loader}: {folder / name}(.gz) disappeared")
     data = verify(path, path.read_bytes(), files.checksums[name])
     return path, idx.decode_idx(data, source=path)
 
