@@ -123,9 +123,9 @@ def test_repository_folder_is_the_checkouts_data_folder() -> None:
 
 
 def test_float_dtype_required(isolated: Path) -> None:
-    with pytest.raises(TypeError, match="^load_mnist: expected a float dtype, got int32"):
+    with pytest.raises(TypeError, match=r"^load_mnist: expected a float dtype, got int32"):
         load_mnist(SHIPPED, dtype=np.int32)
-    with pytest.raises(TypeError, match="^load_fashion_mnist: expected a float dtype, got uint8"):
+    with pytest.raises(TypeError, match=r"^load_fashion_mnist: expected a float dtype, got uint8"):
         load_fashion_mnist(SHIPPED, dtype=np.uint8)
 
 

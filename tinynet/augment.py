@@ -46,8 +46,7 @@ class RandomShift:
         self.max_shift = max_shift
         self.image_shape = (int(image_shape[0]), int(image_shape[1]))
         self.rng = make_rng(rng, seed)
-        self._buffer: Array | None = None
-        self._windows: Array | None = None
+        self._cache: tuple[Array, Array] | None = None
 
     def __call__(self, x_batch: Array) -> Array:
         """A shifted copy of ``x_batch`` (N, H*W) or (N, H, W); see the class docstring."""
@@ -87,19 +86,19 @@ class RandomShift:
         Both are kept between calls (so a call is not thread-safe): only the middle of
         the buffer is ever written, so its margins stay zero.
         """
-        if self._buffer is None or self._buffer.shape[0] < n or self._buffer.dtype != dtype:
+        if self._cache is None or self._cache[0].shape[0] < n or self._cache[0].dtype != dtype:
             h, w = self.image_shape
             pad = self.max_shift * (w + 1)
-            self._buffer = np.zeros((n, h * w + 2 * pad), dtype)
-            step = self._buffer.strides
-            self._windows = as_strided(
-                self._buffer,
+            buffer = np.zeros((n, h * w + 2 * pad), dtype)
+            step = buffer.strides
+            windows = as_strided(
+                buffer,
                 shape=(n, 2 * pad + 1, h * w),
                 strides=(step[0], step[1], step[1]),
                 writeable=False,
             )
-        assert self._windows is not None
-        return self._buffer, self._windows
+            self._cache = buffer, windows
+        return self._cache
 
     def __repr__(self) -> str:
         return f"RandomShift(max_shift={self.max_shift}, image_shape={self.image_shape})"
