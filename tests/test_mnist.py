@@ -182,6 +182,14 @@ def test_each_dataset_has_its_own_folder(isolated: Path, monkeypatch: pytest.Mon
 # --- downloads (faked) ------------------------------------------------------------------
 
 
+def test_fetch_reads_a_url(tmp_path: Path) -> None:
+    # A file:// URL runs the real fetch (request, timeout, read) without any network.
+    (tmp_path / "body.bin").write_bytes(b"\x1f\x8bpayload")
+    assert mnist.fetch((tmp_path / "body.bin").as_uri(), 5.0) == b"\x1f\x8bpayload"
+    with pytest.raises(OSError, match="No such file"):
+        mnist.fetch((tmp_path / "missing.bin").as_uri(), 5.0)
+
+
 def test_download_into_the_cache_then_reuse_it(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

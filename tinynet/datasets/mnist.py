@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +236,8 @@ def find_file(folder: Path, name: str) -> Path | None:
 
 def fetch(url: str, timeout: float) -> bytes:
     """The body of ``url`` (the only function here that touches the network)."""
+    import urllib.request  # here, not at the top: it costs ~50 ms and is rarely needed
+
     request = urllib.request.Request(url, headers={"User-Agent": "tinynet"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         body: bytes = response.read()
