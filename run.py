@@ -66,6 +66,7 @@ def main(argv: list[str]) -> None:
         run(python, "-m", "pytest", *rest)
         run(python, "-m", "mypy")
         run(python, "-m", "ruff", "check", ".")
+        run(python, "-m", "ruff", "format", "--check", ".")
     else:
         run(python, "-m", "benchmarks", *rest)
 

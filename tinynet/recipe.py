@@ -1,0 +1,172 @@
+"""`Recipe`: how a model file's network is trained (data, loss, optimizer, schedule...).
+
+A recipe is data, not code: a frozen dataclass whose fields name tinynet's pieces
+and their settings, so it can be printed, compared, stored in a metrics file and
+overridden from the command line (``--epochs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from tinynet import losses, optim
+from tinynet.augment import RandomShift
+from tinynet.callbacks import Callback, History, LearningRateScheduler
+from tinynet.data import one_hot
+from tinynet.layers.base import Layer
+from tinynet.optim.schedules import LRScheduler
+from tinynet.train import evaluate, fit, model_dtype
+from tinynet.typing import Array, FloatArray
+
+LOSSES: dict[str, Callable[..., losses.Loss]] = {
+    "cross_entropy": losses.CrossEntropyLoss,
+    "mse": losses.MSELoss,
+    "bce_with_logits": losses.BCEWithLogitsLoss,
+}
+OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
+    "sgd": optim.SGD,
+    "momentum": optim.Momentum,
+    "adam": optim.Adam,
+    "adamw": optim.AdamW,
+    "rmsprop": optim.RMSProp,
+}
+SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+CLASSES = {"mnist": 10, "fashion-mnist": 10}
+"""The number of classes of each dataset a recipe can name."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything `tinynet train` needs besides the network.
+
+    - ``dataset``: ``"mnist"`` or ``"fashion-mnist"``.
+    - ``loss`` (a key of `LOSSES`) with ``loss_args``, e.g. ``{"label_smoothing": 0.1}``;
+      ``targets="one_hot"`` feeds one-hot rows instead of labels (a quadratic cost).
+    - ``optimizer`` (a key of `OPTIMIZERS`) with ``optimizer_args`` (``lr``...).
+    - ``schedule``: ``"constant"``, ``"step"`` (``step_size``, ``gamma``), ``"cosine"``
+      (``eta_min``) over all epochs, or ``"warmup_cosine"`` (``warmup`` units of linear
+      warm-up from ``start_factor``, then cosine to ``eta_min``); ``schedule_per``
+      ``"epoch"`` or ``"batch"`` says what a unit is.
+    - ``epochs``, ``batch_size`` (``None``: the whole training set, full-batch descent).
+    - ``max_shift``: augmentation by random shifts of up to that many pixels (0: none).
+    """
+
+    dataset: str = "mnist"
+    loss: str = "cross_entropy"
+    loss_args: Mapping[str, Any] = field(default_factory=dict)
+    targets: str = "labels"
+    optimizer: str = "adam"
+    optimizer_args: Mapping[str, Any] = field(default_factory=lambda: {"lr": 1e-3})
+    schedule: str = "constant"
+    schedule_args: Mapping[str, Any] = field(default_factory=dict)
+    schedule_per: str = "epoch"
+    epochs: int = 10
+    batch_size: int | None = 128
+    max_shift: int = 0
+
+    def __post_init__(self) -> None:
+        choices = {
+            "loss": (self.loss, tuple(LOSSES)),
+            "optimizer": (self.optimizer, tuple(OPTIMIZERS)),
+            "schedule": (self.schedule, SCHEDULES),
+            "schedule_per": (self.schedule_per, ("epoch", "batch")),
+            "targets": (self.targets, ("labels", "one_hot")),
+        }
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"Recipe: {name} must be one of {allowed}, got {value!r}")
+        if self.epochs < 0 or (self.batch_size is not None and self.batch_size < 1):
+            raise ValueError(
+                f"Recipe: expected epochs >= 0 and batch_size >= 1 or None, "
+                f"got {self.epochs} and {self.batch_size}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as JSON-ready values."""
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in asdict(self).items()}
+
+    def make_loss(self) -> losses.Loss:
+        """The loss, e.g. ``CrossEntropyLoss(label_smoothing=0.1)``."""
+        return LOSSES[self.loss](**self.loss_args)
+
+    def make_optimizer(self, model: Layer) -> optim.Optimizer:
+        """The optimizer over ``model.parameters()``."""
+        return OPTIMIZERS[self.optimizer](model.parameters(), **self.optimizer_args)
+
+    def make_scheduler(self, optimizer: optim.Optimizer, batches: int) -> LRScheduler | None:
+        """The schedule (``None`` if constant); ``batches`` is the number per epoch."""
+        units = self.epochs * (batches if self.schedule_per == "batch" else 1)
+        args = dict(self.schedule_args)
+        if self.schedule == "constant":
+            return None
+        if self.schedule == "step":
+            return optim.StepLR(optimizer, **args)
+        if self.schedule == "cosine":
+            return optim.CosineAnnealingLR(optimizer, T_max=max(units, 1), **args)
+        warmup = int(args.pop("warmup"))
+        start = float(args.pop("start_factor", 0.1))
+        warm = optim.LinearLR(optimizer, start, 1.0, total_iters=max(warmup, 1))
+        cosine = optim.CosineAnnealingLR(optimizer, T_max=max(units - warmup, 1), **args)
+        return optim.SequentialLR(optimizer, [warm, cosine], milestones=[warmup])
+
+    def make_transform(self, seed: int) -> Callable[[FloatArray], FloatArray] | None:
+        """The augmentation (random shifts), seeded apart from the batch order."""
+        if not self.max_shift:
+            return None
+        rng = np.random.default_rng([seed, 1])
+        return RandomShift(self.max_shift, rng=rng)
+
+    def prepare_targets(self, y: Array, dtype: Any = np.float32) -> Array:
+        """Labels as they are, or one-hot rows of ``dtype`` for ``targets="one_hot"``."""
+        return one_hot(y, CLASSES[self.dataset], dtype) if self.targets == "one_hot" else y
+
+    def evaluate(self, model: Layer, x: FloatArray, y: Array) -> dict[str, float]:
+        """``{"loss", "accuracy"}`` of ``model`` on (x, labels y) with this recipe's loss."""
+        targets = self.prepare_targets(y, model_dtype(model))
+        return evaluate(model, x, targets, loss=self.make_loss())
+
+    def fit(
+        self,
+        model: Layer,
+        x: FloatArray,
+        y: Array,
+        *,
+        seed: int = 0,
+        epochs: int | None = None,
+        validation_data: tuple[FloatArray, Array] | None = None,
+        callbacks: Iterable[Callback] = (),
+        verbose: int = 1,
+    ) -> History:
+        """Train ``model`` on (x, y) (labels) with this recipe; ``epochs`` overrides its own."""
+        recipe = self if epochs is None else replace(self, epochs=epochs)
+        loss = recipe.make_loss()
+        optimizer = recipe.make_optimizer(model)
+        batch_size = recipe.batch_size or x.shape[0]
+        batches = -(-x.shape[0] // batch_size)
+        scheduler = recipe.make_scheduler(optimizer, batches)
+        schedule = (
+            [] if scheduler is None else [LearningRateScheduler(scheduler, per=recipe.schedule_per)]
+        )
+        dtype = model_dtype(model)
+        targets = recipe.prepare_targets(y, dtype)
+        if validation_data is not None:
+            x_val, y_val = validation_data
+            validation_data = (x_val, recipe.prepare_targets(y_val, dtype))
+        return fit(
+            model,
+            x,
+            targets,
+            loss=loss,
+            optimizer=optimizer,
+            epochs=recipe.epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            callbacks=[*schedule, *callbacks],
+            seed=seed,
+            transform=recipe.make_transform(seed),
+            verbose=verbose,
+        )
