@@ -232,7 +232,7 @@ def _read_header(reader: NpzReader) -> dict[str, Any]:
 
 def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
     """Rebuild the architecture, check every weight array against it, then load them."""
-    model = rebuild(header.get("model"))
+    model = rebuild(header.get("model"), f"{reader.source}: model")
     dtype = header.get("dtype")
     if dtype is not None:
         model.astype(_float_dtype(dtype, reader.source))
