@@ -7,7 +7,7 @@ import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pytest
@@ -30,6 +30,8 @@ from tinynet.io import ModelFormatError, load, load_full, save
 from tinynet.optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSProp
 from tinynet.registry import UnknownLayerError, register_layer
 from tinynet.typing import FloatArray
+
+L = TypeVar("L", bound=Layer)
 
 # --- custom layers -----------------------------------------------------------------------
 
@@ -83,6 +85,13 @@ class Unregistered(ReLU):
 def between(layer: Layer, seed: int = 0) -> Sequential:
     """(N, 3, 4) -> Flatten -> Dense(12, 8) -> layer -> Dense(8, 5)."""
     return Sequential(Flatten(), Dense(12, 8, seed=seed), layer, Dense(8, 5, seed=seed + 1))
+
+
+def layer_at(model: Sequential, index: int, cls: type[L]) -> L:
+    """``model[index]``, checked to be a ``cls`` (typed for the tests)."""
+    layer = model[index]
+    assert isinstance(layer, cls)
+    return layer
 
 
 MIDDLE_LAYERS: dict[str, Callable[[], Layer]] = {
@@ -150,7 +159,7 @@ def saved(tmp_path: Path) -> Path:
 def test_round_trip_predicts_identically(tmp_path: Path, middle: str, dtype: Any) -> None:
     model = between(MIDDLE_LAYERS[middle]()).astype(dtype).eval()
     if middle == "custom":
-        model[2].offset[...] = np.linspace(-1, 1, 8)  # type: ignore[attr-defined]
+        layer_at(model, 2, Scale).offset[...] = np.linspace(-1, 1, 8)
     save(model, tmp_path / "m.npz")
     loaded = load(tmp_path / "m.npz")
     assert repr(loaded) == repr(model)
@@ -174,6 +183,7 @@ def test_config_survives(tmp_path: Path) -> None:
     model = Sequential(LeakyReLU(0.25), Softmax(axis=0), Dropout(0.125), Dense(2, 3, bias=False))
     save(model, tmp_path / "m.npz")
     loaded = load(tmp_path / "m.npz")
+    assert isinstance(loaded, Sequential)
     assert [m.config() for m in loaded] == [m.config() for m in model]
 
 

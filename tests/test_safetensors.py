@@ -5,16 +5,36 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
 
-from tinynet import Dense, Dropout, Flatten, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from tinynet import (
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from tinynet.io import ModelFormatError, load_safetensors, save_safetensors
 from tinynet.state_dict import StateDictError
 
+L = TypeVar("L", bound=Layer)
+
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+
+def layer_at(model: Sequential, index: int, cls: type[L]) -> L:
+    """``model[index]``, checked to be a ``cls`` (typed for the tests)."""
+    layer = model[index]
+    assert isinstance(layer, cls)
+    return layer
 
 
 def tinynet_model(seed: int = 0) -> Sequential:
@@ -64,8 +84,8 @@ def test_layout_is_pytorchs(tmp_path: Path) -> None:
     tensors = safetensors_numpy.load_file(tmp_path / "m.safetensors")
     assert sorted(tensors) == sorted(model.state_dict())
     assert tensors["1.weight"].shape == (8, 12)  # (out, in)
-    np.testing.assert_array_equal(tensors["1.weight"], model[1].weight.data.T)  # type: ignore[union-attr]
-    np.testing.assert_array_equal(tensors["1.bias"], model[1].bias.data)  # type: ignore[union-attr]
+    np.testing.assert_array_equal(tensors["1.weight"], layer_at(model, 1, Dense).weight.data.T)
+    np.testing.assert_array_equal(tensors["1.bias"], layer_at(model, 1, Dense).bias.data)  # type: ignore[union-attr]
     with safetensors_numpy.safe_open(tmp_path / "m.safetensors", framework="np") as f:
         assert f.metadata() == {"format": "pt"}
 
@@ -103,7 +123,7 @@ def test_weights_saved_by_torch_load_into_tinynet(tmp_path: Path) -> None:
 
 def test_tinynet_round_trip_is_exact(tmp_path: Path) -> None:
     source, target = tinynet_model(0), tinynet_model(10)
-    weight = target[1].weight  # type: ignore[union-attr]
+    weight = layer_at(target, 1, Dense).weight
     array = weight.data
     save_safetensors(source, tmp_path / "m.safetensors")
     load_safetensors(target, tmp_path / "m.safetensors")
@@ -117,7 +137,7 @@ def test_float32_file_into_float64_model_but_not_the_reverse(tmp_path: Path) -> 
     save_safetensors(tinynet_model(0), tmp_path / "f32.safetensors")
     wide = tinynet_model(1).astype(np.float64)
     load_safetensors(wide, tmp_path / "f32.safetensors")
-    assert wide[1].weight.dtype == np.float64  # type: ignore[union-attr]
+    assert layer_at(wide, 1, Dense).weight.dtype == np.float64
     save_safetensors(wide, tmp_path / "f64.safetensors")
     narrow = tinynet_model(2)
     before = narrow.state_dict()
@@ -146,7 +166,7 @@ def test_not_strict_loads_what_fits(tmp_path: Path) -> None:
     assert result.missing_keys == []
     assert sorted(result.unexpected_keys) == ["1.bias", "1.weight"]
     expected = safetensors_numpy.load_file(tmp_path / "m.safetensors")["0.weight"].T
-    np.testing.assert_array_equal(model[0].weight.data, expected)  # type: ignore[union-attr]
+    np.testing.assert_array_equal(layer_at(model, 0, Dense).weight.data, expected)
 
 
 def test_dtype_numpy_cannot_hold(tmp_path: Path) -> None:

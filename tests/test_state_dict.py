@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pytest
@@ -11,6 +11,8 @@ from tinynet import Dense, Dropout, Flatten, Layer, ReLU, Sequential, Tanh
 from tinynet.optim import SGD, Adam
 from tinynet.state_dict import IncompatibleKeys, StateDictError
 from tinynet.typing import FloatArray
+
+L = TypeVar("L", bound=Layer)
 
 
 class Shift(Layer):
@@ -44,6 +46,13 @@ def make_model(seed: int = 0) -> Sequential:
     )
 
 
+def layer_at(model: Sequential, index: int, cls: type[L]) -> L:
+    """``model[index]``, checked to be a ``cls`` (typed for the tests)."""
+    layer = model[index]
+    assert isinstance(layer, cls)
+    return layer
+
+
 def test_names_follow_pytorch() -> None:
     assert list(make_model().state_dict()) == [
         "1.weight",
@@ -59,7 +68,7 @@ def test_names_and_order_match_torch_sequential() -> None:
     torch = pytest.importorskip("torch")
     nn = torch.nn
 
-    class TorchShift(nn.Module):  # type: ignore[misc]
+    class TorchShift(nn.Module):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("mean", torch.zeros(5))
@@ -85,7 +94,7 @@ def test_buffers_come_after_their_modules_parameters() -> None:
     from tinynet import Parameter
 
     layer = Both()
-    layer.scale = Parameter(np.ones(2, np.float32))
+    layer.scale = Parameter(np.ones(2, np.float32))  # type: ignore[attr-defined]
     # own parameter, own buffer, then the child's entries
     assert list(layer.state_dict()) == ["scale", "mean", "inner.weight", "inner.bias"]
 
@@ -95,20 +104,20 @@ def test_state_dict_holds_copies() -> None:
     state = model.state_dict()
     state["1.weight"][...] = 123.0
     state["2.mean"][...] = 7.0
-    assert not np.any(model[1].weight.data == 123.0)  # type: ignore[union-attr]
-    assert not np.any(model[2].mean == 7.0)  # type: ignore[attr-defined]
+    assert not np.any(layer_at(model, 1, Dense).weight.data == 123.0)
+    assert not np.any(layer_at(model, 2, Shift).mean == 7.0)
     assert all(a.flags.c_contiguous and a.flags.owndata for a in state.values())
 
 
 def test_round_trip_restores_values_in_place() -> None:
     source, target = make_model(0), make_model(10)
-    source[2].mean[...] = np.arange(5)  # type: ignore[attr-defined]
-    weight = target[1].weight  # type: ignore[union-attr]
-    array_before, mean_before = weight.data, target[2].mean  # type: ignore[attr-defined]
+    layer_at(source, 2, Shift).mean[...] = np.arange(5)
+    weight = layer_at(target, 1, Dense).weight
+    array_before, mean_before = weight.data, layer_at(target, 2, Shift).mean
     result = target.load_state_dict(source.state_dict())
     assert result == IncompatibleKeys([], [])
     assert weight.data is array_before
-    assert target[2].mean is mean_before  # type: ignore[attr-defined]
+    assert layer_at(target, 2, Shift).mean is mean_before
     for (name, a), (_, b) in zip(
         source.state_dict().items(), target.state_dict().items(), strict=True
     ):
@@ -207,7 +216,7 @@ def test_loading_then_training_matches() -> None:
     b.load_state_dict(a.state_dict())
     for model in (a, b):
         model.train()
-        model[5].p = 0.0  # type: ignore[attr-defined]
+        layer_at(model, 5, Dropout).p = 0.0
         optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
         for _ in range(3):
             model.backward(np.ones_like(model(x)))
