@@ -395,6 +395,23 @@ def test_wrong_dtype_missing_and_extra_weights(saved: Path, tmp_path: Path) -> N
     )
 
 
+def test_wrong_shape_for_an_optimizer_buffer(tmp_path: Path) -> None:
+    model = between(ReLU())
+    optimizer = Adam(model.parameters())
+    train_steps(model, optimizer, 1, seed=0)
+    save(model, tmp_path / "m.npz", optimizer=optimizer)
+    arrays = archive(tmp_path / "m.npz")
+    arrays["optimizer/state/0/exp_avg"] = arrays["optimizer/state/0/exp_avg"].T.copy()
+    path = write_archive(tmp_path / "bad.npz", arrays)
+    with pytest.raises(ModelFormatError, match=r"exp_avg: expected shape \(12, 8\)"):
+        load_full(path)
+    del arrays["optimizer/state/0/exp_avg"]
+    path = write_archive(tmp_path / "missing.npz", arrays)
+    with pytest.raises(ModelFormatError, match="needs 'exp_avg'"):
+        load_full(path)
+    assert_same_weights(load(path), model)  # load() reads the model alone
+
+
 def test_unknown_layer_type(saved: Path, tmp_path: Path) -> None:
     meta = header(saved)
     meta["model"]["children"][2]["type"] = "Conv9D"
@@ -421,6 +438,15 @@ def test_config_the_constructor_rejects(saved: Path, tmp_path: Path) -> None:
         {"model": [1, 2]},
         {"metadata": [1]},
         {"optimizer": {"type": "os.system", "state": {}}},
+        {"optimizer": {"type": "tinynet.optim.adam.Adam", "state": {}, "param_groups": []}},
+        {"optimizer": {"type": "tinynet.optim.adam.Adam", "state": {"9": {}}}},
+        {
+            "optimizer": {
+                "type": "tinynet.optim.adam.Adam",
+                "state": {},
+                "param_groups": [{"lr": 0.1, "betas": "fast"}],
+            }
+        },
     ],
 )
 def test_bad_header_fields(saved: Path, tmp_path: Path, change: dict[str, Any]) -> None:

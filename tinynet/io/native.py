@@ -40,6 +40,7 @@ from tinynet.io.errors import ModelFormatError
 from tinynet.io.npz import NpzReader, open_npz, write_npz
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
+from tinynet.parameter import Parameter
 from tinynet.state_dict import ArraySpec, find_mismatch, specs
 from tinynet.typing import Array
 
@@ -273,13 +274,15 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
     params = model.parameters()
     state = _optimizer_state(reader, section["state"], params, where)
     groups = section.get("param_groups")
+    if not (isinstance(groups, list) and groups and isinstance(groups[0], dict)):
+        raise ModelFormatError(f"{where}: expected 'param_groups', a list of JSON objects")
     try:
-        settings = dict(groups[0])  # type: ignore[index]
+        settings = dict(groups[0])
         settings.pop("params", None)
         optimizer = cls(params, **settings)
         optimizer.load_state_dict({"state": state, "param_groups": groups})
         optimizer.initial_lr = float(section.get("initial_lr", optimizer.lr))
-    except (TypeError, ValueError, KeyError, IndexError) as error:
+    except (TypeError, ValueError, KeyError) as error:
         raise ModelFormatError(f"{where}: cannot restore {cls.__name__}: {error}") from error
     return optimizer
 
@@ -301,7 +304,7 @@ def _subclasses(cls: type[Any]) -> Iterator[type[Optimizer]]:
 
 
 def _optimizer_state(
-    reader: NpzReader, entries: dict[str, Any], params: list[Any], where: str
+    reader: NpzReader, entries: dict[str, Any], params: list[Parameter], where: str
 ) -> dict[int, dict[str, Any]]:
     """Per-parameter state (PyTorch layout): JSON entries joined with their arrays, each
     array's shape and dtype checked against its parameter before it is read."""
