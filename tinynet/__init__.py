@@ -11,9 +11,10 @@
 >>> grad_x = model.backward(loss.backward()); opt.step(); opt.zero_grad()
 """
 
-from tinynet import init, optim
+from tinynet import init, io, optim
 from tinynet.containers import Sequential
 from tinynet.gradcheck import GradcheckError, gradcheck
+from tinynet.io import load, save
 from tinynet.layers import (
     Activation,
     Dense,
@@ -28,6 +29,7 @@ from tinynet.layers import (
 )
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from tinynet.parameter import Parameter
+from tinynet.registry import register_layer
 
 __version__ = "0.1.0"
 
@@ -52,5 +54,9 @@ __all__ = [
     "__version__",
     "gradcheck",
     "init",
+    "io",
+    "load",
     "optim",
+    "register_layer",
+    "save",
 ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from tinynet import state_dict as state_dicts
 from tinynet.parameter import Parameter
-from tinynet.typing import DTypeLike, FloatArray
+from tinynet.typing import Array, DTypeLike, FloatArray
 
 L = TypeVar("L", bound="Layer")
 T = TypeVar("T")
@@ -106,6 +107,28 @@ class Layer(ABC):
         """Set every parameter's gradient to zero."""
         for p in self.parameters():
             p.zero_grad()
+
+    def state_dict(self) -> dict[str, Array]:
+        """An ordered ``name -> array`` copy of every parameter and buffer, named as in
+        PyTorch (``0.weight``, ``3.running_mean``); see `tinynet.state_dict`."""
+        return state_dicts.state_dict(self)
+
+    def load_state_dict(
+        self,
+        state_dict: Mapping[str, Array],
+        strict: bool = True,
+        *,
+        casting: state_dicts.Casting = "safe",
+    ) -> state_dicts.IncompatibleKeys:
+        """Copy arrays from ``state_dict`` into the parameters and buffers, in place.
+
+        Every key is checked before any value is written; `StateDictError` lists missing
+        and (if ``strict``) unexpected keys and arrays of the wrong shape or dtype. A
+        dtype is cast only if numpy's ``casting`` rule allows it (``"safe"``: float32
+        into a float64 layer, not the reverse). Returns ``(missing_keys,
+        unexpected_keys)``, as PyTorch does.
+        """
+        return state_dicts.load_state_dict(self, state_dict, strict=strict, casting=casting)
 
     # --- mode and dtype ----------------------------------------------------------------
 

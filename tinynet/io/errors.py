@@ -1,0 +1,9 @@
+"""`ModelFormatError`: a file that is not a valid model file of the kind expected."""
+
+from __future__ import annotations
+
+
+class ModelFormatError(ValueError):
+    """The file cannot be loaded: not the expected format, truncated, corrupt, hostile
+    (pickled objects), or its arrays do not fit the architecture it describes. The
+    message names the file and what was expected; nothing was loaded."""

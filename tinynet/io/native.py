@@ -1,0 +1,328 @@
+"""tinynet's own model file: one ``.npz`` holding weights, architecture and (optionally)
+optimizer state and user metadata, read back without pickle and without the model's code.
+
+Layout of the archive (every member a plain ``.npy`` array, so ``numpy.load`` reads it)::
+
+    __tinynet__                    uint8, the UTF-8 JSON header below
+    0.weight, 0.bias, ...          the model's state dict (PyTorch names, tinynet layout)
+    optimizer/state/<i>/<buffer>   optimizer state per parameter position (if saved)
+
+and the JSON header::
+
+    {"format": "tinynet", "format_version": 1, "tinynet_version": "0.1.0",
+     "dtype": "float32",               # of every parameter (null if it has none)
+     "model": {...},                   # see tinynet.io.architecture
+     "optimizer": null | {"type": "tinynet.optim.adam.Adam", "initial_lr": 0.001,
+                          "param_groups": [{"lr": ..., "params": [0, 1, ...]}],
+                          "state": {"0": {"step": 3}, ...}},
+     "metadata": {...}}                # the user's JSON, {} if none
+
+Use: ``tinynet.save(model, "model.npz")`` and ``model = tinynet.load("model.npz")``,
+as Keras's ``save``/``load_model``. To keep training later, pass ``optimizer=``
+(and any ``metadata``) and read everything back with `load_full`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import tinynet
+from tinynet.atomic import atomic_write
+from tinynet.io.architecture import describe, rebuild
+from tinynet.io.errors import ModelFormatError
+from tinynet.io.npz import NpzReader, open_npz, write_npz
+from tinynet.layers.base import Layer
+from tinynet.optim.optimizer import Optimizer
+from tinynet.parameter import Parameter
+from tinynet.state_dict import ArraySpec, find_mismatch, specs
+from tinynet.typing import Array
+
+FORMAT = "tinynet"
+FORMAT_VERSION = 1
+"""The version this tinynet writes; it reads this one and older."""
+HEADER = "__tinynet__"
+OPTIMIZER_PREFIX = "optimizer/"
+MAX_HEADER_BYTES = 64 * 2**20
+_KIND = "a tinynet model file (.npz written by tinynet.save)"
+_OPTIMIZER_ARRAY = re.compile(r"optimizer/state/([0-9]+)/([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything a tinynet model file holds.
+
+    ``model`` is rebuilt with the saved weights, in the mode it was saved in;
+    ``optimizer`` is rebuilt over ``model.parameters()`` with its saved
+    hyperparameters and state (``None`` if none was saved); ``metadata`` is the
+    user's JSON (``{}`` if none).
+    """
+
+    model: Layer
+    optimizer: Optimizer | None
+    metadata: dict[str, Any]
+    tinynet_version: str
+    format_version: int
+
+
+# --- saving ------------------------------------------------------------------------------
+
+
+def save(
+    model: Layer,
+    path: str | os.PathLike[str],
+    *,
+    optimizer: Optimizer | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``model`` (architecture and weights) to ``path``, an ``.npz``, atomically.
+
+    ``optimizer``, if given, must be over ``model.parameters()`` in that order; its
+    hyperparameters and state are saved too, so training can continue after
+    `load_full`. ``metadata`` is any JSON object (epoch, metrics...; tuples come back
+    as lists). Every layer's class must be registered (built-ins are; see
+    `tinynet.register_layer`) and all parameters must share one dtype.
+
+    The file is written to a temporary name and renamed over ``path``: an error or
+    crash leaves the previous file intact. Raises ``TypeError`` or ``ValueError`` for
+    anything that could not be loaded again, before writing.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"save: expected a tinynet Layer, got {type(model).__name__}")
+    arrays = model.state_dict()
+    _check_array_names(arrays)
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tinynet_version": tinynet.__version__,
+        "dtype": _common_dtype(model),
+        "model": describe(model),
+        "optimizer": None,
+        "metadata": _checked_metadata(metadata),
+    }
+    if optimizer is not None:
+        header["optimizer"], optimizer_arrays = _optimizer_section(optimizer, model)
+        arrays.update(optimizer_arrays)
+    encoded = np.frombuffer(json.dumps(header).encode("utf-8"), np.uint8)
+    with atomic_write(path) as handle:
+        write_npz(handle, {HEADER: encoded, **arrays})
+
+
+def _check_array_names(arrays: Mapping[str, Array]) -> None:
+    for name in arrays:
+        if name == HEADER or "/" in name:
+            raise ValueError(f"save: {name!r} cannot name a parameter or buffer in a model file")
+
+
+def _common_dtype(model: Layer) -> str | None:
+    """The one dtype of every parameter (None without parameters)."""
+    dtypes = {str(p.dtype) for p in model.parameters()}
+    if len(dtypes) > 1:
+        raise ValueError(
+            f"save: parameters have mixed dtypes {sorted(dtypes)}; expected one, "
+            f"e.g. model.astype(np.float32)"
+        )
+    return dtypes.pop() if dtypes else None
+
+
+def _checked_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
+        raise TypeError("save: metadata must be a mapping with str keys (a JSON object)")
+    try:
+        json.dumps(dict(metadata))
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"save: metadata must hold JSON values only: {error}") from None
+    return dict(metadata)
+
+
+def _optimizer_section(
+    optimizer: Optimizer, model: Layer
+) -> tuple[dict[str, Any], dict[str, Array]]:
+    """The optimizer's JSON description and its state arrays, by archive name."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"save: optimizer must be a tinynet Optimizer, got {optimizer!r}")
+    if [id(p) for p in optimizer.params] != [id(p) for p in model.parameters()]:
+        raise ValueError(
+            "save: the optimizer must be over model.parameters(), in that order, for its "
+            "state to be restored; make it with Optimizer(model.parameters(), ...)"
+        )
+    state = optimizer.state_dict()
+    arrays: dict[str, Array] = {}
+    entries: dict[str, dict[str, Any]] = {}
+    for i, entry in state["state"].items():
+        entries[str(i)] = {}
+        for key, value in entry.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"{OPTIMIZER_PREFIX}state/{i}/{key}"] = value
+            else:
+                entries[str(i)][key] = value
+    cls = type(optimizer)
+    section = {
+        "type": f"{cls.__module__}.{cls.__qualname__}",
+        "initial_lr": optimizer.initial_lr,
+        "param_groups": state["param_groups"],
+        "state": entries,
+    }
+    return section, arrays
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str]) -> Layer:
+    """The model saved at ``path`` by `save`, rebuilt with its weights; no code is run.
+
+    Layer types are looked up in the registry (custom layers: import their module
+    first). Optimizer state and metadata in the file are ignored (see `load_full`).
+    Raises ``FileNotFoundError``, or `ModelFormatError` (a ``ValueError``) naming
+    the file and what is wrong with it; every array's name, shape and dtype is
+    checked against the rebuilt architecture before any is read.
+    """
+    with open_npz(path, _KIND) as reader:
+        return _read_model(reader, _read_header(reader))
+
+
+def load_full(path: str | os.PathLike[str]) -> Loaded:
+    """The model, optimizer and metadata saved at ``path`` (see `Loaded`, `load`)."""
+    with open_npz(path, _KIND) as reader:
+        header = _read_header(reader)
+        model = _read_model(reader, header)
+        optimizer = _read_optimizer(reader, header.get("optimizer"), model)
+        metadata = header.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ModelFormatError(f"{reader.source}: metadata must be a JSON object")
+        version = str(header.get("tinynet_version", "unknown"))
+        return Loaded(model, optimizer, metadata, version, header["format_version"])
+
+
+def _read_header(reader: NpzReader) -> dict[str, Any]:
+    """The JSON header, checked to be a tinynet header of a version this code reads."""
+    spec = reader.specs.get(HEADER)
+    if spec is None:
+        raise ModelFormatError(
+            f"{reader.source} is not a tinynet model file (no {HEADER} entry); for a plain "
+            f".npz of weights use model.load_state_dict(dict(numpy.load(path)))"
+        )
+    if spec.dtype != np.uint8 or len(spec.shape) != 1 or spec.shape[0] > MAX_HEADER_BYTES:
+        raise ModelFormatError(
+            f"{reader.source}: expected {HEADER} to be UTF-8 JSON bytes (uint8, at most "
+            f"{MAX_HEADER_BYTES} of them), got shape {spec.shape} and dtype {spec.dtype}"
+        )
+    try:
+        header = json.loads(reader.read(HEADER).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ModelFormatError(f"{reader.source}: the header is not valid JSON: {error}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFormatError(f"{reader.source}: the header does not describe a tinynet model")
+    version = header.get("format_version")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{reader.source}: format version {version!r}; this tinynet "
+            f"{tinynet.__version__} reads versions 1 to {FORMAT_VERSION}: upgrade tinynet"
+        )
+    return header
+
+
+def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
+    """Rebuild the architecture, check every weight array against it, then load them."""
+    model = rebuild(header.get("model"), f"{reader.source}: model")
+    dtype = header.get("dtype")
+    if dtype is not None:
+        model.astype(_float_dtype(dtype, reader.source))
+    expected = specs(model)
+    given = {name: spec for name, spec in reader.specs.items() if _is_weight(name)}
+    mismatch = find_mismatch(expected, given, casting="equiv")
+    if mismatch.fatal(strict=True):
+        raise ModelFormatError(
+            f"{reader.source}: the weights do not fit the architecture the file describes\n"
+            + mismatch.message(type(model).__name__)
+        )
+    model.load_state_dict({name: reader.read(name) for name in expected}, casting="equiv")
+    return model
+
+
+def _is_weight(name: str) -> bool:
+    return name != HEADER and not name.startswith(OPTIMIZER_PREFIX)
+
+
+def _float_dtype(name: object, source: str) -> np.dtype[Any]:
+    try:
+        dtype = np.dtype(name) if isinstance(name, str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or not np.issubdtype(dtype, np.floating):
+        raise ModelFormatError(f"{source}: expected a float dtype in the header, got {name!r}")
+    return dtype
+
+
+def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimizer | None:
+    """Rebuild the saved optimizer over ``model.parameters()`` and restore its state."""
+    if section is None:
+        return None
+    where = f"{reader.source}: optimizer"
+    if not isinstance(section, dict) or not isinstance(section.get("state"), dict):
+        raise ModelFormatError(f"{where}: expected a JSON object with a 'state' object")
+    cls = _optimizer_class(section.get("type"), where)
+    params = model.parameters()
+    state = _optimizer_state(reader, section["state"], params, where)
+    groups = section.get("param_groups")
+    if not (isinstance(groups, list) and groups and isinstance(groups[0], dict)):
+        raise ModelFormatError(f"{where}: expected 'param_groups', a list of JSON objects")
+    try:
+        settings = dict(groups[0])
+        settings.pop("params", None)
+        optimizer = cls(params, **settings)
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+        optimizer.initial_lr = float(section.get("initial_lr", optimizer.lr))
+    except (TypeError, ValueError, KeyError) as error:
+        raise ModelFormatError(f"{where}: cannot restore {cls.__name__}: {error}") from error
+    return optimizer
+
+
+def _optimizer_class(name: object, where: str) -> type[Optimizer]:
+    """The imported `Optimizer` subclass called ``name`` (module.qualname); never imports."""
+    for cls in _subclasses(Optimizer):
+        if name == f"{cls.__module__}.{cls.__qualname__}":
+            return cls
+    raise ModelFormatError(
+        f"{where}: unknown optimizer type {name!r}; import the module defining it first"
+    )
+
+
+def _subclasses(cls: type[Any]) -> Iterator[type[Optimizer]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _optimizer_state(
+    reader: NpzReader, entries: dict[str, Any], params: list[Parameter], where: str
+) -> dict[int, dict[str, Any]]:
+    """Per-parameter state (PyTorch layout): JSON entries joined with their arrays, each
+    array's shape and dtype checked against its parameter before it is read."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, entry in entries.items():
+        if not (re.fullmatch("[0-9]+", key) and int(key) < len(params) and isinstance(entry, dict)):
+            raise ModelFormatError(f"{where}: unexpected state entry {key!r}")
+        state[int(key)] = dict(entry)
+    for name, spec in reader.specs.items():
+        if not name.startswith(OPTIMIZER_PREFIX):
+            continue
+        match = _OPTIMIZER_ARRAY.fullmatch(name)
+        if match is None or int(match[1]) not in state:
+            raise ModelFormatError(f"{where}: unexpected array {name!r}")
+        p = params[int(match[1])]
+        want = ArraySpec(p.shape, p.dtype)
+        mismatch = find_mismatch({name: want}, {name: spec}, casting="equiv")
+        if mismatch.wrong:
+            raise ModelFormatError(f"{where}: {mismatch.wrong[0]}")
+        state[int(match[1])][match[2]] = reader.read(name)
+    return state
