@@ -91,7 +91,7 @@ def named_arrays(layer: Layer) -> Iterator[tuple[str, Array]]:
     """The live arrays (not copies) behind a state dict, in state-dict order."""
     params = {name: p.data for name, p in layer.named_parameters()}
     buffers = dict(layer.named_buffers())
-    order = {prefix: i for i, prefix in enumerate(_module_prefixes(layer, ""))}
+    order = {prefix: i for i, (prefix, _) in enumerate(layer.named_modules())}
     after_all = len(order)
 
     def position(item: tuple[int, str]) -> tuple[int, int]:
@@ -102,13 +102,6 @@ def named_arrays(layer: Layer) -> Iterator[tuple[str, Array]]:
     keyed = [(0, name) for name in params] + [(1, name) for name in buffers]
     for kind, name in sorted(keyed, key=position):  # stable: attribute order is kept
         yield name, (params[name] if kind == 0 else buffers[name])
-
-
-def _module_prefixes(layer: Layer, prefix: str) -> Iterator[str]:
-    """``""``, ``"0."``, ``"0.inner."``...: every module's name prefix, depth first."""
-    yield prefix
-    for name, child in layer.named_children():
-        yield from _module_prefixes(child, f"{prefix}{name}.")
 
 
 def specs(layer: Layer) -> dict[str, ArraySpec]:

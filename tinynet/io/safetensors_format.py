@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,8 @@ def _safetensors(module: str = "") -> Any:
 def transposed_names(model: Layer) -> set[str]:
     """State-dict names of the arrays whose PyTorch layout is the transpose (Dense weights)."""
     return {
-        f"{prefix}weight" for prefix, layer in _named_modules(model, "") if type(layer) is Dense
+        f"{prefix}weight" for prefix, layer in model.named_modules() if type(layer) is Dense
     }
-
-
-def _named_modules(layer: Layer, prefix: str) -> Iterator[tuple[str, Layer]]:
-    yield prefix, layer
-    for name, child in layer.named_children():
-        yield from _named_modules(child, f"{prefix}{name}.")
 
 
 def to_torch_layout(model: Layer) -> dict[str, Array]:

@@ -71,11 +71,17 @@ class Layer(ABC):
             if isinstance(value, Layer):
                 yield name, value
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+        """This layer and every layer inside it, depth first, with name prefixes
+        ``""``, ``"0."``, ``"0.block."``... (those of `named_parameters`)."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}{name}.")
+
     def modules(self) -> Iterator[Layer]:
         """This layer and every layer inside it, depth first."""
-        yield self
-        for _, child in self.named_children():
-            yield from child.modules()
+        for _, module in self.named_modules():
+            yield module
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Every parameter of this layer and its sub-layers, named like ``0.weight``."""
