@@ -74,6 +74,7 @@ class Run:
     correct: int = 0
     samples: int = 0
     counts_accuracy: bool = False
+    callbacks: list[Callback] = field(default_factory=list)
     epoch_start: float = field(default_factory=time.perf_counter)
     stop_training: bool = False
 
@@ -105,6 +106,18 @@ class Callback:
 
     def on_train_end(self, run: Run) -> None:
         """After the last epoch (also after an early stop)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback must remember to resume a run exactly (JSON values)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a `state_dict` (when a run resumes from a checkpoint)."""
+
+
+def finite_or_none(value: float) -> float | None:
+    """``value``, or ``None`` for an infinity (JSON has no infinities)."""
+    return value if math.isfinite(value) else None
 
 
 def snapshot(model: Layer) -> list[FloatArray]:
@@ -155,8 +168,19 @@ class EarlyStopping(Callback):
         self.best_weights: list[FloatArray] | None = None
 
     def on_train_begin(self, run: Run) -> None:
-        self.best, self.best_epoch, self.stopped_epoch, self.wait = -math.inf, -1, -1, 0
-        self.best_weights = None
+        if run.epoch == 0:
+            self.best, self.best_epoch, self.stopped_epoch, self.wait = -math.inf, -1, -1, 0
+            self.best_weights = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Best score, its epoch and the wait so far (best weights are not kept: a resumed
+        run restores the best weights seen since it resumed)."""
+        return {"best": finite_or_none(self.best), "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = -math.inf if state["best"] is None else float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
+        self.wait = int(state["wait"])
 
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
         if self.monitor not in logs:
@@ -196,6 +220,12 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
         if self.per == "epoch":
             self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state)
 
 
 class LambdaCallback(Callback):

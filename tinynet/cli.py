@@ -2,6 +2,7 @@
 
 tinynet train models/mnist_mlp.py --seed 0 --save mlp.npz --metrics-json m.json
 tinynet evaluate models/mnist_mlp.py --weights mlp.npz
+tinynet predict mlp.npz digit.png
 tinynet summary models/mnist_mlp.py
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +20,10 @@ import numpy as np
 
 import tinynet
 from tinynet.atomic import atomic_write
-from tinynet.datasets import load_fashion_mnist, load_mnist
+from tinynet.checkpoint import ModelCheckpoint
+from tinynet.datasets import load_fashion_mnist, load_idx_folder, load_mnist
+from tinynet.images import predict_images
+from tinynet.io import load, save
 from tinynet.modelfile import load_model_file
 from tinynet.typing import Array, FloatArray
 
@@ -32,8 +35,9 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 
 
 def load_dataset(name: str, folder: str | None) -> Dataset:
-    """``(x_train, y_train), (x_test, y_test)`` of a dataset by name, flattened, float32."""
-    return DATASETS[name](folder)
+    """``(x_train, y_train), (x_test, y_test)``, flattened, float32: the named dataset
+    (found and verified by its loader), or the IDX files in ``folder`` if given."""
+    return load_idx_folder(folder) if folder else DATASETS[name]()
 
 
 def command_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -52,9 +56,20 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         f"seed {args.seed}",
         flush=True,
     )
-    start = time.perf_counter()
-    history = recipe.fit(model, x_train, y_train, seed=args.seed, verbose=args.verbose)
-    seconds = time.perf_counter() - start
+    callbacks = []
+    checkpoint = args.checkpoint or args.resume  # a resumed run keeps checkpointing there
+    if checkpoint:
+        callbacks.append(ModelCheckpoint(checkpoint, every=args.checkpoint_every))
+    history = recipe.fit(
+        model,
+        x_train,
+        y_train,
+        seed=args.seed,
+        verbose=args.verbose,
+        callbacks=callbacks,
+        resume_from=args.resume,
+    )
+    seconds = sum(history.history.get("seconds", []))  # training only, across resumes
     scores = recipe.evaluate(model, x_test, y_test)
     metrics = {
         "model": model_file.name,
@@ -65,7 +80,7 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         "test_accuracy": scores.get("accuracy"),
         "test_loss": scores["loss"],
         "train_seconds": seconds,
-        "train_samples_per_second": len(history.epoch) * x_train.shape[0] / seconds,
+        "train_samples_per_second": len(history.epoch) * x_train.shape[0] / max(seconds, 1e-9),
         "recipe": recipe.to_dict(),
         "history": history.history,
         "tinynet_version": tinynet.__version__,
@@ -76,9 +91,35 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         f"(test loss {scores['loss']:.4f}) after {metrics['epochs']} epochs "
         f"in {seconds:.1f} s ({metrics['train_samples_per_second']:,.0f} samples/s)"
     )
+    if args.save:
+        save(model, args.save, metadata={"recipe": recipe.to_dict(), "test": scores})
+        print(f"saved the model to {args.save}")
     if args.metrics_json:
         write_json(args.metrics_json, metrics)
     return metrics
+
+
+def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate saved weights on a dataset's test set, with the model file's recipe loss."""
+    model_file = load_model_file(args.model_file)
+    model = load(args.weights)
+    dataset = args.dataset or model_file.recipe.dataset
+    _, (x_test, y_test) = load_dataset(dataset, args.data)
+    scores = model_file.recipe.evaluate(model, x_test, y_test)
+    print(
+        f"{args.weights} on {dataset} test: accuracy {100 * scores['accuracy']:.2f}%, "
+        f"loss {scores['loss']:.4f}"
+    )
+    return scores
+
+
+def command_predict(args: argparse.Namespace) -> dict[str, Any]:
+    """Print the predicted class and its probability for each image."""
+    model = load(args.weights)
+    predictions = predict_images(model, args.images, invert=args.invert)
+    for p in predictions:
+        print(f"{p.source}: {p.label} ({100 * p.probability:.1f}%)")
+    return {"predictions": len(predictions)}
 
 
 def command_summary(args: argparse.Namespace) -> dict[str, Any]:
@@ -109,13 +150,37 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model file on a dataset")
     train.add_argument("model_file", help="a Python file with build(seed) and RECIPE")
     train.add_argument("--dataset", choices=sorted(DATASETS), help="default: the recipe's")
-    train.add_argument("--data", metavar="DIR", help="a folder holding the four IDX files")
+    train.add_argument(
+        "--data", metavar="DIR", help="train on the four MNIST-layout IDX files in DIR instead"
+    )
     train.add_argument("--epochs", type=int, help="default: the recipe's")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", metavar="PATH", help="write the trained model here")
     train.add_argument("--metrics-json", metavar="PATH", help="write test metrics as JSON")
     train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+
+    train.add_argument("--checkpoint", metavar="PATH", help="write a resumable checkpoint here")
+    train.add_argument("--checkpoint-every", type=int, default=1, metavar="N")
+    train.add_argument(
+        "--resume", metavar="CHECKPOINT", help="continue the run saved there (and checkpoint there)"
+    )
     train.set_defaults(run=command_train)
+
+    evaluate = commands.add_parser("evaluate", help="test saved weights on the test set")
+    evaluate.add_argument("model_file")
+    evaluate.add_argument("--weights", required=True, metavar="PATH")
+    evaluate.add_argument("--dataset", choices=sorted(DATASETS))
+    evaluate.add_argument("--data", metavar="DIR")
+    evaluate.set_defaults(run=command_evaluate)
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify 28x28 images (PNG, PGM or .npy): white digit on black, as MNIST",
+    )
+    predict.add_argument("weights", help="a model saved with --save or tinynet.save")
+    predict.add_argument("images", nargs="+", help="PNG/PGM files or .npy batches")
+    predict.add_argument("--invert", action="store_true", help="for black digits on white")
+    predict.set_defaults(run=command_predict)
 
     summary = commands.add_parser("summary", help="print a model file's layers")
     summary.add_argument("model_file")

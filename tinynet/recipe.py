@@ -7,6 +7,7 @@ overridden from the command line (``--epochs``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -140,8 +141,12 @@ class Recipe:
         validation_data: tuple[FloatArray, Array] | None = None,
         callbacks: Iterable[Callback] = (),
         verbose: int = 1,
+        resume_from: str | os.PathLike[str] | None = None,
     ) -> History:
-        """Train ``model`` on (x, y) (labels) with this recipe; ``epochs`` overrides its own."""
+        """Train ``model`` on (x, y) (labels) with this recipe; ``epochs`` overrides its own.
+
+        ``resume_from`` continues from a checkpoint written by `ModelCheckpoint` during
+        the same recipe, seed and callbacks (see `tinynet.train.fit`)."""
         recipe = self if epochs is None else replace(self, epochs=epochs)
         loss = recipe.make_loss()
         optimizer = recipe.make_optimizer(model)
@@ -169,4 +174,5 @@ class Recipe:
             seed=seed,
             transform=recipe.make_transform(seed),
             verbose=verbose,
+            resume_from=resume_from,
         )

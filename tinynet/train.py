@@ -7,6 +7,7 @@ explicit loop it runs is ``train_epoch``, short enough to copy and change.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinynet.callbacks import Callback, History, ProgressBar, Run
+from tinynet.checkpoint import restore_checkpoint
 from tinynet.data import DataLoader
 from tinynet.data import validation_split as split_last
 from tinynet.layers.activations import softmax
@@ -120,6 +122,7 @@ def fit(
     transform: Callable[[FloatArray], FloatArray] | None = None,
     verbose: int = 1,
     initial_epoch: int = 0,
+    resume_from: str | os.PathLike[str] | None = None,
     loader: DataLoader[Array] | None = None,
 ) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (labels (N,) or targets (N, ...)).
@@ -135,9 +138,12 @@ def fit(
     ``lr``, ``seconds`` and ``samples_per_second`` per epoch.
 
     ``callbacks`` see every epoch and batch (`EarlyStopping`, `LearningRateScheduler`,
-    checkpoints...). ``verbose``: 0 silent, 1 progress bar on a terminal (epoch lines
-    otherwise), 2 epoch lines. ``initial_epoch`` numbers the first epoch (to resume);
-    ``loader`` replaces the batching (its ``rng`` is what a checkpoint saves).
+    `ModelCheckpoint`...). ``verbose``: 0 silent, 1 progress bar on a terminal (epoch
+    lines otherwise), 2 epoch lines. As in Keras, ``epochs`` is the index of the final
+    epoch: training runs epochs ``initial_epoch`` to ``epochs - 1``. ``resume_from``
+    names a checkpoint (`tinynet.checkpoint`) to continue from: its weights, optimizer,
+    callbacks, random generators, history and epoch replace the current ones, and the
+    run ends as if it had never stopped. ``loader`` replaces the batching.
     Raises `NonFiniteLossError` when the loss becomes NaN or infinite.
     """
     if not isinstance(epochs, int) or epochs < 0:
@@ -160,28 +166,30 @@ def fit(
             reuse_buffers=True,
             transform=transform,
         )
-    history = History()
     all_callbacks: list[Callback] = [*callbacks, ProgressBar(verbose)]
-    run = Run(model, loss, optimizer, loader, initial_epoch + epochs, history, epoch=initial_epoch)
+    run = Run(model, loss, optimizer, loader, epochs, History(), callbacks=all_callbacks)
+    if resume_from is not None:
+        initial_epoch = restore_checkpoint(resume_from, run)
+    run.epoch = initial_epoch
     model.train()
     for callback in all_callbacks:
         callback.on_train_begin(run)
-    for run.epoch in range(initial_epoch, initial_epoch + epochs):
-        run.loss_sum, run.correct, run.samples = 0.0, 0, 0
+    for epoch in range(initial_epoch, epochs):
+        run.epoch, run.loss_sum, run.correct, run.samples = epoch, 0.0, 0, 0
         run.epoch_start = time.perf_counter()
         lr = optimizer.lr
         for callback in all_callbacks:
             callback.on_epoch_begin(run)
         train_epoch(run, all_callbacks)
         logs = epoch_logs(run, lr, validation_data)
-        history.record(run.epoch, logs)
+        run.history.record(epoch, logs)
         for callback in all_callbacks:
             callback.on_epoch_end(run, logs)
         if run.stop_training:
             break
     for callback in all_callbacks:
         callback.on_train_end(run)
-    return history
+    return run.history
 
 
 def epoch_logs(

@@ -1,6 +1,18 @@
 """Datasets: the IDX file format and the MNIST-style datasets stored in it."""
 
 from tinynet.datasets.idx import read_idx, write_idx
-from tinynet.datasets.mnist import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
+from tinynet.datasets.mnist import (
+    FASHION_MNIST_CLASSES,
+    load_fashion_mnist,
+    load_idx_folder,
+    load_mnist,
+)
 
-__all__ = ["FASHION_MNIST_CLASSES", "load_fashion_mnist", "load_mnist", "read_idx", "write_idx"]
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "load_fashion_mnist",
+    "load_idx_folder",
+    "load_mnist",
+    "read_idx",
+    "write_idx",
+]

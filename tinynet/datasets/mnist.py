@@ -184,6 +184,26 @@ def load(
     return train, test
 
 
+def load_idx_folder(
+    folder: str | os.PathLike[str], *, flatten: bool = True, dtype: DTypeLike = np.float32
+) -> tuple[Split, Split]:
+    """A dataset of your own in MNIST's layout: the four canonical file names (.gz or
+    not) in ``folder``, 28x28 uint8 images and labels 0..9, any number of samples.
+
+    Returns what `load_mnist` returns. Files are validated as IDX (magic, dimensions,
+    length) but, having no published digests, not checksummed; use `load_mnist` for
+    MNIST itself. This is what ``tinynet train --data DIR`` reads.
+    """
+    float_dtype = np.dtype(dtype)
+    place = Path(folder)
+    missing = [name for name in FILES if find_file(place, name) is None]
+    if missing:
+        raise FileNotFoundError(f"load_idx_folder: {place} has no {', '.join(missing)} (.gz)")
+    train = _split(None, place, TRAIN_IMAGES, TRAIN_LABELS, None, flatten, float_dtype)
+    test = _split(None, place, TEST_IMAGES, TEST_LABELS, None, flatten, float_dtype)
+    return train, test
+
+
 def locate(files: DatasetFiles, root: str | os.PathLike[str] | None = None) -> Path:
     """The first folder in the search order that holds all four files.
 
@@ -293,26 +313,36 @@ def verify(source: object, content: bytes, checksum: Checksum) -> bytes:
     return data
 
 
-def _read(files: DatasetFiles, folder: Path, name: str) -> tuple[Path, Array]:
+def _read(files: DatasetFiles | None, folder: Path, name: str) -> tuple[Path, Array]:
+    """Read and decode one file, verifying its checksum if ``files`` publishes one."""
     path = find_file(folder, name)
     if path is None:
-        raise FileNotFoundError(f"{files.loader}: {folder / name}(.gz) disappeared")
+        raise FileNotFoundError(f"{folder / name}(.gz) disappeared")
+    if files is None:
+        return path, idx.read_idx(path)
     data = verify(path, path.read_bytes(), files.checksums[name])
     return path, idx.decode_idx(data, source=path)
 
 
 def _split(
-    files: DatasetFiles,
+    files: DatasetFiles | None,
     folder: Path,
     images_name: str,
     labels_name: str,
-    count: int,
+    count: int | None,
     flatten: bool,
     dtype: np.dtype[Any],
 ) -> Split:
-    """Read, check and convert one split: uint8 images -> [0, 1] floats, labels -> int64."""
+    """Read, check and convert one split: uint8 images -> [0, 1] floats, labels -> int64.
+
+    ``count`` is the number of samples required (``None``: as many as there are labels).
+    """
     images_path, images = _read(files, folder, images_name)
     labels_path, labels = _read(files, folder, labels_name)
+    if count is None:
+        if labels.ndim != 1:
+            raise ValueError(f"{labels_path}: expected 1-D labels, found shape {labels.shape}")
+        count = labels.shape[0]
     _expect(images_path, images, (count, *IMAGE_SHAPE))
     _expect(labels_path, labels, (count,))
     if labels.max() >= NUM_CLASSES:

@@ -58,9 +58,7 @@ def _safetensors(module: str = "") -> Any:
 
 def transposed_names(model: Layer) -> set[str]:
     """State-dict names of the arrays whose PyTorch layout is the transpose (Dense weights)."""
-    return {
-        f"{prefix}weight" for prefix, layer in model.named_modules() if type(layer) is Dense
-    }
+    return {f"{prefix}weight" for prefix, layer in model.named_modules() if type(layer) is Dense}
 
 
 def to_torch_layout(model: Layer) -> dict[str, Array]:

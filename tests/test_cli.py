@@ -1,0 +1,153 @@
+"""The tinynet command: train, save, evaluate, predict, resume, summary, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinynet.cli import main
+from tinynet.datasets import load_mnist, write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = str(ROOT / "models" / "mnist_mlp.py")
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,000 training and 200 test images of real MNIST, as IDX files in a folder."""
+    (x, y), (x_test, y_test) = load_mnist(flatten=False)
+    folder = tmp_path_factory.mktemp("small-mnist")
+    for name, array in [
+        ("train-images-idx3-ubyte.gz", x[:1000]),
+        ("train-labels-idx1-ubyte.gz", y[:1000]),
+        ("t10k-images-idx3-ubyte.gz", x_test[:200]),
+        ("t10k-labels-idx1-ubyte.gz", y_test[:200]),
+    ]:
+        as_uint8 = np.rint(array * 255) if array.dtype.kind == "f" else array
+        write_idx(folder / name, as_uint8.astype(np.uint8))
+    return folder
+
+
+def test_train_save_evaluate_predict(
+    tmp_path: Path, small_mnist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics_path, weights = tmp_path / "m.json", tmp_path / "w.npz"
+    status = main(
+        [
+            "train",
+            MODEL,
+            "--data",
+            str(small_mnist),
+            "--epochs",
+            "3",
+            "--seed",
+            "1",
+            "--verbose",
+            "0",
+            "--save",
+            str(weights),
+            "--metrics-json",
+            str(metrics_path),
+        ]
+    )
+    assert status == 0
+    metrics = json.loads(metrics_path.read_text())
+    for key in (
+        "test_accuracy",
+        "test_loss",
+        "epochs",
+        "train_seconds",
+        "train_samples_per_second",
+        "seed",
+        "parameters",
+    ):
+        assert key in metrics, key
+    assert metrics["epochs"] == 3
+    assert metrics["seed"] == 1
+    assert metrics["parameters"] == 109_386
+    assert 0.7 < metrics["test_accuracy"] <= 1.0  # 1,000 images, 3 epochs: well above chance
+    printed = capsys.readouterr().out
+    assert f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in printed
+
+    assert main(["evaluate", MODEL, "--weights", str(weights), "--data", str(small_mnist)]) == 0
+    assert f"accuracy {100 * metrics['test_accuracy']:.2f}%" in capsys.readouterr().out
+
+    _, (x_test, _) = load_mnist(flatten=False)
+    batch = tmp_path / "digits.npy"
+    np.save(batch, x_test[:5])
+    assert main(["predict", str(weights), str(batch)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith(f"{batch}[0]: ")
+
+
+def test_resume_from_a_checkpoint_matches_the_straight_run(
+    tmp_path: Path, small_mnist: Path
+) -> None:
+    common = [MODEL, "--data", str(small_mnist), "--verbose", "0", "--seed", "3"]
+    straight, resumed, ckpt = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.npz"
+    assert main(["train", *common, "--epochs", "3", "--metrics-json", str(straight)]) == 0
+    assert main(["train", *common, "--epochs", "2", "--checkpoint", str(ckpt)]) == 0
+    # the recipe now says 3 epochs: continue the 2 done to 3
+    assert (
+        main(
+            [
+                "train",
+                *common,
+                "--epochs",
+                "3",
+                "--resume",
+                str(ckpt),
+                "--metrics-json",
+                str(resumed),
+            ]
+        )
+        == 0
+    )
+    a, b = json.loads(straight.read_text()), json.loads(resumed.read_text())
+    assert a["test_loss"] == b["test_loss"]
+    assert a["history"]["loss"] == b["history"]["loss"]
+
+
+def test_summary_and_user_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", MODEL]) == 0
+    assert "Total params: 109,386" in capsys.readouterr().out
+    user = tmp_path / "mine.py"
+    user.write_text(
+        "from tinynet import Dense, Sequential, Tanh\n"
+        "from tinynet.recipe import Recipe\n"
+        "def build(seed):\n"
+        "    return Sequential(Dense(784, 10, seed=seed), Tanh(), Dense(10, 10, seed=seed))\n"
+        "RECIPE = Recipe(optimizer='sgd', optimizer_args={'lr': 0.1}, epochs=1)\n"
+    )
+    assert main(["summary", str(user)]) == 0
+    assert "Total params: 7,960" in capsys.readouterr().out
+
+
+def test_errors_are_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["summary", str(tmp_path / "missing.py")]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.py"
+    bad.write_text("x = 1\n")
+    assert main(["train", str(bad)]) == 2
+    assert "build(seed" in capsys.readouterr().err
+    assert main(["train", MODEL, "--data", str(tmp_path)]) == 2
+    assert "train-images-idx3-ubyte" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tinynet", "--version"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "0.1.0"
