@@ -12,10 +12,12 @@
 """
 
 from tinynet import init, optim
-from tinynet.containers import Sequential
+from tinynet.containers import Concat, Parallel, Residual, Sequential
 from tinynet.gradcheck import GradcheckError, gradcheck
 from tinynet.layers import (
+    GELU,
     Activation,
+    BatchNorm1d,
     Dense,
     Dropout,
     Flatten,
@@ -23,7 +25,9 @@ from tinynet.layers import (
     LeakyReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Swish,
     Tanh,
 )
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
@@ -32,8 +36,11 @@ from tinynet.parameter import Parameter
 __version__ = "0.1.0"
 
 __all__ = [
+    "GELU",
     "Activation",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "Concat",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
@@ -43,11 +50,15 @@ __all__ = [
     "LeakyReLU",
     "Loss",
     "MSELoss",
+    "Parallel",
     "Parameter",
     "ReLU",
+    "Residual",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Swish",
     "Tanh",
     "__version__",
     "gradcheck",
