@@ -192,7 +192,7 @@ class GELU(Activation):
     ``Phi(x) + x * phi(x)``. ``approximate="tanh"`` is
     ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x**3)))``, computed as the equal
     ``x * sigmoid(2 sqrt(2 / pi) (x + 0.044715 x**3))``, which does not cancel to 0 for
-    large negative x; it is several times faster. Shapes and dtype: any, unchanged.
+    large negative x; it is about twice as fast. Shapes and dtype: any, unchanged.
     """
 
     saves_output = False
