@@ -12,11 +12,13 @@
 """
 
 from tinynet import init, io, optim
-from tinynet.containers import Sequential
+from tinynet.containers import Concat, Parallel, Residual, Sequential
 from tinynet.gradcheck import GradcheckError, gradcheck
 from tinynet.io import load, save
 from tinynet.layers import (
+    GELU,
     Activation,
+    BatchNorm1d,
     Dense,
     Dropout,
     Flatten,
@@ -24,7 +26,9 @@ from tinynet.layers import (
     LeakyReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Swish,
     Tanh,
 )
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
@@ -34,8 +38,11 @@ from tinynet.registry import register_layer
 __version__ = "0.1.0"
 
 __all__ = [
+    "GELU",
     "Activation",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "Concat",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
@@ -45,11 +52,15 @@ __all__ = [
     "LeakyReLU",
     "Loss",
     "MSELoss",
+    "Parallel",
     "Parameter",
     "ReLU",
+    "Residual",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Swish",
     "Tanh",
     "__version__",
     "gradcheck",

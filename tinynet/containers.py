@@ -1,14 +1,41 @@
-"""`Sequential`: layers applied one after another, itself a layer."""
+"""Containers: layers made of layers, each itself a layer, so they nest.
+
+`Sequential` applies its layers one after another; `Residual` adds a block's output to
+its input; `Parallel` (and `Concat`) feeds one input to several branches and joins
+their outputs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import overload
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, overload
 
 import numpy as np
 
+from tinynet import validation
 from tinynet.layers.base import Layer
 from tinynet.typing import FloatArray, Shape
+
+
+def _require_layers(owner: str, layers: Iterable[object]) -> None:
+    """Raise ``TypeError`` naming ``owner`` and the position of anything not a `Layer`."""
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{owner}: argument {i} must be a Layer, got {type(layer).__name__}")
+
+
+def _nested_repr(name: str, children: Iterable[tuple[str, Layer]], extra: str = "") -> str:
+    """PyTorch's container repr: ``Name(`` then the extra line and ``(child): repr`` lines,
+    indented, then ``)``; ``Name(extra)`` when there are no children."""
+    lines = [f"  ({key}): " + repr(child).replace("\n", "\n  ") for key, child in children]
+    if not lines:
+        return f"{name}({extra})"
+    return f"{name}(\n" + "\n".join(([f"  {extra}"] if extra else []) + lines) + "\n)"
+
+
+def _short_name(layer: Layer) -> str:
+    """The first line of ``repr(layer)``: enough to name a container in a message."""
+    return repr(layer).split("\n")[0].rstrip("(") or type(layer).__name__
 
 
 class Sequential(Layer):
@@ -21,11 +48,7 @@ class Sequential(Layer):
 
     def __init__(self, *layers: Layer) -> None:
         super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(
-                    f"Sequential: argument {i} must be a Layer, got {type(layer).__name__}"
-                )
+        _require_layers("Sequential", layers)
         self.layers: list[Layer] = list(layers)
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
@@ -77,10 +100,7 @@ class Sequential(Layer):
         return iter(self.layers)
 
     def __repr__(self) -> str:
-        if not self.layers:
-            return "Sequential()"
-        lines = [f"  ({i}): " + repr(layer).replace("\n", "\n  ") for i, layer in enumerate(self)]
-        return "Sequential(\n" + "\n".join(lines) + "\n)"
+        return _nested_repr("Sequential", self.named_children())
 
     def summary(
         self,
@@ -108,7 +128,8 @@ class Sequential(Layer):
             for i, layer in enumerate(self.layers):
                 x = layer.forward(x)
                 out = "(None, " + ", ".join(map(str, x.shape[1:])) + ")"
-                rows.append((f"({i}) {layer!r}".split("\n")[0], out, f"{layer.num_parameters():,}"))
+                label = repr(layer) if "\n" not in repr(layer) else f"{type(layer).__name__}(...)"
+                rows.append((f"({i}) {label}", out, f"{layer.num_parameters():,}"))
         finally:
             for layer, mode in modes:
                 layer.training = mode
@@ -123,11 +144,159 @@ class Sequential(Layer):
         return text
 
     def _default_input_shape(self) -> Shape:
-        first = next((m for m in self.modules() if not isinstance(m, Sequential)), None)
-        features = getattr(first, "in_features", None)
+        first = next((m for m in self.modules() if next(m.named_children(), None) is None), None)
+        features = getattr(first, "in_features", getattr(first, "num_features", None))
         if not isinstance(features, int):
             raise ValueError(
                 f"Sequential.summary: cannot tell the input shape from {first!r}; "
                 f"pass input_shape, e.g. summary(input_shape=(784,))"
             )
         return (features,)
+
+
+class Residual(Layer):
+    """A skip connection: ``y = x + block(x)`` (the building block of ResNets).
+
+    ``block`` is any layer (a `Sequential` for several) that keeps its input's shape:
+    x (N, ...) -> y of the same shape and dtype; anything else is an error at the first
+    forward. The gradient flows through both paths: ``grad_x = grad_y + block'(grad_y)``.
+    The block's parameters are named ``block.<its names>``, e.g. ``block.0.weight``.
+    """
+
+    def __init__(self, block: Layer) -> None:
+        super().__init__()
+        if not isinstance(block, Layer):
+            raise TypeError(f"Residual: block must be a Layer, got {type(block).__name__}")
+        self.block = block
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        """x -> x + block(x)."""
+        y = self.block.forward(x)
+        if y.shape != x.shape:
+            raise ValueError(
+                f"Residual: the block must keep its input's shape, but "
+                f"{_short_name(self.block)} mapped input of shape {x.shape} to {y.shape}"
+            )
+        return x + y
+
+    def backward(self, grad_y: FloatArray) -> FloatArray:
+        """grad_y -> grad_y + the block's input gradient (accumulates the block's grads)."""
+        return grad_y + self.block.backward(grad_y)
+
+    def backward_params(self, grad_y: FloatArray) -> None:
+        """The block's parameter gradients only: the skip path has none."""
+        self.block.backward_params(grad_y)
+
+    def __repr__(self) -> str:
+        return _nested_repr("Residual", self.named_children())
+
+
+PARALLEL_MODES = ("concat", "sum")
+
+
+class Parallel(Layer):
+    """Feed the same x to every branch and join their outputs: concatenated or summed.
+
+    ``mode="concat"`` (default): branch outputs (N, ..., D_i), alike but for the last
+    axis, are concatenated along it into (N, ..., sum D_i), as ``torch.cat(..., dim=-1)``
+    or Keras' ``Concatenate``. ``mode="sum"``: outputs of one shape are added. Backward
+    hands each branch its slice of grad_y (all of it, for ``"sum"``) and sums the
+    branches' input gradients into grad_x, of x's shape and dtype. Branches are named
+    by position, as in `Sequential`: parameters ``0.weight``, ``1.0.weight``...
+    """
+
+    def __init__(self, *branches: Layer, mode: str = "concat") -> None:
+        super().__init__()
+        _require_layers(type(self).__name__, branches)
+        if not branches:
+            raise ValueError(f"{type(self).__name__}: expected at least one branch, got none")
+        if mode not in PARALLEL_MODES:
+            raise ValueError(
+                f"{type(self).__name__}: mode must be one of {PARALLEL_MODES}, got {mode!r}"
+            )
+        self.branches: list[Layer] = list(branches)
+        self.mode = mode
+        self._widths: list[int] | None = None
+        self._output_shape: Shape | None = None
+
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        for i, branch in enumerate(self.branches):
+            yield str(i), branch
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        """x -> the branches' outputs, concatenated along the last axis or summed."""
+        outputs = [branch.forward(x) for branch in self.branches]
+        y = self._sum(outputs) if self.mode == "sum" else self._concat(outputs)
+        self._widths = [out.shape[-1] for out in outputs] if self.training else None
+        self._output_shape = y.shape if self.training else None
+        return y
+
+    def backward(self, grad_y: FloatArray) -> FloatArray:
+        """grad_y (the output's shape) -> the sum of the branches' input gradients."""
+        pieces = self._split(grad_y)
+        return _add_all(
+            [branch.backward(piece) for branch, piece in zip(self.branches, pieces, strict=True)]
+        )
+
+    def backward_params(self, grad_y: FloatArray) -> None:
+        """Each branch's parameter gradients from its slice of grad_y; no input gradient."""
+        for branch, piece in zip(self.branches, self._split(grad_y), strict=True):
+            branch.backward_params(piece)
+
+    def _concat(self, outputs: Sequence[FloatArray]) -> FloatArray:
+        leading = {out.shape[:-1] for out in outputs}
+        if len(leading) > 1 or outputs[0].ndim < 2:
+            raise ValueError(
+                f"{type(self).__name__}: to concatenate along the last axis, branch outputs "
+                f"must be (N, ..., D_i) and agree but for D_i; got shapes {self._shapes(outputs)}"
+            )
+        return np.concatenate(outputs, axis=-1)
+
+    def _sum(self, outputs: Sequence[FloatArray]) -> FloatArray:
+        if len({out.shape for out in outputs}) > 1:
+            raise ValueError(
+                f"{type(self).__name__}: mode='sum' needs branch outputs of one shape, "
+                f"got shapes {self._shapes(outputs)}"
+            )
+        return _add_all(outputs)
+
+    def _shapes(self, outputs: Sequence[FloatArray]) -> str:
+        return ", ".join(
+            f"{out.shape} from {_short_name(branch)}"
+            for branch, out in zip(self.branches, outputs, strict=True)
+        )
+
+    def _split(self, grad_y: FloatArray) -> list[FloatArray]:
+        """grad_y checked against the last output, cut into the branches' parts."""
+        widths = self.saved(self._widths)
+        validation.same_shape(type(self).__name__, grad_y, self.saved(self._output_shape), "grad_y")
+        if self.mode == "sum":
+            return [grad_y] * len(self.branches)
+        return np.split(grad_y, np.cumsum(widths[:-1]), axis=-1)
+
+    def __repr__(self) -> str:
+        extra = "" if self.mode == "concat" else f"mode={self.mode!r}"
+        return _nested_repr(type(self).__name__, self.named_children(), extra)
+
+    def config(self) -> dict[str, Any]:
+        return {"mode": self.mode}
+
+
+class Concat(Parallel):
+    """`Parallel` in its default ``mode="concat"``, under the name Keras users look for."""
+
+    def __init__(self, *branches: Layer) -> None:
+        super().__init__(*branches, mode="concat")
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+def _add_all(arrays: Sequence[FloatArray]) -> FloatArray:
+    """The sum of one or more arrays of one shape, in a new array (or the only one)."""
+    if len(arrays) == 1:
+        return arrays[0]
+    total = arrays[0] + arrays[1]
+    for array in arrays[2:]:
+        total += array
+    return total

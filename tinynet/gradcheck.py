@@ -57,8 +57,8 @@ def gradcheck(
     ``(L+ - L-) / (2 eps)`` is compared with the gradient ``backward(R)`` gave.
 
     ``layer`` must be float64 (``layer.astype(np.float64)``) and ``x`` a float64 batch
-    (N, ...). The layer is run in training mode and left as it was found, its
-    parameter values untouched and its gradients zeroed. ``max_checks`` limits how many
+    (N, ...). The layer is run in training mode and left as it was found: its
+    parameter values and buffers untouched, its gradients zeroed. ``max_checks`` limits how many
     randomly chosen entries of each array are checked (``None``: all). Returns the
     largest relative error (see `relative_error`); if it exceeds ``tolerance`` and
     ``raise_exception`` is true, raises `GradcheckError` with a line per array.
@@ -67,8 +67,9 @@ def gradcheck(
     """
     _require_float64(layer, x)
     x = x.copy()  # perturbed in place below; the caller's array stays untouched
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 0x6772])  # not the stream a user draws x from
     was_training = layer.training
+    buffers = [(buffer, buffer.copy()) for _, buffer in layer.named_buffers()]
     layer.train()
     try:
         upstream = rng.standard_normal(layer.forward(x).shape)
@@ -95,6 +96,8 @@ def gradcheck(
     finally:
         layer.zero_grad()
         layer.train(was_training)
+        for buffer, saved in buffers:  # the forwards above moved BatchNorm's running stats
+            np.copyto(buffer, saved)
     worst = max(r.relative_error for r in results)
     if raise_exception and worst > tolerance:
         report = "\n  ".join(str(r) for r in results)

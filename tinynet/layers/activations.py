@@ -6,6 +6,7 @@ whichever its derivative is cheaper from, and nothing in inference mode.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from tinynet import validation
 from tinynet.layers.base import Layer
+from tinynet.special import normal_cdf, normal_pdf
 from tinynet.typing import FloatArray
 
 
@@ -144,3 +146,103 @@ class Softmax(Activation):
 
     def config(self) -> dict[str, Any]:
         return {"axis": self.axis}
+
+
+class SiLU(Activation):
+    """``x * sigmoid(x)``, the sigmoid-weighted linear unit (PyTorch's ``SiLU``).
+
+    Finite for every finite x (the sigmoid is the overflow-free one above): large
+    negative x give 0, large positive x give x. Shapes and dtype: any, unchanged.
+    The input is kept for backward, where ``d/dx = s * (1 + x * (1 - s))``, s = sigmoid(x).
+    """
+
+    saves_output = False
+
+    def function(self, x: FloatArray) -> FloatArray:
+        y = sigmoid(x)
+        y *= x
+        return y
+
+    def derivative(self, grad_y: FloatArray, saved: FloatArray) -> FloatArray:
+        s = sigmoid(saved)
+        grad_x = 1 - s
+        grad_x *= saved
+        grad_x += 1
+        grad_x *= s
+        grad_x *= grad_y
+        return grad_x
+
+
+class Swish(SiLU):
+    """The same function as `SiLU` under its other name (Keras' ``swish``, beta = 1)."""
+
+
+GELU_APPROXIMATIONS = ("none", "tanh")
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class GELU(Activation):
+    """Gaussian error linear unit, ``x * Phi(x)`` with Phi the standard normal CDF (PyTorch's).
+
+    ``approximate="none"`` (the default, as in PyTorch) is the exact form
+    ``x / 2 * (1 + erf(x / sqrt(2)))``, computed to about an ulp of the dtype by
+    `tinynet.special.normal_cdf` (NumPy has no erf); its derivative is
+    ``Phi(x) + x * phi(x)``. ``approximate="tanh"`` is
+    ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x**3)))``, computed as the equal
+    ``x * sigmoid(2 sqrt(2 / pi) (x + 0.044715 x**3))``, which does not cancel to 0 for
+    large negative x; it is about twice as fast. Shapes and dtype: any, unchanged.
+    """
+
+    saves_output = False
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in GELU_APPROXIMATIONS:
+            raise ValueError(
+                f"GELU: approximate must be one of {GELU_APPROXIMATIONS}, got {approximate!r}"
+            )
+        self.approximate = approximate
+
+    def function(self, x: FloatArray) -> FloatArray:
+        y = self._tanh_gate(x) if self.approximate == "tanh" else normal_cdf(x)
+        y *= x
+        return y
+
+    def derivative(self, grad_y: FloatArray, saved: FloatArray) -> FloatArray:
+        x = saved
+        slope: FloatArray
+        if self.approximate == "tanh":
+            gate = self._tanh_gate(x)
+            # d/dx [x s(v)] = s + x s (1 - s) v', v = 2 sqrt(2/pi) (x + c x**3)
+            slope = x * x
+            slope *= 3 * _GELU_CUBIC
+            slope += 1
+            slope *= 2 * _SQRT_2_OVER_PI * x
+            slope *= 1 - gate
+            slope += 1
+            slope *= gate
+        else:
+            pdf = normal_pdf(x)
+            slope = normal_cdf(x, pdf)
+            pdf *= x
+            slope += pdf
+        slope *= grad_y
+        return slope
+
+    @staticmethod
+    def _tanh_gate(x: FloatArray) -> FloatArray:
+        """``(1 + tanh(u)) / 2 = sigmoid(2u)``, u = sqrt(2/pi) (x + 0.044715 x**3)."""
+        v = x * x
+        v *= _GELU_CUBIC
+        v += 1
+        v *= x
+        v *= 2 * _SQRT_2_OVER_PI
+        return sigmoid(v)
+
+    def extra_repr(self) -> str:
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
+
+    def config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}
