@@ -40,6 +40,7 @@ def test_custom_layer_example_checks_gradients_and_learns() -> None:
     assert match, out
     first, last = map(float, match.groups())
     assert last < 0.5 * first, out
+    assert "saved and loaded: same predictions" in out, out
 
 
 def test_custom_layer_guide_code_blocks_run_in_order() -> None:
