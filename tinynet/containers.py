@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 import numpy as np
@@ -17,6 +17,11 @@ class Sequential(Layer):
     A `Sequential` is a `Layer`, so it nests. It is indexable (``model[0]``, a slice is
     a new `Sequential` sharing the layers), iterable and has a ``len``. Parameters are
     named by position, as in PyTorch: ``0.weight``, ``0.bias``, ``2.weight``...
+
+    A layer instance may appear only once in the tree (``ValueError`` otherwise): it
+    keeps what backward needs from its last forward, so a second use would overwrite
+    the first use's cache and give wrong gradients. To tie weights, give two layers the
+    same `Parameter` (``b.weight = a.weight``); gradients of both uses then add up.
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -26,6 +31,7 @@ class Sequential(Layer):
                 raise TypeError(
                     f"Sequential: argument {i} must be a Layer, got {type(layer).__name__}"
                 )
+        self._check_each_layer_once(layers)
         self.layers: list[Layer] = list(layers)
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
@@ -56,8 +62,23 @@ class Sequential(Layer):
         """Add ``layer`` at the end; return self."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.append: expected a Layer, got {type(layer).__name__}")
+        self._check_each_layer_once([*self.layers, layer])
         self.layers.append(layer)
         return self
+
+    def _check_each_layer_once(self, layers: Sequence[Layer]) -> None:
+        """Raise if a layer instance would appear twice in this tree, or contain it
+        (see the class docstring)."""
+        seen = {id(self)}
+        for layer in (module for top in layers for module in top.modules()):
+            if id(layer) in seen:
+                raise ValueError(
+                    f"Sequential: {layer!r} appears more than once; a layer keeps the input "
+                    f"of its last forward for backward, so one instance cannot serve two "
+                    f"places. Use separate layers (sharing parameters if intended: "
+                    f"b.weight = a.weight)"
+                )
+            seen.add(id(layer))
 
     @overload
     def __getitem__(self, index: int) -> Layer: ...
