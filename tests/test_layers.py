@@ -26,6 +26,11 @@ from tinynet import (
 
 TOL = 1e-6
 
+# Inputs of saturating layers are kept bounded: gradcheck's relative error has no
+# absolute floor, so where a saturated tanh/sigmoid/softmax makes every gradient of an
+# array ~1e-6 or less, the finite difference's rounding noise (~1e-10 per entry) alone
+# exceeds a relative 1e-6 (found with --hypothesis-profile=thorough; see the report).
+
 # --- gradcheck on random shapes (float64) ---------------------------------------------
 
 
@@ -60,13 +65,13 @@ def test_leaky_relu_gradcheck_any_slope(shape: tuple[int, ...], seed: int, slope
 @example(shape=(1, 1), seed=0)
 @example(shape=(1, 4), seed=0)
 def test_smooth_activation_gradcheck(layer_type: type, shape: tuple[int, ...], seed: int) -> None:
-    x = 2 * np.random.default_rng(seed).standard_normal(shape)
+    x = np.random.default_rng(seed).uniform(-3, 3, shape)  # tanh'(3) = 0.0099
     assert gradcheck(layer_type(), x) < TOL
 
 
 @given(shape=shapes.filter(lambda s: len(s) >= 2), seed=seeds, axis=st.integers(0, 1))
 def test_softmax_gradcheck_other_axis(shape: tuple[int, ...], seed: int, axis: int) -> None:
-    x = 2 * np.random.default_rng(seed).standard_normal(shape)
+    x = np.random.default_rng(seed).uniform(-3, 3, shape)
     assert gradcheck(Softmax(axis=axis), x) < TOL
 
 
@@ -89,14 +94,15 @@ def test_flatten_gradcheck(shape: tuple[int, ...], seed: int) -> None:
 def test_nested_sequential_gradcheck(n: int, dims: tuple[int, int, int, int], seed: int) -> None:
     a, b, c, d = dims
     rng = np.random.default_rng(seed)
+    glorot = {"rng": rng, "init": "glorot", "dtype": np.float64}  # bounded weights
     inner = Sequential(
-        Dense(b, c, rng=rng), ReLU(), ReseededDropout(0.3, seed), Dense(c, d, bias=False, rng=rng)
+        Dense(b, c, **glorot), ReLU(), ReseededDropout(0.3, seed), Dense(c, d, bias=False, **glorot)
     )
-    model = Sequential(Dense(a, b, rng=rng), Tanh(), inner, Softmax()).astype(np.float64)
+    model = Sequential(Dense(a, b, **glorot), Tanh(), inner, Softmax())
     for p in model.parameters():
         if p.data.ndim == 1:  # non-zero biases
-            p.data[...] = rng.standard_normal(p.shape)
-    x = rng.standard_normal((n, a))
+            p.data[...] = rng.uniform(-0.5, 0.5, p.shape)
+    x = rng.uniform(-1, 1, (n, a))
     pre_relu = inner[0](model[1](model[0](x)))
     assume(np.abs(pre_relu).min() > 1e-3)  # central differences must not cross ReLU's kink
     assert gradcheck(model, x) < TOL
