@@ -336,6 +336,14 @@ def test_two_optimizers_over_the_same_parameters_both_see_the_current_values() -
     np.testing.assert_allclose(p.data, [0.74, 1.74])
 
 
+def test_changing_a_parameter_dtype_after_the_optimizer_is_a_clear_error() -> None:
+    model = small_model(np.float32)
+    opt = Adam(model.parameters())
+    model.astype(np.float64)  # the docs say: cast before making the optimizer
+    with pytest.raises(ValueError, match=r"changed from shape .* float32 to .* float64.*new one"):
+        opt.step()
+
+
 def test_momentum_is_sgd_with_momentum_point_nine() -> None:
     assert run_scalar(Momentum, [1.0, -2.0, 0.5], lr=0.1) == run_scalar(
         SGD, [1.0, -2.0, 0.5], lr=0.1, momentum=0.9

@@ -178,3 +178,14 @@ def test_schedules_match_torch(
         reference.step()
         expected.append(reference.get_last_lr()[0])
     np.testing.assert_allclose(lrs(ours(optimizer()), steps), expected, rtol=1e-12, atol=1e-17)
+
+
+def test_load_state_dict_restores_the_base_lr() -> None:
+    saved = StepLR(optimizer(0.1), step_size=2, gamma=0.5)
+    lrs(saved, 3)  # t = 3: 0.1 * 0.5 ** 1
+    resumed_opt = optimizer(1.0)
+    resumed = StepLR(resumed_opt, step_size=2, gamma=0.5)
+    resumed.load_state_dict(saved.state_dict())
+    assert resumed_opt.lr == 0.05
+    resumed.step()  # t = 4: 0.1 * 0.5 ** 2, from the saved base, not the new optimizer's
+    assert resumed_opt.lr == 0.025
