@@ -186,6 +186,17 @@ def test_a_gradient_of_the_wrong_shape(make: Callable[[], Layer]) -> None:
         layer.backward(wrong)
 
 
+@pytest.mark.parametrize("make", ALL_LAYERS)
+def test_a_gradient_of_the_wrong_dtype(make: Callable[[], Layer]) -> None:
+    """backward returns dLoss/dx in x's dtype (the Layer contract): a float64 gradient
+    into a float32 layer is refused, as a float64 batch is, not silently upcast."""
+    layer = make()
+    y = layer(np.ones((2, 4), np.float32))
+    name = re.escape(repr(layer))
+    with pytest.raises(TypeError, match=f"{name}.*grad_y of dtype float32, got float64"):
+        layer.backward(np.ones(y.shape))
+
+
 # --- construction ---------------------------------------------------------------------
 
 
