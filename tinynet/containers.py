@@ -116,12 +116,15 @@ class Sequential(Layer):
         ``input_shape`` is the shape of one sample, e.g. ``(784,)``; by default it is
         ``(in_features,)`` of the first layer, when that layer has one. Shapes are found
         by running one zero sample through the network in inference mode (no cache,
-        no random numbers drawn), so custom layers need nothing extra.
+        no random numbers drawn), so custom layers need nothing extra. Every layer's
+        attributes are restored afterwards, so a summary between a forward and its
+        backward leaves the backward cache (and the train/eval modes) as they were.
         """
         shape = input_shape if input_shape is not None else self._default_input_shape()
         params = self.parameters()
         dtype = params[0].dtype if params else np.dtype(np.float32)
-        modes = [(layer, layer.training) for layer in self.modules()]
+        # forward rebinds its cache attributes (in eval mode, to None): snapshot them all
+        snapshot = [(layer, dict(vars(layer))) for layer in self.modules()]
         self.eval()
         try:
             x = np.zeros((1, *shape), dtype)
@@ -131,8 +134,8 @@ class Sequential(Layer):
                 out = "(None, " + ", ".join(map(str, x.shape[1:])) + ")"
                 rows.append((f"({i}) {layer!r}".split("\n")[0], out, f"{layer.num_parameters():,}"))
         finally:
-            for layer, mode in modes:
-                layer.training = mode
+            for layer, attributes in snapshot:
+                vars(layer).update(attributes)
         widths = [max(len(row[c]) for row in rows) for c in range(3)]
         rule = "-" * (sum(widths) + 4)
         lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
