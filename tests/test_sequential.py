@@ -198,6 +198,19 @@ def test_summary_leaves_modes_and_random_state_alone(capsys: pytest.CaptureFixtu
     assert [m.training for m in model.modules()] == [True, True, True, True, False, False]
 
 
+def test_summary_between_forward_and_backward_changes_nothing() -> None:
+    x = np.random.default_rng(0).standard_normal((3, 784)).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal((3, 10)).astype(np.float32)
+    plain, summarized = mnist_net(), mnist_net()
+    plain(x)
+    grad_plain = plain.backward(g)
+    summarized(x)
+    summarized.summary(print_fn=None)  # must not drop what backward needs
+    assert np.array_equal(summarized.backward(g), grad_plain)
+    for a, b in zip(plain.parameters(), summarized.parameters(), strict=True):
+        assert np.array_equal(a.grad, b.grad)
+
+
 def test_summary_print_fn_receives_the_table() -> None:
     received: list[str] = []
     text = mnist_net().summary(print_fn=received.append)
