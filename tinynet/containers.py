@@ -24,6 +24,22 @@ def _require_layers(owner: str, layers: Iterable[object]) -> None:
             raise TypeError(f"{owner}: argument {i} must be a Layer, got {type(layer).__name__}")
 
 
+def _require_each_once(container: Layer, layers: Iterable[Layer]) -> None:
+    """Raise ``ValueError`` if a layer instance would appear twice in ``container``'s tree
+    (or be the container itself): a layer keeps the input of its last forward for
+    backward, so one instance cannot serve two places. Tie weights instead."""
+    seen = {id(container)}
+    for layer in (module for top in layers for module in top.modules()):
+        if id(layer) in seen:
+            raise ValueError(
+                f"{type(container).__name__}: {layer!r} appears more than once; a layer keeps "
+                f"the input of its last forward for backward, so one instance cannot serve "
+                f"two places. Use separate layers (sharing parameters if intended: "
+                f"b.weight = a.weight)"
+            )
+        seen.add(id(layer))
+
+
 def _nested_repr(name: str, children: Iterable[tuple[str, Layer]], extra: str = "") -> str:
     """PyTorch's container repr: ``Name(`` then the extra line and ``(child): repr`` lines,
     indented, then ``)``; ``Name(extra)`` when there are no children."""
@@ -44,11 +60,17 @@ class Sequential(Layer):
     A `Sequential` is a `Layer`, so it nests. It is indexable (``model[0]``, a slice is
     a new `Sequential` sharing the layers), iterable and has a ``len``. Parameters are
     named by position, as in PyTorch: ``0.weight``, ``0.bias``, ``2.weight``...
+
+    A layer instance may appear only once in the tree (``ValueError`` otherwise): it
+    keeps what backward needs from its last forward, so a second use would overwrite
+    the first use's cache and give wrong gradients. To tie weights, give two layers the
+    same `Parameter` (``b.weight = a.weight``); gradients of both uses then add up.
     """
 
     def __init__(self, *layers: Layer) -> None:
         super().__init__()
         _require_layers("Sequential", layers)
+        _require_each_once(self, layers)
         self.layers: list[Layer] = list(layers)
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
@@ -79,6 +101,7 @@ class Sequential(Layer):
         """Add ``layer`` at the end; return self."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.append: expected a Layer, got {type(layer).__name__}")
+        _require_each_once(self, [*self.layers, layer])
         self.layers.append(layer)
         return self
 
@@ -115,12 +138,15 @@ class Sequential(Layer):
         ``input_shape`` is the shape of one sample, e.g. ``(784,)``; by default it is
         ``(in_features,)`` of the first layer, when that layer has one. Shapes are found
         by running one zero sample through the network in inference mode (no cache,
-        no random numbers drawn), so custom layers need nothing extra.
+        no random numbers drawn), so custom layers need nothing extra. Every layer's
+        attributes are restored afterwards, so a summary between a forward and its
+        backward leaves the backward cache (and the train/eval modes) as they were.
         """
         shape = input_shape if input_shape is not None else self._default_input_shape()
         params = self.parameters()
         dtype = params[0].dtype if params else np.dtype(np.float32)
-        modes = [(layer, layer.training) for layer in self.modules()]
+        # forward rebinds its cache attributes (in eval mode, to None): snapshot them all
+        snapshot = [(layer, dict(vars(layer))) for layer in self.modules()]
         self.eval()
         try:
             x = np.zeros((1, *shape), dtype)
@@ -131,8 +157,8 @@ class Sequential(Layer):
                 label = repr(layer) if "\n" not in repr(layer) else f"{type(layer).__name__}(...)"
                 rows.append((f"({i}) {label}", out, f"{layer.num_parameters():,}"))
         finally:
-            for layer, mode in modes:
-                layer.training = mode
+            for layer, attributes in snapshot:
+                vars(layer).update(attributes)
         widths = [max(len(row[c]) for row in rows) for c in range(3)]
         rule = "-" * (sum(widths) + 4)
         lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
@@ -167,6 +193,7 @@ class Residual(Layer):
         super().__init__()
         if not isinstance(block, Layer):
             raise TypeError(f"Residual: block must be a Layer, got {type(block).__name__}")
+        _require_each_once(self, [block])
         self.block = block
 
     def forward(self, x: FloatArray) -> FloatArray:
@@ -208,6 +235,7 @@ class Parallel(Layer):
     def __init__(self, *branches: Layer, mode: str = "concat") -> None:
         super().__init__()
         _require_layers(type(self).__name__, branches)
+        _require_each_once(self, branches)
         if not branches:
             raise ValueError(f"{type(self).__name__}: expected at least one branch, got none")
         if mode not in PARALLEL_MODES:

@@ -67,9 +67,15 @@ def float_array(
     return x
 
 
-def same_shape(where: object, x: object, shape: tuple[int, ...], name: str) -> FloatArray:
-    """Check that ``x`` is a float array of exactly ``shape`` and return it."""
-    x = float_array(where, x, name=name)
+def same_shape(
+    where: object,
+    x: object,
+    shape: tuple[int, ...],
+    name: str,
+    dtype: np.dtype[np.floating] | None = None,
+) -> FloatArray:
+    """Check that ``x`` is a float array of exactly ``shape`` (and ``dtype``, if given)."""
+    x = float_array(where, x, name=name, dtype=dtype)
     if x.shape != shape:
         raise ValueError(f"{where}: expected {name} of shape {shape}, got shape {x.shape}")
     return x

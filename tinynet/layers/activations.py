@@ -53,7 +53,7 @@ class Activation(Layer):
     def backward(self, grad_y: FloatArray) -> FloatArray:
         """grad_y (the output's shape) -> grad_x (the input's shape)."""
         saved = self.saved(self._saved)
-        validation.same_shape(self, grad_y, saved.shape, "grad_y")
+        validation.same_shape(self, grad_y, saved.shape, "grad_y", dtype=saved.dtype)
         return self.derivative(grad_y, saved)
 
 

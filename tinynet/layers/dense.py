@@ -70,7 +70,8 @@ class Dense(Layer):
     def backward_params(self, grad_y: FloatArray) -> None:
         """Accumulate ``weight.grad += x.T @ grad_y`` and ``bias.grad += sum(grad_y)``."""
         x = self.saved(self._x)
-        validation.same_shape(self, grad_y, (x.shape[0], self.out_features), "grad_y")
+        shape = (x.shape[0], self.out_features)
+        validation.same_shape(self, grad_y, shape, "grad_y", dtype=x.dtype)
         self.weight.grad += x.T @ grad_y
         if self.bias is not None:
             self.bias.grad += grad_y.sum(axis=0)

@@ -43,7 +43,7 @@ class Dropout(Layer):
     def backward(self, grad_y: FloatArray) -> FloatArray:
         """grad_y -> grad_y * mask / (1 - p), with the mask of the last forward."""
         mask = self.saved(self._scaled_mask)
-        validation.same_shape(self, grad_y, mask.shape, "grad_y")
+        validation.same_shape(self, grad_y, mask.shape, "grad_y", dtype=mask.dtype)
         return grad_y * mask
 
     def extra_repr(self) -> str:

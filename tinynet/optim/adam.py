@@ -26,7 +26,6 @@ class Adam(Optimizer):
     the same value with one pass less over the vectors.
     """
 
-    state_names = ("exp_avg", "exp_avg_sq")
     decoupled_weight_decay = False
 
     def __init__(
@@ -44,6 +43,10 @@ class Adam(Optimizer):
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = non_negative(name, "eps", eps)
         self.weight_decay = non_negative(name, "weight_decay", weight_decay)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
 
     def hyperparameters(self) -> dict[str, Any]:
         return {

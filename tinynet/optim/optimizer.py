@@ -16,8 +16,9 @@ from tinynet.typing import FloatArray
 class Optimizer(ABC):
     """Updates parameters from their gradients: ``step()``, ``zero_grad()``, state dicts.
 
-    Subclasses name their per-parameter buffers in ``state_names`` (PyTorch's names:
-    ``momentum_buffer``, ``exp_avg``...), list their hyperparameters in
+    Subclasses name their per-parameter buffers in the ``state_names`` property
+    (PyTorch's names: ``momentum_buffer``, ``exp_avg``...; it may depend on the settings,
+    as SGD's buffer exists only with momentum), list their hyperparameters in
     ``hyperparameters()``, and write ``update``, which sees one packed vector of
     parameters, one of gradients and one per state buffer (see `FlatGroup`). Updates
     follow ``torch.optim`` formula for formula, so runs can be compared number for
@@ -26,8 +27,6 @@ class Optimizer(ABC):
     Making an optimizer packs its parameters' arrays into contiguous buffers: hold
     on to parameters, not arrays taken from them earlier.
     """
-
-    state_names: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
         self.params = list(params)
@@ -46,6 +45,11 @@ class Optimizer(ABC):
         self.initial_lr = self.lr
         self.steps = 0
         self.groups: list[FlatGroup] = group_by_dtype(self.params)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The per-element buffers the rule keeps with its current settings."""
+        return ()
 
     @abstractmethod
     def hyperparameters(self) -> dict[str, Any]:
@@ -72,9 +76,10 @@ class Optimizer(ABC):
         self.steps += 1
         for group in self.groups:
             group.ensure_packed()
-            first_step = not group.state and bool(self.state_names)
-            if first_step:
-                group.state = {name: np.zeros_like(group.data) for name in self.state_names}
+            missing = [name for name in self.state_names if name not in group.state]
+            for name in missing:
+                group.state[name] = np.zeros_like(group.data)
+            first_step = bool(missing)
             self.update(group.data, group.grad, group.state, group.scratch, first_step)
 
     def zero_grad(self) -> None:
@@ -108,8 +113,10 @@ class Optimizer(ABC):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state from `state_dict`, checking it fits these parameters.
 
-        Raises ``ValueError`` naming the parameter and buffer whose shape or presence
-        does not match, before anything is changed.
+        The settings saved come back too, as in PyTorch (they decide which buffers the
+        state must hold: SGD's ``momentum_buffer`` only with momentum). Raises
+        ``ValueError`` naming the parameter and buffer whose shape or presence does not
+        match, before anything is changed.
         """
         name = type(self).__name__
         try:
@@ -125,9 +132,15 @@ class Optimizer(ABC):
         unknown = set(settings) - set(self.hyperparameters())
         if unknown:
             raise ValueError(f"{name}.load_state_dict: unknown settings {sorted(unknown)}")
-        steps, entries = self._check_state(state)
+        previous = self.hyperparameters()
         for key, value in settings.items():
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        try:
+            steps, entries = self._check_state(state)
+        except ValueError:
+            for key, value in previous.items():
+                setattr(self, key, value)
+            raise
         self.steps = steps
         position = {id(p): i for i, p in enumerate(self.params)}
         for group in self.groups:

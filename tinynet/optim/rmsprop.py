@@ -42,7 +42,10 @@ class RMSProp(Optimizer):
         self.weight_decay = non_negative(name, "weight_decay", weight_decay)
         self.momentum = non_negative(name, "momentum", momentum)
         self.centered = bool(centered)
-        self.state_names = (
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return (
             "square_avg",
             *(("momentum_buffer",) if self.momentum else ()),
             *(("grad_avg",) if self.centered else ()),

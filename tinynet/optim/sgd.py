@@ -42,7 +42,10 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(f"{name}: nesterov needs momentum > 0 and dampening = 0")
-        self.state_names = ("momentum_buffer",) if self.momentum else ()
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return ("momentum_buffer",) if self.momentum else ()
 
     def hyperparameters(self) -> dict[str, Any]:
         return {

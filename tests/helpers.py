@@ -1,0 +1,78 @@
+"""Helpers shared by the tests: strategies, a loss gradient check, test-only layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from tinynet import Dropout, Loss
+from tinynet.typing import FloatArray
+
+seeds = st.integers(0, 2**32 - 1)
+batch_sizes = st.integers(1, 4)
+features = st.integers(1, 6)
+# (N, ...) with 1 to 3 axes, each small: gradchecks loop over every entry.
+shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+
+
+def relative_error(analytic: FloatArray, numeric: FloatArray) -> float:
+    """``||a - n|| / max(||a||, ||n||, 1e-3)`` (written here, not imported, so the tests
+    do not measure tinynet with tinynet's own ruler).
+
+    The floor: a central difference of width 2e-6 on a loss of order 1 carries about
+    1e-16 / 1e-6 = 1e-10 of rounding noise per entry, so for a gradient much smaller
+    than 1e-3 (one sample, confidently right) a relative 1e-6 is below that noise; the
+    comparison then becomes absolute, at 1e-9, still far below any real error.
+    """
+    scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numeric)), 1e-3)
+    return float(np.linalg.norm(analytic - numeric)) / scale
+
+
+def numeric_loss_grad(loss: Loss, pred: FloatArray, target: Any, eps: float = 1e-6) -> FloatArray:
+    """Central differences of ``loss.forward(pred, target)`` with respect to ``pred``."""
+    moved = pred.copy()
+    flat = moved.reshape(-1)
+    numeric = np.zeros(flat.size)
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = loss.forward(moved, target)
+        flat[i] = original - eps
+        minus = loss.forward(moved, target)
+        flat[i] = original
+        numeric[i] = (plus - minus) / (2 * eps)
+    return numeric.reshape(pred.shape)
+
+
+def loss_gradcheck(loss: Loss, pred: FloatArray, target: Any) -> float:
+    """Relative error between ``loss.backward()`` and central differences, in float64."""
+    assert pred.dtype == np.float64
+    loss.forward(pred, target)
+    analytic = loss.backward().copy()
+    assert analytic.shape == pred.shape
+    return relative_error(analytic, numeric_loss_grad(loss, pred, target))
+
+
+def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], margin: float = 0.1) -> Any:
+    """Standard-normal-like values with ``|x| >= margin``: keeps ReLU inputs off the kink,
+    where a central difference of width 2e-6 would straddle it."""
+    u = rng.standard_normal(shape)
+    return np.where(u < 0, -1.0, 1.0) * (margin + np.abs(u))
+
+
+class ReseededDropout(Dropout):
+    """Dropout whose every forward draws the same mask: reseeded from ``mask_seed``.
+
+    Finite differences call forward many times; this makes the mask fixed across them,
+    as `tinynet.gradcheck`'s docstring asks.
+    """
+
+    def __init__(self, p: float, mask_seed: int) -> None:
+        super().__init__(p)
+        self.mask_seed = mask_seed
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        self.rng = np.random.default_rng(self.mask_seed)
+        return super().forward(x)

@@ -1,0 +1,113 @@
+"""Initializers: variance and bounds on large draws, dtypes, seeding, names.
+
+The statistical tests draw n = 200,000 weights and allow 6 standard errors, so a
+correct initializer fails with probability about 2e-9 per check (and the draws are
+seeded, so a run is repeatable); a wrong fan or gain is off by 10% or more.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tinynet import Dense, init
+
+FAN_IN, FAN_OUT = 500, 400
+N = FAN_IN * FAN_OUT
+
+
+def draw(name: str, dtype: type = np.float64, seed: int = 0) -> np.ndarray:
+    return init.get(name)((FAN_IN, FAN_OUT), np.random.default_rng(seed), dtype)
+
+
+def check_normal(w: np.ndarray, std: float) -> None:
+    w = w.astype(np.float64)
+    # mean: standard error std / sqrt(n)
+    assert abs(w.mean()) < 6 * std / math.sqrt(N)
+    # variance (the mean of squares, the mean being 0): relative standard error sqrt(2 / n)
+    assert abs(np.mean(w * w) / std**2 - 1) < 6 * math.sqrt(2 / N)
+    # and it is a normal, not a uniform of the same variance (which has 57.7% within 1 std)
+    within = np.mean(np.abs(w) < std)
+    assert abs(within - 0.6827) < 6 * math.sqrt(0.6827 * 0.3173 / N)
+
+
+def check_uniform(w: np.ndarray, bound: float) -> None:
+    w = w.astype(np.float64)
+    assert np.abs(w).max() <= bound
+    assert np.abs(w).max() > bound * (1 - 1e-3)  # P(all inside 0.999 b) = 0.999^n ~ e^-200
+    assert abs(w.mean()) < 6 * bound / math.sqrt(3 * N)
+    # E[w^2] = b^2 / 3; Var[w^2] = b^4 / 5 - b^4 / 9 = 4 b^4 / 45
+    relative_error = 3 * math.sqrt(4 / 45 / N)
+    assert abs(np.mean(w * w) / (bound**2 / 3) - 1) < 6 * relative_error
+
+
+@pytest.mark.parametrize(
+    ("name", "std"),
+    [
+        ("he_normal", math.sqrt(2 / FAN_IN)),  # kaiming_normal_, gain sqrt(2), fan_in
+        ("he", math.sqrt(2 / FAN_IN)),
+        ("kaiming_normal", math.sqrt(2 / FAN_IN)),
+        ("glorot_normal", math.sqrt(2 / (FAN_IN + FAN_OUT))),  # xavier_normal_
+        ("xavier_normal", math.sqrt(2 / (FAN_IN + FAN_OUT))),
+        ("lecun_normal", math.sqrt(1 / FAN_IN)),
+    ],
+)
+def test_normal_initializers_have_the_right_variance(name: str, std: float) -> None:
+    check_normal(draw(name), std)
+
+
+@pytest.mark.parametrize(
+    ("name", "bound"),
+    [
+        ("he_uniform", math.sqrt(6 / FAN_IN)),  # kaiming_uniform_: sqrt(2) * sqrt(3 / fan_in)
+        ("kaiming_uniform", math.sqrt(6 / FAN_IN)),
+        ("glorot_uniform", math.sqrt(6 / (FAN_IN + FAN_OUT))),  # xavier_uniform_
+        ("glorot", math.sqrt(6 / (FAN_IN + FAN_OUT))),
+        ("xavier_uniform", math.sqrt(6 / (FAN_IN + FAN_OUT))),
+    ],
+)
+def test_uniform_initializers_have_the_right_bounds_and_variance(name: str, bound: float) -> None:
+    check_uniform(draw(name), bound)
+
+
+def test_dense_defaults_to_he_normal_and_accepts_other_names() -> None:
+    check_normal(Dense(FAN_IN, FAN_OUT, seed=0).weight.data, math.sqrt(2 / FAN_IN))
+    glorot = Dense(FAN_IN, FAN_OUT, seed=0, init="glorot_uniform").weight.data
+    check_uniform(glorot, math.sqrt(6 / (FAN_IN + FAN_OUT)))
+
+
+def test_dense_accepts_an_initializer_function() -> None:
+    w = Dense(FAN_IN, FAN_OUT, seed=0, init=init.uniform(-0.5, 0.5)).weight.data
+    check_uniform(w, 0.5)
+    w = Dense(FAN_IN, FAN_OUT, seed=0, init=init.normal(0.1, mean=1.0)).weight.data
+    check_normal(w - 1.0, 0.1)
+    assert not Dense(3, 2, init="zeros").weight.data.any()
+
+
+def test_dtype_is_the_one_asked_for() -> None:
+    assert draw("he_normal", np.float32).dtype == np.float32
+    assert draw("glorot_uniform", np.float64).dtype == np.float64
+    assert Dense(3, 2, seed=0).weight.dtype == np.float32  # float32 by default
+    assert Dense(3, 2, seed=0, dtype=np.float64).weight.dtype == np.float64
+
+
+@pytest.mark.parametrize("name", sorted(init.INITIALIZERS))
+def test_the_same_seed_gives_the_same_weights(name: str) -> None:
+    assert np.array_equal(draw(name, seed=5), draw(name, seed=5))
+    if name != "zeros":
+        assert not np.array_equal(draw(name, seed=5), draw(name, seed=6))
+
+
+def test_fans() -> None:
+    assert init.fans((784, 128)) == (784, 128)  # tinynet's (in, out) layout
+    assert init.fans((7,)) == (7, 7)
+    assert init.fans((3, 4, 5, 5)) == (75, 100)  # a receptive field multiplies both
+    with pytest.raises(ValueError, match=r"at least one dimension, got shape \(\)"):
+        init.fans(())
+
+
+def test_unknown_name() -> None:
+    with pytest.raises(ValueError, match=r"unknown initializer 'orthogonal'; expected one of .*he"):
+        init.get("orthogonal")
