@@ -11,6 +11,7 @@ import pytest
 
 from tinynet import CrossEntropyLoss, Dense, Parameter, ReLU, Sequential
 from tinynet.optim import SGD, Adam, AdamW, Momentum, Optimizer, RMSProp, StepLR
+from tinynet.optim import optimizer as optimizer_module
 from tinynet.typing import FloatArray
 
 # --- worked examples, by hand ---------------------------------------------------------
@@ -564,3 +565,39 @@ def test_a_float32_model_stays_float32(opt_type: type[Optimizer], kwargs: dict[s
         assert all(v.dtype == np.float32 for v in group.state.values())
     for entry in opt.state_dict()["state"].values():
         assert all(v.dtype == np.float32 for k, v in entry.items() if k != "step")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: Adam(ps, lr=1e-3),
+        lambda ps: SGD(ps, lr=0.1, momentum=0.5),
+        lambda ps: RMSProp(ps, lr=1e-3, momentum=0.9, centered=True),
+    ],
+)
+def test_decaying_state_never_goes_subnormal_and_updates_do_not_change(
+    make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where gradients stop (dead units, black border pixels) state decays geometrically
+    towards the slow subnormal range; the optimizer flushes it to zero first, without
+    changing any parameter value a float32 step would produce."""
+    tiny = np.finfo(np.float32).tiny
+
+    def run(flush_every: int) -> tuple[np.ndarray, int]:
+        monkeypatch.setattr(optimizer_module, "FLUSH_EVERY", flush_every)
+        p = Parameter(np.linspace(-1, 1, 64, dtype=np.float32))
+        opt = make([p])
+        subnormal_steps = 0
+        for step in range(1200):
+            p.grad[...] = np.linspace(1e-3, 2e-3, 64) if step < 3 else 0.0
+            opt.step()
+            state = opt.groups[0].state.values()
+            if any(np.any((b != 0) & (np.abs(b) < tiny)) for b in state):
+                subnormal_steps += 1
+        return p.data.copy(), subnormal_steps
+
+    flushed, flushed_subnormal = run(16)
+    reference, reference_subnormal = run(10**9)
+    assert reference_subnormal > 0  # without flushing the state does go subnormal
+    assert flushed_subnormal == 0
+    np.testing.assert_array_equal(flushed, reference)

@@ -81,6 +81,9 @@ class Optimizer(ABC):
                 group.state[name] = np.zeros_like(group.data)
             first_step = bool(missing)
             self.update(group.data, group.grad, group.state, group.scratch, first_step)
+            if self.steps % FLUSH_EVERY == 0:
+                for buffer in group.state.values():
+                    flush_negligible(buffer, group.scratch[1])
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero (one fill per packed group)."""
@@ -181,6 +184,26 @@ class Optimizer(ABC):
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({settings})"
+
+
+FLUSH_EVERY = 16
+"""Steps between two `flush_negligible` passes over the optimizer's state."""
+
+
+def flush_negligible(buffer: FloatArray, work: FloatArray) -> None:
+    """Set entries of ``buffer`` below ``tiny * 2**40`` in magnitude to exactly zero.
+
+    State that decays geometrically (Adam's ``exp_avg`` by beta1 each step, a momentum
+    buffer by mu) where gradients are zero (dead units, always-black MNIST border
+    pixels) sinks into the subnormal range, where x86 arithmetic is about 100 times
+    slower: a float32 Adam step was measured going from 0.4 ms to 5 ms. Entries that
+    small (below 1.3e-26 in float32) change no update by a representable amount, and
+    at a factor of 0.5 per step they need 40 steps to become subnormal, longer than
+    the `FLUSH_EVERY` steps between two flushes. ``work`` is scratch of the same shape.
+    """
+    threshold = np.finfo(buffer.dtype).tiny * 2.0**40
+    np.abs(buffer, out=work)
+    np.copyto(buffer, 0, where=work < threshold)
 
 
 def with_weight_decay(
