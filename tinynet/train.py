@@ -71,7 +71,7 @@ def count_correct(outputs: FloatArray, targets: Array) -> int | None:
         return None
     if targets.ndim == 2 and targets.shape == outputs.shape:
         targets = targets.argmax(axis=1)
-    elif targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
+    elif targets.ndim != 1 or targets.dtype.kind not in "iu":
         return None
     return int(np.count_nonzero(outputs.argmax(axis=1) == targets))
 
