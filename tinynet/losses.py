@@ -82,10 +82,11 @@ class CrossEntropyLoss(Loss):
         nll = log_sum_exp - shifted[np.arange(n), labels]
         e = self.label_smoothing
         if e:
-            nll = (1 - e) * nll + e * (log_sum_exp - shifted.mean(axis=1))
+            nll = (1 - e) * nll + e * (log_sum_exp - shifted.sum(axis=1) / classes)
         exp /= sum_exp
         self._probs, self._target = exp, labels
-        return float(nll.mean())
+        total = float(nll.sum())
+        return total / int(n)
 
     def backward(self) -> FloatArray:
         """(softmax(logits) - smoothed onehot(labels)) / N, shape (N, C)."""
@@ -128,7 +129,8 @@ class _ElementwiseLoss(Loss):
         return pred, target.astype(pred.dtype, copy=False)
 
     def _reduce(self, values: FloatArray) -> float:
-        return float(values.mean() if self.reduction == "mean" else values.sum())
+        total = float(values.sum())
+        return total / max(values.size, 1) if self.reduction == "mean" else total
 
     def _scale(self, grad: FloatArray) -> FloatArray:
         if self.reduction == "mean":

@@ -80,9 +80,10 @@ class BatchNorm1d(Layer):
                 f"{self!r}: training needs more than one sample per feature to take batch "
                 f"statistics, got input of shape {x.shape}; call eval() to use the running ones"
             )
-        mean: FloatArray = x.mean(axis=0)
+        # sum / n, not mean(): numpy's mean divides by an int64 count in a float64 loop
+        mean: FloatArray = x.sum(axis=0) / n
         x_hat = x - mean
-        var: FloatArray = np.mean(x_hat * x_hat, axis=0)
+        var: FloatArray = (x_hat * x_hat).sum(axis=0) / n
         inv_std: FloatArray = 1 / np.sqrt(var + self.eps)
         x_hat *= inv_std
         self._update_running(mean, var, n)

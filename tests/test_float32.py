@@ -1,0 +1,156 @@
+"""A float32 run stays float32: no array anywhere in a training step is silently float64."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tinynet import (
+    GELU,
+    BatchNorm1d,
+    CrossEntropyLoss,
+    Dense,
+    Dropout,
+    Layer,
+    ReLU,
+    Residual,
+    Sequential,
+    SiLU,
+)
+from tinynet.augment import RandomShift
+from tinynet.callbacks import LambdaCallback, LearningRateScheduler, Run
+from tinynet.optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSProp
+from tinynet.train import fit
+
+
+def float_arrays(value: Any, seen: set[int], path: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Every float ndarray reachable from ``value`` through attributes, lists, tuples
+    and dicts (each object visited once)."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from float_arrays(item, seen, f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from float_arrays(item, seen, f"{path}[{i}]")
+    elif hasattr(value, "__dict__") or hasattr(value, "__slots__"):
+        names = list(getattr(value, "__dict__", {})) + list(getattr(value, "__slots__", ()))
+        for name in names:
+            if hasattr(value, name) and not isinstance(value, np.random.Generator):
+                yield from float_arrays(getattr(value, name), seen, f"{path}.{name}")
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda ps: Adam(ps, lr=1e-3, weight_decay=1e-4),
+        lambda ps: AdamW(ps),
+        lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4),
+        lambda ps: RMSProp(ps, momentum=0.5, centered=True),
+    ],
+)
+def test_every_array_of_a_float32_training_run_is_float32(make_optimizer: Any) -> None:
+    rng = np.random.default_rng(0)
+    model = Sequential(
+        Dense(784, 32, rng=rng),
+        BatchNorm1d(32),
+        ReLU(),
+        Dropout(0.1, rng=rng),
+        Residual(Sequential(Dense(32, 32, rng=rng), GELU())),
+        SiLU(),
+        Dense(32, 10, rng=rng),
+    )
+    x = rng.random((96, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 96)
+    loss = CrossEntropyLoss(label_smoothing=0.1)
+    optimizer: Optimizer = make_optimizer(model.parameters())
+    found: dict[str, str] = {}
+
+    def inspect(run: Run, *_: Any) -> None:
+        for owner, name in (
+            (run.model, "model"),
+            (run.loss, "loss"),
+            (run.optimizer, "optimizer"),
+            (run.loader, "loader"),
+        ):
+            for path, array in float_arrays(owner, set(), name):
+                found[path] = str(array.dtype)
+
+    fit(
+        model,
+        x,
+        y,
+        loss=loss,
+        optimizer=optimizer,
+        epochs=2,
+        batch_size=32,
+        verbose=0,
+        transform=RandomShift(1, rng=rng),
+        callbacks=[
+            LearningRateScheduler(CosineAnnealingLR(optimizer, T_max=2)),
+            LambdaCallback(on_batch_end=inspect),
+        ],
+    )
+    assert any(".state" in path for path in found)  # the walk reached optimizer state
+    assert any("_x" in path or "_saved" in path for path in found)  # and layer caches
+    wrong = {path: dtype for path, dtype in found.items() if dtype != "float32"}
+    assert wrong == {}
+    model.eval()
+    assert model(x).dtype == np.float32
+    assert isinstance(optimizer.lr, float)
+
+
+def collect(layer: Layer) -> list[str]:
+    return [str(a.dtype) for _, a in float_arrays(layer, set(), "m")]
+
+
+def test_backward_of_a_float32_model_returns_float32() -> None:
+    rng = np.random.default_rng(1)
+    model = Sequential(Dense(8, 8, rng=rng), GELU(), BatchNorm1d(8), Dense(8, 3, rng=rng))
+    x = rng.random((5, 8), dtype=np.float32)
+    loss = CrossEntropyLoss()
+    loss.forward(model(x), rng.integers(0, 3, 5))
+    grad_x = model.backward(loss.backward())
+    assert grad_x.dtype == np.float32
+    assert set(collect(model)) == {"float32"}
+
+
+class NoFloat64(np.ndarray):
+    """An array type whose every derived array (any ufunc, matmul, slice, reduction over
+    it) must not be float64: catches transient upcasts no stored array would show."""
+
+    def __array_finalize__(self, obj: Any) -> None:
+        if self.dtype == np.float64:
+            raise AssertionError("a float64 array was derived in a float32 computation")
+
+
+def test_no_transient_float64_in_forward_loss_and_backward() -> None:
+    rng = np.random.default_rng(2)
+    model = Sequential(
+        Dense(12, 16, rng=rng),
+        BatchNorm1d(16),
+        GELU(),
+        Dropout(0.2, rng=rng),
+        Residual(Sequential(Dense(16, 16, rng=rng), SiLU())),
+        ReLU(),
+        Dense(16, 4, rng=rng),
+    )
+    for p in model.parameters():
+        p.data = p.data.view(NoFloat64)
+        p.grad = p.grad.view(NoFloat64)
+    x = rng.random((6, 12), dtype=np.float32).view(NoFloat64)
+    loss = CrossEntropyLoss(label_smoothing=0.05)
+    value = loss.forward(model(x), rng.integers(0, 4, 6))
+    grad_x = model.backward(loss.backward())
+    assert isinstance(grad_x, NoFloat64)
+    assert np.isfinite(value)
+    with pytest.raises(AssertionError, match="float64"):  # the guard itself works
+        _ = x * np.float64(2.0) + np.ones(1)
