@@ -49,9 +49,10 @@ class Recipe:
       ``targets="one_hot"`` feeds one-hot rows instead of labels (a quadratic cost).
     - ``optimizer`` (a key of `OPTIMIZERS`) with ``optimizer_args`` (``lr``...).
     - ``schedule``: ``"constant"``, ``"step"`` (``step_size``, ``gamma``), ``"cosine"``
-      (``eta_min``) over all epochs, or ``"warmup_cosine"`` (``warmup`` units of linear
-      warm-up from ``start_factor``, then cosine to ``eta_min``); ``schedule_per``
-      ``"epoch"`` or ``"batch"`` says what a unit is.
+      (``eta_min``) over all epochs, or ``"warmup_cosine"`` (a linear warm-up over
+      ``warmup`` epochs (may be fractional) from ``start_factor``, then cosine to
+      ``eta_min`` at the end); ``schedule_per`` says whether the learning rate changes
+      every ``"epoch"`` or every ``"batch"``.
     - ``epochs``, ``batch_size`` (``None``: the whole training set, full-batch descent).
     - ``max_shift``: augmentation by random shifts of up to that many pixels (0: none).
     """
@@ -100,7 +101,8 @@ class Recipe:
 
     def make_scheduler(self, optimizer: optim.Optimizer, batches: int) -> LRScheduler | None:
         """The schedule (``None`` if constant); ``batches`` is the number per epoch."""
-        units = self.epochs * (batches if self.schedule_per == "batch" else 1)
+        per_epoch = batches if self.schedule_per == "batch" else 1
+        units = self.epochs * per_epoch
         args = dict(self.schedule_args)
         if self.schedule == "constant":
             return None
@@ -108,7 +110,7 @@ class Recipe:
             return optim.StepLR(optimizer, **args)
         if self.schedule == "cosine":
             return optim.CosineAnnealingLR(optimizer, T_max=max(units, 1), **args)
-        warmup = int(args.pop("warmup"))
+        warmup = round(float(args.pop("warmup")) * per_epoch)
         start = float(args.pop("start_factor", 0.1))
         warm = optim.LinearLR(optimizer, start, 1.0, total_iters=max(warmup, 1))
         cosine = optim.CosineAnnealingLR(optimizer, T_max=max(units - warmup, 1), **args)
