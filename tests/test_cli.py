@@ -87,31 +87,24 @@ def test_train_save_evaluate_predict(
 
 
 def test_resume_from_a_checkpoint_matches_the_straight_run(
-    tmp_path: Path, small_mnist: Path
+    tmp_path: Path, small_mnist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    common = [MODEL, "--data", str(small_mnist), "--verbose", "0", "--seed", "3"]
-    straight, resumed, ckpt = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.npz"
-    assert main(["train", *common, "--epochs", "3", "--metrics-json", str(straight)]) == 0
-    assert main(["train", *common, "--epochs", "2", "--checkpoint", str(ckpt)]) == 0
-    # the recipe now says 3 epochs: continue the 2 done to 3
+    common = [MODEL, "--data", str(small_mnist), "--verbose", "0", "--seed", "3", "--epochs", "3"]
+    straight, resumed = tmp_path / "a.json", tmp_path / "b.json"
+    every_epoch = str(tmp_path / "ckpt-{epoch}.npz")  # keeps each epoch's checkpoint
     assert (
-        main(
-            [
-                "train",
-                *common,
-                "--epochs",
-                "3",
-                "--resume",
-                str(ckpt),
-                "--metrics-json",
-                str(resumed),
-            ]
-        )
-        == 0
+        main(["train", *common, "--checkpoint", every_epoch, "--metrics-json", str(straight)]) == 0
     )
+    # as if the run had crashed after epoch 2: continue from that checkpoint
+    ckpt = tmp_path / "ckpt-2.npz"
+    assert main(["train", *common, "--resume", str(ckpt), "--metrics-json", str(resumed)]) == 0
     a, b = json.loads(straight.read_text()), json.loads(resumed.read_text())
     assert a["test_loss"] == b["test_loss"]
     assert a["history"]["loss"] == b["history"]["loss"]
+    # resuming it as another run (here: 4 epochs, a different schedule) is refused
+    other = [*common[:-1], "4"]
+    assert main(["train", *other, "--resume", str(ckpt)]) == 2
+    assert "different run (recipe" in capsys.readouterr().err
 
 
 def test_summary_and_user_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ from tinynet.atomic import atomic_write
 from tinynet.checkpoint import ModelCheckpoint
 from tinynet.datasets import load_fashion_mnist, load_idx_folder, load_mnist
 from tinynet.images import predict_images
-from tinynet.io import load, save
+from tinynet.io import load, load_full, save
 from tinynet.modelfile import load_model_file
 from tinynet.typing import Array, FloatArray
 
@@ -56,10 +56,15 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         f"seed {args.seed}",
         flush=True,
     )
+    run_settings = {"recipe": recipe.to_dict(), "seed": args.seed, "dataset": dataset}
+    if args.resume:
+        require_same_run(args.resume, run_settings)
     callbacks = []
     checkpoint = args.checkpoint or args.resume  # a resumed run keeps checkpointing there
     if checkpoint:
-        callbacks.append(ModelCheckpoint(checkpoint, every=args.checkpoint_every))
+        callbacks.append(
+            ModelCheckpoint(checkpoint, every=args.checkpoint_every, metadata=run_settings)
+        )
     history = recipe.fit(
         model,
         x_train,
@@ -97,6 +102,16 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
     if args.metrics_json:
         write_json(args.metrics_json, metrics)
     return metrics
+
+
+def require_same_run(checkpoint: str, settings: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint written with another recipe, seed or dataset: the
+    continued run would silently be neither (a schedule depends on the epoch count)."""
+    saved = {key: load_full(checkpoint).metadata.get(key) for key in settings}
+    differ = sorted(key for key in settings if json.dumps(saved[key]) != json.dumps(settings[key]))
+    if differ:
+        details = "; ".join(f"{key}: {saved[key]} there, {settings[key]} here" for key in differ)
+        raise ValueError(f"{checkpoint} was written by a different run ({details})")
 
 
 def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
