@@ -271,3 +271,15 @@ def test_progress_prints_epoch_lines_off_a_terminal(verbose: int, lines: int) ->
     if lines:
         assert printed[1].startswith("epoch 2/2")
         assert "accuracy" in printed[1]
+
+
+def test_predict_refuses_non_finite_input_and_diverged_models() -> None:
+    x, _ = blobs(30)
+    model = small_net()
+    bad = x.copy()
+    bad[17, 0] = np.inf
+    with pytest.raises(ValueError, match="sample 17"):
+        predict(model, bad, batch_size=8)
+    model.parameters()[0].data[0, 0] = np.nan  # a diverged weight, finite input
+    with pytest.raises(FloatingPointError, match="weights may have diverged"):
+        predict_proba(model, x)

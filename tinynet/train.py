@@ -35,12 +35,14 @@ def model_dtype(model: Layer) -> np.dtype[Any]:
     return params[0].dtype if params else np.dtype(np.float32)
 
 
-def as_model_input(model: Layer, x: object, name: str = "x") -> FloatArray:
+def as_model_input(
+    model: Layer, x: object, name: str = "x", *, check_finite: bool = True
+) -> FloatArray:
     """``x`` as a finite float array of the model's dtype (converted once, if it is float).
 
     Integer arrays are refused rather than cast: raw uint8 pixels would train silently
     badly; scale them to [0, 1] first. NaN or infinite values are refused, naming the
-    first sample that holds one.
+    first sample that holds one (unless ``check_finite`` is false).
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(x).__name__}")
@@ -51,6 +53,13 @@ def as_model_input(model: Layer, x: object, name: str = "x") -> FloatArray:
         )
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"{name}: expected a batch of shape (N, ...) with N > 0, got {x.shape}")
+    if check_finite:
+        require_finite(x, name)
+    return x.astype(model_dtype(model), copy=False)
+
+
+def require_finite(x: FloatArray, name: str) -> None:
+    """Raise ``ValueError`` naming the first sample of ``x`` (N, ...) with a NaN or inf."""
     finite = np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
@@ -58,7 +67,6 @@ def as_model_input(model: Layer, x: object, name: str = "x") -> FloatArray:
             f"{name}: expected finite values, got NaN or infinity in {bad.size} samples "
             f"(first: sample {int(bad[0])})"
         )
-    return x.astype(model_dtype(model), copy=False)
 
 
 def count_correct(outputs: FloatArray, targets: Array) -> int | None:
@@ -212,16 +220,26 @@ def epoch_logs(
 def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
     """The model's outputs for ``x`` (N, ...), in inference mode, ``batch_size`` rows at a time.
 
-    The model's training/inference mode is restored afterwards.
+    The model's training/inference mode is restored afterwards. Non-finite input is
+    refused, found from the outputs (a NaN or inf propagates to its row's outputs), so
+    the common case costs no pass over the input.
     """
-    x = as_model_input(model, x)
+    x = as_model_input(model, x, check_finite=False)
     was_training = model.training
     model.eval()
     try:
         parts = [model.forward(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
     finally:
         model.train(was_training)
-    return np.concatenate(parts)
+    outputs = np.concatenate(parts)
+    if not np.isfinite(outputs).all():
+        require_finite(x, "x")
+        row = int(np.flatnonzero(~np.isfinite(outputs).reshape(len(outputs), -1).all(axis=1))[0])
+        raise FloatingPointError(
+            f"the model's outputs are NaN or infinite for finite input (first: sample {row}); "
+            f"its weights may have diverged"
+        )
+    return outputs
 
 
 def evaluate(
