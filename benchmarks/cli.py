@@ -138,6 +138,11 @@ def run_suite(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         sections[name] = section_runner(name)(ctx)
         timings[name] = time.perf_counter() - start
+    load_after = machine.load_average()
+    for note in report.noise_notes(
+        info["load_average"], load_after, info["cores"]["usable"], sections
+    ):
+        ctx.note(note)
     name = args.name or mode
     results = {
         "schema": "tinynet-benchmarks/1",
@@ -147,7 +152,7 @@ def run_suite(args: argparse.Namespace) -> int:
         "command": "python -m benchmarks "
         + " ".join(sys.argv[1:] if args.argv is None else args.argv),
         "machine": info,
-        "load_average_after": machine.load_average(),
+        "load_average_after": load_after,
         "settings": settings.to_dict(),
         "threads": threads,
         "peers": peers,

@@ -107,7 +107,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=None, help="MNIST folder")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    import numpy as np
 
     from tinynet.datasets import load_mnist
 
@@ -125,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
             torch.set_num_threads(args.threads)
     after_imports = rss_bytes()
     (x, y), _ = load_mnist(args.data)
-    x, y = np.ascontiguousarray(x[: args.train]), y[: args.train]
+    if args.train is not None and args.train < len(x):
+        x, y = x[: args.train].copy(), y[: args.train].copy()  # a view would keep all alive
     after_data = rss_bytes()
     reset = reset_peak()
     start = time.perf_counter()

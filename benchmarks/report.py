@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,52 @@ def summary_line(title: str, result: dict[str, Any], efficiency_of: str | None =
         else:
             ratios.append(f"{name} {fmt_ratio(value)}")
     return f"{title}: {cases}" + (f" | {', '.join(ratios)}" if ratios else "")
+
+
+def iter_comparisons(sections: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every alternating comparison in a run's sections, with its section's name."""
+    for name, section in sections.items():
+        for key in ("comparisons", "by_batch", "by_width"):
+            for comparison in section.get(key, []):
+                yield name, comparison
+        if "comparison" in section:
+            yield name, section["comparison"]
+
+
+NOISY_SPREAD = 0.5
+"""Rounds of one case differing by more than this fraction of their median are noisy."""
+
+
+def noise_notes(
+    load_before: list[float] | None,
+    load_after: list[float] | None,
+    cores: int | None,
+    sections: dict[str, Any],
+) -> list[str]:
+    """Warnings a reader needs: a busy machine, cases whose rounds varied widely."""
+    notes = []
+    loads = [x[0] for x in (load_before, load_after) if x]
+    if cores and loads and max(loads) > 0.75 * cores:
+        notes.append(
+            f"busy machine: 1-minute load average {max(loads):.2f} on {cores} cores "
+            "(other processes compete for the CPU; ratios of alternating rounds are still "
+            "fair, absolute speeds are low and noisy)"
+        )
+    noisy = [
+        (case["spread"], comparison["title"], name)
+        for _, comparison in iter_comparisons(sections)
+        for name, case in comparison["cases"].items()
+        if len(case["seconds"]) > 1 and case["spread"] > NOISY_SPREAD
+    ]
+    total = sum(len(c["cases"]) for _, c in iter_comparisons(sections))
+    if noisy:
+        spread, title, name = max(noisy)
+        notes.append(
+            f"noisy rounds: {len(noisy)} of {total} cases had rounds differing by more than "
+            f"{100 * NOISY_SPREAD:.0f}% of their median (worst: {name} in '{title}', "
+            f"{100 * spread:.0f}%); the medians absorb some of it"
+        )
+    return notes
 
 
 # --- files ---------------------------------------------------------------------------
@@ -128,6 +174,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += machine_lines(results)
     lines += [
         "",
+        f"Seed {results['settings']['seed']}. "
         f"Speeds are samples per second over the median of {results['settings']['rounds']} "
         "alternating rounds (A, B, C, A, B, C, ...); every ratio is a quotient of two such "
         "medians measured in the same run. Raw per-round times are in the JSON file.",
@@ -173,8 +220,8 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         f"- Python {m['python']}, NumPy {m['numpy']} with {blas}",
         f"- PyTorch {torch_text}; scikit-learn {m['scikit_learn'] or 'not installed'}; "
         f"tinynet {m['tinynet']}",
-        f"- Data: {results['data']}; seed {results['settings']['seed']}; "
-        f"run took {results['elapsed_seconds']:.0f} s on {results['created']}",
+        f"- Data: {results['data']}; the run took {results['elapsed_seconds']:.0f} s, "
+        f"started {results['created']}",
     ]
 
 
@@ -298,6 +345,7 @@ def epochs_markdown(section: dict[str, Any]) -> list[str]:
     for name, case in c["cases"].items():
         rate = case["samples_per_second"]
         accuracy = c["test_accuracy"].get(name)
+        agreement = c.get("agreement_with_tinynet", {}).get(name)
         rows.append(
             [
                 CASE_LABELS.get(name, name),
@@ -305,6 +353,7 @@ def epochs_markdown(section: dict[str, Any]) -> list[str]:
                 f"{case['median_seconds']:.2f}",
                 fmt_ratio(None if tiny is None else tiny / rate),
                 fmt_percent(accuracy, 2),
+                fmt_percent(agreement, 1),
             ]
         )
     p = c["params"]
@@ -315,10 +364,18 @@ def epochs_markdown(section: dict[str, Any]) -> list[str]:
         "tinynet = `fit` with its progress bar; PyTorch = its ordinary epoch loop "
         "(randperm-indexed batches, loss and accuracy kept); scikit-learn = "
         "`MLPClassifier.partial_fit` per epoch; NumPy = a hand-written loop. Test accuracy "
-        "after the same epochs on the same data (scikit-learn draws its own initial weights).",
+        "after the same epochs on the same data (scikit-learn draws its own initial weights), "
+        "and the share of test images each labels as tinynet does.",
         "",
         *table(
-            ["contender", "samples/s", "s/epoch", "tinynet speed-up", "test accuracy"],
+            [
+                "contender",
+                "samples/s",
+                "s/epoch",
+                "tinynet speed-up",
+                "test accuracy",
+                "same label as tinynet",
+            ],
             rows,
         ),
     ]
@@ -549,8 +606,10 @@ def plot(results: dict[str, Any], path: Path) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, NullFormatter
     except ImportError:
         return False
+    plain = FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}")
     sections = results["sections"]
     by_batch = sections.get("scaling", {}).get("by_batch") or [
         c
@@ -575,6 +634,10 @@ def plot(results: dict[str, Any], path: Path) -> bool:
             left.plot(xs, ys, style, label=CASE_LABELS[name])
     left.set_xscale("log", base=2)
     left.set_yscale("log")
+    batches = sorted({c["params"]["batch"] for c in by_batch})
+    left.set_xticks(batches, [str(b) for b in batches])
+    left.xaxis.set_minor_formatter(NullFormatter())
+    left.yaxis.set_major_formatter(plain)
     left.set_xlabel("batch size")
     left.set_ylabel("training samples/s (forward + backward + Adam)")
     left.set_title("784-128-64-10, float32: step throughput")
@@ -602,6 +665,8 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         batch = by_width[0]["params"]["batch"]
         right.set_xscale("log")
         right.set_yscale("log")
+        right.yaxis.set_major_formatter(plain)
+        right.yaxis.set_minor_formatter(NullFormatter())
         right.set_xlabel("FLOPs per training step")
         right.set_ylabel("ms per step")
         right.set_title(f"784-W-W/2-10, batch {batch}: step time against FLOPs")

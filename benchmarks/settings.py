@@ -27,7 +27,8 @@ class Settings:
     - ``scaling_*``: batch sizes and hidden widths W (784-W-W/2-10) of the scaling
       section, with its own number of rounds.
     - ``memory_epochs``, ``dtype_epochs``: epochs of the memory run and of the float32
-      versus float64 runs (``None``: the recipe's).
+      versus float64 runs (``None``: the recipe's); ``memory_peers``: whether torch's
+      memory is measured too (a second subprocess, a few seconds of imports).
     """
 
     mode: str
@@ -47,6 +48,7 @@ class Settings:
     scaling_batch: int
     scaling_rounds: int
     memory_epochs: int | None
+    memory_peers: bool
     dtype_epochs: int | None
     seed: int = 0
 
@@ -73,6 +75,7 @@ SMOKE = Settings(
     scaling_batch=32,
     scaling_rounds=3,
     memory_epochs=1,
+    memory_peers=False,
     dtype_epochs=1,
 )
 
@@ -94,6 +97,7 @@ QUICK = Settings(
     scaling_batch=128,
     scaling_rounds=3,
     memory_epochs=1,
+    memory_peers=True,
     dtype_epochs=1,
 )
 
@@ -115,6 +119,7 @@ FULL = Settings(
     scaling_batch=128,
     scaling_rounds=7,
     memory_epochs=None,
+    memory_peers=True,
     dtype_epochs=None,
 )
 

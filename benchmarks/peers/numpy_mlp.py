@@ -82,6 +82,10 @@ class NumpyMLP:
         labels: IntArray = self.forward(x)[0].argmax(axis=1)
         return labels
 
+    def labels(self, x: FloatArray) -> IntArray:
+        """Same as `predict` (the name every contender shares)."""
+        return self.predict(x)
+
     def accuracy(self, x: FloatArray, y: IntArray) -> float:
         """Fraction of ``x`` classified as ``y``."""
         return float(np.mean(self.predict(x) == y))

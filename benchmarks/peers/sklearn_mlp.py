@@ -72,6 +72,10 @@ class SklearnEpochs:
         labels: IntArray = self.model.predict(x)
         return labels
 
+    def labels(self, x: FloatArray) -> IntArray:
+        """Same as `predict` (the name every contender shares)."""
+        return self.predict(x)
+
     def accuracy(self, x: FloatArray, y: IntArray) -> float:
         """Fraction of ``x`` classified as ``y``."""
         return float(np.mean(self.predict(x) == y))

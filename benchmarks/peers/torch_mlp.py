@@ -61,10 +61,14 @@ class TorchMLP:
         self.model.train()
         return labels
 
+    def labels(self, x: FloatArray) -> IntArray:
+        """Predicted labels of a NumPy batch, as a NumPy array."""
+        labels: IntArray = self.predict(torch.from_numpy(x)).numpy()
+        return labels
+
     def accuracy(self, x: FloatArray, y: IntArray) -> float:
         """Fraction of ``x`` classified as ``y``."""
-        labels = self.predict(torch.from_numpy(x)).numpy()
-        return float(np.mean(labels == y))
+        return float(np.mean(self.labels(x) == y))
 
 
 class TorchSteps(TorchMLP):

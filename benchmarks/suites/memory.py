@@ -55,7 +55,7 @@ def run(ctx: Context) -> dict[str, Any]:
     train = len(ctx.data.x_train)
     runs = {}
     for framework in ("tinynet", "torch"):
-        if framework == "torch" and not ctx.has("torch"):
+        if framework == "torch" and not (settings.memory_peers and ctx.has("torch")):
             continue
         ctx.log(f"memory: {framework}, {epochs} epochs on {train:,} samples in a subprocess ...")
         result = probe(ctx, framework, epochs, train)
