@@ -3,11 +3,13 @@
     python -m benchmarks.memory_probe --epochs 10 [--framework torch] [--train N]
 
 Prints one JSON object: the resident set size (RSS) after the imports, after loading
-MNIST, and at its peak. The peak is taken twice: over the whole process
-(``getrusage``'s ``ru_maxrss``, which loading may dominate) and over training alone
-(Linux: the kernel's high-water mark ``VmHWM`` is reset after loading by writing 5 to
-``/proc/self/clear_refs``; ``null`` where that is not possible). Run by
-`benchmarks.suites.memory`, so the suite's own arrays are not counted.
+MNIST, and at its peak. The peak is taken twice: over the whole process, and over
+training alone. On Linux both come from the kernel's high-water mark ``VmHWM``, read
+before and after training and reset in between by writing 5 to
+``/proc/self/clear_refs`` (the training peak is ``null`` where that is not possible).
+``getrusage``'s ``ru_maxrss`` is only a fallback: after ``fork`` it can report the
+parent's peak. Run by `benchmarks.suites.memory`, so the suite's own arrays are not
+counted.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def rss_bytes() -> int | None:
 
 
 def peak_rss_bytes() -> int:
-    """The process's peak RSS so far (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    """The process's peak RSS so far: ``VmHWM`` on Linux, else ``ru_maxrss`` (KiB on
+    Linux, bytes on macOS)."""
+    high_water = _status_field("VmHWM")
+    if high_water is not None:
+        return high_water
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.train is not None and args.train < len(x):
         x, y = x[: args.train].copy(), y[: args.train].copy()  # a view would keep all alive
     after_data = rss_bytes()
+    peak_before_training = peak_rss_bytes()
     reset = reset_peak()
     start = time.perf_counter()
     train = train_tinynet if args.framework == "tinynet" else train_torch
@@ -139,8 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": seconds,
         "rss_after_imports": after_imports,
         "rss_after_data": after_data,
-        "peak_rss_training": _status_field("VmHWM") if reset else None,
-        "peak_rss_process": peak_rss_bytes(),
+        "peak_rss_training": peak_rss_bytes() if reset else None,
+        "peak_rss_process": max(peak_before_training, peak_rss_bytes()),
         **trained,
     }
     print(json.dumps(result))

@@ -27,6 +27,11 @@ CASE_LABELS = {
 # --- numbers as text -------------------------------------------------------------------
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 thread``, ``2 threads``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def fmt_rate(value: float | None) -> str:
     """Samples per second: ``95,123``; ``-`` for a missing value."""
     return "-" if value is None else f"{value:,.0f}"
@@ -96,7 +101,8 @@ def noise_notes(
         notes.append(
             f"busy machine: 1-minute load average {max(loads):.2f} on {cores} cores "
             "(other processes compete for the CPU; ratios of alternating rounds are still "
-            "fair, absolute speeds are low and noisy)"
+            "fairer than absolute speeds, which are low and noisy; with several BLAS threads "
+            "a busy machine can slow every contender many times over: try --threads 1)"
         )
     noisy = [
         (case["spread"], comparison["title"], name)
@@ -203,7 +209,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
     numpy_blas = next((b for b in m["blas"] if b["numpy"]), None)
     blas = (
         f"{numpy_blas['library']} {numpy_blas['version']} ({numpy_blas['architecture']} "
-        f"kernels), {numpy_blas['threads']} threads"
+        f"kernels), {plural(numpy_blas['threads'], 'thread')}"
         if numpy_blas
         else "unknown BLAS"
     )
@@ -211,7 +217,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
     torch_text = (
         "not installed"
         if torch is None
-        else f"{torch['version']}, {torch['threads']} threads ({torch['blas']} BLAS)"
+        else f"{torch['version']}, {plural(torch['threads'], 'thread')} ({torch['blas']} BLAS)"
     )
     after = results.get("load_average_after")
     return [
@@ -675,7 +681,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     machine = results["machine"]
     figure.suptitle(
         f"tinynet benchmarks ({results['settings']['mode']}): {machine['cpu']}, "
-        f"{machine['blas_threads']} BLAS threads",
+        f"{plural(machine['blas_threads'], 'BLAS thread')}",
         fontsize=10,
     )
     figure.tight_layout()

@@ -97,7 +97,7 @@ QUICK = Settings(
     scaling_batch=128,
     scaling_rounds=3,
     memory_epochs=1,
-    memory_peers=True,
+    memory_peers=False,
     dtype_epochs=1,
 )
 

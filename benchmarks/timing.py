@@ -164,11 +164,13 @@ def alternate(
     rounds: int,
     warmup_rounds: int = 1,
     params: dict[str, Any] | None = None,
+    on_round: Callable[[int, dict[str, float]], object] | None = None,
 ) -> Comparison:
     """Run ``warmup_rounds`` then ``rounds`` rounds of every case, alternating.
 
     Round r runs cases[0], cases[1], ..., then round r + 1 starts again at cases[0].
-    Warm-up rounds are run the same way and discarded.
+    Warm-up rounds are run the same way and discarded. ``on_round(r, seconds_by_case)``
+    is called after each timed round (r from 0), e.g. to print progress.
     """
     if rounds < 1:
         raise ValueError(f"alternate: rounds must be at least 1, got {rounds}")
@@ -179,12 +181,16 @@ def alternate(
     for _ in range(warmup_rounds):
         for case in cases:
             case.run()
-    for _ in range(rounds):
+    for r in range(rounds):
+        this_round = {}
         for case in cases:
             seconds = case.run()
             if not (seconds > 0 and math.isfinite(seconds)):
                 raise RuntimeError(f"{title}: case {case.name} reported {seconds} seconds")
             results[case.name].seconds.append(seconds)
+            this_round[case.name] = seconds
+        if on_round is not None:
+            on_round(r, this_round)
     return Comparison(title, dict(params or {}), results, rounds, warmup_rounds)
 
 

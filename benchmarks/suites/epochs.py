@@ -112,12 +112,18 @@ def run(ctx: Context) -> dict[str, Any]:
     cases = [Case(name, c.epoch, samples=len(x), steps=1) for name, c in contenders.items()]
     title = f"epoch float32 batch {batch}"
     ctx.log(f"{title}: {epochs} alternating epochs of {len(x):,} samples ...")
+
+    def progress(r: int, seconds: dict[str, float]) -> None:
+        times = ", ".join(f"{name} {s:.2f} s" for name, s in seconds.items())
+        ctx.log(f"  epoch {r + 1}/{epochs}: {times}")
+
     comparison = alternate(
         title,
         cases,
         rounds=epochs,
         warmup_rounds=0,
         params={"dtype": "float32", "batch": batch, "epochs": epochs, "train_samples": len(x)},
+        on_round=progress,
     )
     result = comparison.to_json(RATIOS)
     tiny_labels = predict(model, data.x_test)

@@ -57,7 +57,7 @@ def run(ctx: Context) -> dict[str, Any]:
     for framework in ("tinynet", "torch"):
         if framework == "torch" and not (settings.memory_peers and ctx.has("torch")):
             continue
-        ctx.log(f"memory: {framework}, {epochs} epochs on {train:,} samples in a subprocess ...")
+        ctx.log(f"memory: {framework}, {epochs} epoch(s) on {train:,} samples in a subprocess ...")
         result = probe(ctx, framework, epochs, train)
         if result is None:
             continue
