@@ -22,7 +22,7 @@ from benchmarks.context import Context
 from benchmarks.data import load
 from benchmarks.nets import mnist_mlp_file
 from benchmarks.peers import PEERS, available
-from benchmarks.settings import Settings, settings_for
+from benchmarks.settings import settings_for
 from benchmarks.suites import SECTIONS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -106,8 +106,11 @@ def limit_threads(threads: int | None) -> Any:
     return threadpool_limits(limits=threads, user_api="blas")
 
 
-def run_suite(args: argparse.Namespace) -> int:
-    """Measure every selected section, print progress, write JSON, Markdown and PNG."""
+def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Measure every selected section, print progress, write JSON, Markdown and PNG.
+
+    ``argv`` is recorded in the results as the command that produced them.
+    """
     started = time.perf_counter()
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     settings = settings_for(mode, seed=args.seed, rounds=args.rounds)
@@ -149,8 +152,7 @@ def run_suite(args: argparse.Namespace) -> int:
         "kind": "suite",
         "name": name,
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python -m benchmarks "
-        + " ".join(sys.argv[1:] if args.argv is None else args.argv),
+        "command": " ".join(["python -m benchmarks", *argv]),
         "machine": info,
         "load_average_after": load_after,
         "settings": settings.to_dict(),
@@ -181,14 +183,6 @@ def write_results(results: dict[str, Any], out: Path, name: str, *, plot: bool) 
             print("no plot (matplotlib missing, or no batch-size data)", flush=True)
 
 
-def settings_summary(settings: Settings) -> str:
-    """A one-line description of a run's sizes."""
-    return (
-        f"{settings.rounds} rounds of ~{settings.round_seconds:g} s, batches "
-        f"{list(settings.batch_sizes)}, dtypes {list(settings.dtypes)}"
-    )
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv``; return the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -196,6 +190,4 @@ def run(argv: Sequence[str] | None = None) -> int:
         from benchmarks import model_files
 
         return model_files.main(arguments[1:])
-    args = suite_parser().parse_args(arguments)
-    args.argv = arguments
-    return run_suite(args)
+    return run_suite(suite_parser().parse_args(arguments), arguments)

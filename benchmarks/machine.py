@@ -165,15 +165,17 @@ def describe(info: dict[str, Any]) -> list[str]:
     )
     for lib in info["blas"]:
         mark = " (NumPy's)" if lib["numpy"] else ""
+        threads = f"{lib['threads']} thread" + ("" if lib["threads"] == 1 else "s")
         lines.append(
-            f"  BLAS{mark}: {lib['library']} {lib['version']}, {lib['threads']} threads, "
+            f"  BLAS{mark}: {lib['library']} {lib['version']}, {threads}, "
             f"{lib['architecture']} kernels, {lib['file']}"
         )
     torch = info["torch"]
     if torch is None:
         lines.append("torch: not installed")
     else:
-        lines.append(f"torch {torch['version']}: {torch['threads']} threads, {torch['blas']} BLAS")
+        threads = f"{torch['threads']} thread" + ("" if torch["threads"] == 1 else "s")
+        lines.append(f"torch {torch['version']}: {threads}, {torch['blas']} BLAS")
     lines.append(f"scikit-learn: {info['scikit_learn'] or 'not installed'}")
     lines.append(f"tinynet {info['tinynet']}; default dtype {info['dtype']}")
     return lines
