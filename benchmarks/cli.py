@@ -125,6 +125,13 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(f"tinynet benchmarks, {mode} mode", flush=True)
     for line in machine.describe(info):
         print(line, flush=True)
+    load_now, cores = info["load_average"], info["cores"]["usable"]
+    if load_now and cores and load_now[0] > 0.75 * cores and threads > 1:
+        print(
+            f"warning: load average {load_now[0]:.2f} on {cores} cores: {threads} BLAS threads "
+            "will fight other processes for the CPU; consider --threads 1",
+            flush=True,
+        )
     data = load("mnist", args.data, train=settings.train_subset, test=settings.test_subset)
     print(data.describe(), flush=True)
     ctx = Context(settings, data, mnist_mlp_file(), peers, threads)

@@ -126,8 +126,11 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def machine_info(dtype: str = "float32") -> dict[str, Any]:
-    """Everything about the machine and libraries a result depends on, JSON-ready."""
+def machine_info(dtype: str = "float32", *, with_torch: bool = True) -> dict[str, Any]:
+    """Everything about the machine and libraries a result depends on, JSON-ready.
+
+    ``with_torch=False`` leaves torch out (``None``) without importing it.
+    """
     return {
         "cpu": cpu_model(),
         "cores": core_counts(),
@@ -138,7 +141,7 @@ def machine_info(dtype: str = "float32") -> dict[str, Any]:
         "numpy_blas": numpy_blas_build(),
         "blas": blas_libraries(),
         "blas_threads": numpy_blas_threads(),
-        "torch": torch_info(),
+        "torch": torch_info() if with_torch else None,
         "scikit_learn": package_version("scikit-learn"),
         "tinynet": package_version("tinynet-nn") or _tinynet_version(),
         "dtype": dtype,
@@ -172,7 +175,7 @@ def describe(info: dict[str, Any]) -> list[str]:
         )
     torch = info["torch"]
     if torch is None:
-        lines.append("torch: not installed")
+        lines.append("torch: not installed or not used")
     else:
         threads = f"{torch['threads']} thread" + ("" if torch["threads"] == 1 else "s")
         lines.append(f"torch {torch['version']}: {threads}, {torch['blas']} BLAS")

@@ -148,7 +148,7 @@ def main(argv: Sequence[str]) -> int:
     started = time.perf_counter()
     limiter = limit_threads(args.threads)
     files = [load_model_file(path) for path in model_paths(args.paths)]
-    info = machine.machine_info("float32")
+    info = machine.machine_info("float32", with_torch=False)
     for line in machine.describe(info):
         print(line, flush=True)
     datasets: dict[str, Data] = {}

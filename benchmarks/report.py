@@ -215,7 +215,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
     )
     torch = m["torch"]
     torch_text = (
-        "not installed"
+        "not installed or not used"
         if torch is None
         else f"{torch['version']}, {plural(torch['threads'], 'thread')} ({torch['blas']} BLAS)"
     )
