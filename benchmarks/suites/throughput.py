@@ -19,7 +19,12 @@ from benchmarks.report import summary_line
 from benchmarks.timing import Runner, alternate, calibrate_steps, step_cases
 from tinynet.layers.base import Layer
 
-STEP_RATIOS = [("tinynet", "torch"), ("tinynet", "numpy"), ("tinynet", "gemm")]
+STEP_RATIOS = [
+    ("tinynet", "torch"),
+    ("tinynet", "torch_fused"),
+    ("tinynet", "numpy"),
+    ("tinynet", "gemm"),
+]
 INFERENCE_RATIOS = [
     ("tinynet", "torch"),
     ("tinynet", "numpy"),
@@ -34,7 +39,11 @@ def build(ctx: Context, dtype: str) -> Layer:
 
 
 def step(ctx: Context) -> dict[str, Any]:
-    """Step throughput per dtype and batch size, with the GEMM ceiling beside it."""
+    """Step throughput per dtype and batch size, with the GEMM ceiling beside it.
+
+    PyTorch runs twice: with ``torch.optim.Adam``'s defaults (``torch``) and with its
+    fused CPU kernel (``torch_fused``), the fastest update it has.
+    """
     settings = ctx.settings
     comparisons = []
     ceiling = []
@@ -46,9 +55,13 @@ def step(ctx: Context) -> dict[str, Any]:
             sizes = layer_sizes(model)
             runners: dict[str, Runner] = {"tinynet": loops.TinynetSteps(model, x, y, batch)}
             if ctx.has("torch"):
-                from benchmarks.peers.torch_mlp import TorchSteps
+                from benchmarks.peers.torch_mlp import TorchSteps, fused_adam_available
 
                 runners["torch"] = TorchSteps(weights, x, y, batch)
+                if fused_adam_available():
+                    runners["torch_fused"] = TorchSteps(weights, x, y, batch, fused=True)
+                else:
+                    ctx.note("torch: no fused Adam for CPU in this version (needs 2.4+)")
             if ctx.has("numpy"):
                 from benchmarks.peers.numpy_mlp import NumpySteps
 
