@@ -73,11 +73,24 @@ def suite_parser() -> argparse.ArgumentParser:
     mode.add_argument("--quick", action="store_true", help="about a minute, smaller rounds")
     mode.add_argument("--smoke", action="store_true", help="toy sizes, seconds (for tests)")
     mode.add_argument("--full", action="store_true", help="the default: every size, longer")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"default {RESULTS}")
-    parser.add_argument("--name", help="results file name (default: the mode)")
-    parser.add_argument("--sections", nargs="+", choices=SECTIONS, help="default: all")
     parser.add_argument(
-        "--peers", nargs="*", choices=PEERS, default=list(PEERS), help="default: all installed"
+        "--out", type=Path, default=RESULTS, metavar="DIR", help=f"default {RESULTS}"
+    )
+    parser.add_argument("--name", help="results file name (default: the mode)")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"some of {', '.join(SECTIONS)} (default: all)",
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=PEERS,
+        default=list(PEERS),
+        metavar="PEER",
+        help=f"some of {', '.join(PEERS)} (default: all installed; none with no names)",
     )
     parser.add_argument(
         "--threads",

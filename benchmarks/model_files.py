@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--test-subset", type=int, help="evaluate on the first N test images only")
     p.add_argument("--data", metavar="DIR", help="folder with the dataset's IDX files")
     p.add_argument("--threads", type=int, help="limit NumPy's BLAS to this many threads")
-    p.add_argument("--out", type=Path, default=RESULTS, help=f"default {RESULTS}")
+    p.add_argument("--out", type=Path, default=RESULTS, metavar="DIR", help=f"default {RESULTS}")
     p.add_argument("--name", default="models", help="results file name (default: models)")
     return p
 

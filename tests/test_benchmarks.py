@@ -307,3 +307,26 @@ def test_models_command_on_a_tiny_model_file(tmp_path: Path) -> None:
 def test_models_command_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nothing\.py"):
         run(["models", str(tmp_path / "nothing.py"), "--out", str(tmp_path)])
+
+
+def test_missing_peers_are_skipped_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import benchmarks.cli
+
+    monkeypatch.setattr(
+        benchmarks.cli, "available", lambda names: {name: name == "numpy" for name in names}
+    )
+    argv = ["--smoke", "--sections", "step", "epochs", "--out", str(tmp_path), "--no-plot"]
+    assert run(argv) == 0
+    results = json.loads((tmp_path / "smoke.json").read_text())
+    assert set(results["sections"]) == {"step", "epochs"}
+    for _, comparison in report.iter_comparisons(results["sections"]):
+        assert not {"torch", "torch_fused", "sklearn"} & set(comparison["cases"])
+        assert "numpy" in comparison["cases"]
+        assert all(not name.endswith(("/torch", "/sklearn")) for name in comparison["ratios"])
+    assert any(note.startswith("torch: not installed") for note in results["notes"])
+    assert any(note.startswith("sklearn: not installed") for note in results["notes"])
+    markdown = (tmp_path / "smoke.md").read_text()
+    assert "torch: not installed" in markdown
+    assert not (tmp_path / "smoke.png").exists()
