@@ -88,6 +88,7 @@ class CaseResult:
             "steps_per_round": self.steps,
             "seconds": self.seconds,
             "median_seconds": self.median_seconds,
+            "min_seconds": min(self.seconds),
             "samples_per_second": self.samples_per_second,
             "spread": self.spread,
         }

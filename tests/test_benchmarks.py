@@ -27,6 +27,7 @@ SECTIONS = ("step", "inference", "epochs", "time_to_accuracy", "scaling", "memor
 POSITIVE_KEYS = {
     "seconds",
     "median_seconds",
+    "min_seconds",
     "samples_per_second",
     "seconds_per_step",
     "samples_per_round",
@@ -204,6 +205,7 @@ def test_smoke_ratios_come_from_the_medians(smoke: tuple[dict[str, Any], str, Pa
         for case in cases.values():
             assert len(case["seconds"]) == comparison["rounds"]
             assert case["median_seconds"] == pytest.approx(statistics.median(case["seconds"]))
+            assert case["min_seconds"] == min(case["seconds"])
             assert case["samples_per_second"] == pytest.approx(
                 case["samples_per_round"] / case["median_seconds"]
             )
