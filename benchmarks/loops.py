@@ -1,0 +1,138 @@
+"""tinynet's side of the timed loops, and the GEMM ceiling they are held against.
+
+Each runner has ``steps(n) -> seconds``: it runs ``n`` more steps (or calls) and
+returns the time they took, so `benchmarks.timing` can alternate it with the peers'.
+Step runners slice consecutive batches out of pre-shuffled arrays
+(`benchmarks.data.batch_order`) and wrap around at the end: no gathering is timed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+from benchmarks.nets import gemm_shapes
+from benchmarks.timing import timed
+from tinynet import CrossEntropyLoss
+from tinynet.layers.base import Layer
+from tinynet.optim import Adam
+from tinynet.train import predict
+from tinynet.typing import FloatArray, IntArray
+
+
+class BatchCursor:
+    """Consecutive batches of ``batch`` rows, wrapping to the start before a short one."""
+
+    def __init__(self, samples: int, batch: int) -> None:
+        if batch > samples:
+            raise ValueError(f"benchmarks: batch {batch} exceeds the {samples} samples")
+        self.batch = batch
+        self.limit = samples - samples % batch
+        self.position = 0
+
+    def take(self, n: int) -> list[int]:
+        """The start rows of the next ``n`` batches (computed before the timer starts)."""
+        starts = []
+        for _ in range(n):
+            if self.position >= self.limit:
+                self.position = 0
+            starts.append(self.position)
+            self.position += self.batch
+        return starts
+
+
+class TinynetSteps:
+    """tinynet's bare training step: forward, loss, zero_grad, backward_params, Adam."""
+
+    def __init__(
+        self, model: Layer, x: FloatArray, y: IntArray, batch: int, lr: float = 1e-3
+    ) -> None:
+        self.model = model.train()
+        self.loss = CrossEntropyLoss()
+        self.optimizer = Adam(model.parameters(), lr=lr)
+        self.x, self.y = x, y
+        self.cursor = BatchCursor(len(x), batch)
+
+    def steps(self, n: int) -> float:
+        """Run ``n`` steps; return their seconds."""
+        starts = self.cursor.take(n)
+        return timed(lambda: self._run(starts))
+
+    def _run(self, starts: list[int]) -> None:
+        model, loss, optimizer = self.model, self.loss, self.optimizer
+        x, y, b = self.x, self.y, self.cursor.batch
+        for i in starts:
+            out = model.forward(x[i : i + b])
+            loss.forward(out, y[i : i + b])
+            optimizer.zero_grad()
+            model.backward_params(loss.backward())
+            optimizer.step()
+
+
+class TinynetInference:
+    """Labels for a whole test set: `tinynet.train.predict` (``forward_only=False``) or a
+    bare ``model.forward(x).argmax(1)`` in inference mode (``forward_only=True``)."""
+
+    def __init__(self, model: Layer, x: FloatArray, *, forward_only: bool = False) -> None:
+        self.model, self.x, self.forward_only = model, x, forward_only
+
+    def steps(self, n: int) -> float:
+        """Predict the whole set ``n`` times; return the seconds."""
+        return timed(lambda: self._run(n))
+
+    def _run(self, n: int) -> None:
+        if not self.forward_only:
+            for _ in range(n):
+                predict(self.model, self.x)
+            return
+        self.model.eval()
+        try:
+            for _ in range(n):
+                self.model.forward(self.x).argmax(axis=1)
+        finally:
+            self.model.train()
+
+
+class GemmCeiling:
+    """The matrix products of one training step alone: ``np.matmul(a, b, out=c)``.
+
+    Same shapes, memory layouts (``x.T @ grad_y`` reads a transposed view, as a Dense
+    layer does) and BLAS threads as a real step, on preallocated operands; nothing else
+    (no bias, activation, loss or optimizer). The first layer's input gradient is left
+    out, as in tinynet's and torch's steps. A step can be no faster than this.
+    """
+
+    def __init__(self, sizes: tuple[int, ...], batch: int, dtype: str, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+
+        def operand(rows: int, cols: int) -> FloatArray:
+            return (rng.standard_normal((rows, cols)) * 0.1).astype(dtype)
+
+        pairs = list(itertools.pairwise(sizes))
+        activations = [operand(batch, fan_in) for fan_in, _ in pairs]
+        grads_out = [operand(batch, fan_out) for _, fan_out in pairs]
+        weights = [operand(fan_in, fan_out) for fan_in, fan_out in pairs]
+        self.products: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+        for i, (_, fan_out) in enumerate(pairs):  # forward: x @ W
+            self.products.append((activations[i], weights[i], np.empty((batch, fan_out), dtype)))
+        for i in reversed(range(len(pairs))):
+            fan_in, fan_out = pairs[i]
+            dw = np.empty((fan_in, fan_out), dtype)
+            self.products.append((activations[i].T, grads_out[i], dw))  # x.T @ grad_y
+            if i:
+                dx = np.empty((batch, fan_in), dtype)
+                self.products.append((grads_out[i], weights[i].T, dx))  # grad_y @ W.T
+        got = [(a.shape[0], a.shape[1], b.shape[1]) for a, b, _ in self.products]
+        if got != gemm_shapes(sizes, batch):
+            raise AssertionError(f"GemmCeiling: shapes {got} differ from gemm_shapes")
+
+    def steps(self, n: int) -> float:
+        """Run ``n`` steps' worth of products; return their seconds."""
+        products = self.products
+        start = time.perf_counter()
+        for _ in range(n):
+            for a, b, c in products:
+                np.matmul(a, b, out=c)
+        return time.perf_counter() - start
