@@ -73,7 +73,7 @@ class TinynetEpochs:
                 self.y,
                 loss=self.loss,
                 optimizer=self.optimizer,
-                epochs=1,
+                epochs=self.epochs_done + 1,  # Keras: the final epoch, not a count
                 loader=self.loader,
                 initial_epoch=self.epochs_done,
                 verbose=1,
