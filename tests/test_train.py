@@ -278,8 +278,11 @@ def test_predict_refuses_non_finite_input_and_diverged_models() -> None:
     model = small_net()
     bad = x.copy()
     bad[17, 0] = np.inf
-    with pytest.raises(ValueError, match="sample 17"):
+    with np.errstate(invalid="ignore"), pytest.raises(ValueError, match="sample 17"):
         predict(model, bad, batch_size=8)
     model.parameters()[0].data[0, 0] = np.nan  # a diverged weight, finite input
-    with pytest.raises(FloatingPointError, match="weights may have diverged"):
+    with (
+        np.errstate(invalid="ignore"),
+        pytest.raises(FloatingPointError, match="weights may have diverged"),
+    ):
         predict_proba(model, x)

@@ -60,7 +60,9 @@ def as_model_input(
 
 def require_finite(x: FloatArray, name: str) -> None:
     """Raise ``ValueError`` naming the first sample of ``x`` (N, ...) with a NaN or inf."""
-    finite = np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)
+    if np.isfinite(x.sum()):  # NaN and inf reach the sum: one pass, no (N, ...) temporary
+        return
+    finite = np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)  # find them (or an overflow)
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise ValueError(
