@@ -227,12 +227,13 @@ def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> F
     the common case costs no pass over the input.
     """
     x = as_model_input(model, x, check_finite=False)
-    was_training = model.training
+    modes = [(layer, layer.training) for layer in model.modules()]
     model.eval()
     try:
         parts = [model.forward(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
     finally:
-        model.train(was_training)
+        for layer, mode in modes:  # as they were, layer by layer
+            layer.training = mode
     outputs = np.concatenate(parts)
     if not np.isfinite(outputs).all():
         require_finite(x, "x")
@@ -272,6 +273,8 @@ def predict_proba(
     (tinynet's classifiers end without a softmax: `CrossEntropyLoss` takes logits). For a
     model whose outputs are already probabilities, pass ``from_logits=False``."""
     outputs = forward_in_batches(model, x, batch_size)
+    if outputs.ndim != 2:
+        raise ValueError(f"predict_proba: expected outputs (N, classes), got {outputs.shape}")
     return softmax(outputs) if from_logits else outputs
 
 

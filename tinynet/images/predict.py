@@ -11,8 +11,9 @@ import numpy as np
 
 from tinynet.images.common import SIZE
 from tinynet.images.load import read
-from tinynet.layers.activations import Softmax, softmax
+from tinynet.layers.activations import Softmax
 from tinynet.layers.base import Layer
+from tinynet.train import model_dtype, predict_proba
 from tinynet.typing import FloatArray
 
 
@@ -47,8 +48,9 @@ def predict_images(
         batches.append(images)
     if not batches:
         return []
-    x = np.concatenate(batches).reshape(len(sources), SIZE * SIZE).astype(_dtype(model))
-    probabilities = _probabilities(model, x, batch_size)
+    x = np.concatenate(batches).reshape(len(sources), SIZE * SIZE).astype(model_dtype(model))
+    from_logits = not isinstance(_last_layer(model), Softmax)
+    probabilities = predict_proba(model, x, batch_size, from_logits=from_logits)
     labels = probabilities.argmax(axis=1)
     return [
         Prediction(source, int(label), float(row[label]))
@@ -56,28 +58,7 @@ def predict_images(
     ]
 
 
-def _dtype(model: Layer) -> np.dtype[np.floating]:
-    """The dtype inputs must have: the model's parameters' (float32 without any)."""
-    params = model.parameters()
-    return params[0].dtype if params else np.dtype(np.float32)
-
-
 def _last_layer(model: Layer) -> Layer:
     """The layer applied last: the deepest last child."""
     children = [child for _, child in model.named_children()]
     return _last_layer(children[-1]) if children else model
-
-
-def _probabilities(model: Layer, x: FloatArray, batch_size: int) -> FloatArray:
-    """Softmax scores (N, classes) of ``model`` on ``x``, in inference mode."""
-    modes = [(layer, layer.training) for layer in model.modules()]
-    model.eval()
-    try:
-        outputs = [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    finally:
-        for layer, mode in modes:
-            layer.training = mode
-    y = np.concatenate(outputs)
-    if y.ndim != 2:
-        raise ValueError(f"predict_images: expected model outputs (N, classes), got {y.shape}")
-    return y if isinstance(_last_layer(model), Softmax) else softmax(y)
