@@ -5,7 +5,7 @@
     python3 run.py bench [ARGS...]   the benchmark suite (python -m benchmarks)
 
 Needs only Python 3.10+ and pip: the first run creates `.venv/` beside this file and
-installs tinynet into it (with the extras the command needs); later runs reuse it and
+installs tinynet into it (with the extras the command needs: tests install them all); later runs reuse it and
 reinstall only when `pyproject.toml` changed. No step downloads data: MNIST ships in
 `data/mnist/`.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-EXTRAS = {"train": "", "test": "[dev,bench,plot]", "bench": "[bench,plot]"}
+EXTRAS = {"train": "", "test": "[dev,bench,plot,safetensors]", "bench": "[bench,plot]"}
 
 
 def venv_python() -> Path:
