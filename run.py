@@ -5,9 +5,9 @@
     python3 run.py bench [ARGS...]   the benchmark suite (python -m benchmarks)
 
 Needs only Python 3.10+ and pip: the first run creates `.venv/` beside this file and
-installs tinynet into it (with the extras the command needs: tests install them all); later runs reuse it and
-reinstall only when `pyproject.toml` changed. No step downloads data: MNIST ships in
-`data/mnist/`.
+installs tinynet into it with the extras the command needs (the tests take them all);
+later runs reuse it and reinstall only when `pyproject.toml` changed. No step downloads
+data: MNIST ships in `data/mnist/`.
 """
 
 from __future__ import annotations
