@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (FileNotFoundError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError) as error:  # OSError: a failed download, disk full
         print(f"tinynet {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
