@@ -143,3 +143,15 @@ def test_a_backward_returning_the_wrong_shape_is_reported() -> None:
 
     with pytest.raises(GradcheckError, match=r"shape \(3, 3\).*\(3, 4\)"):
         gradcheck(Broken(4), x_batch())
+
+
+def test_atol_accepts_gradients_too_small_for_a_relative_test() -> None:
+    """A correct tanh deep in saturation: gradients ~1e-9, where the finite difference's
+    rounding noise (~1e-10) makes the relative error large; atol lets it pass, and a
+    wrong layer still fails with the same atol."""
+    x = np.full((2, 3), 11.0) + np.linspace(0, 0.5, 6).reshape(2, 3)
+    with pytest.raises(GradcheckError):
+        gradcheck(Tanh(), x)
+    assert gradcheck(Tanh(), x, atol=1e-8) > 1e-6  # passes, though relatively far off
+    with pytest.raises(GradcheckError):
+        gradcheck(Scale(4, input_factor=2.0), x_batch(), atol=1e-8)
