@@ -72,9 +72,9 @@ class Dense(Layer):
         x = self.saved(self._x)
         shape = (x.shape[0], self.out_features)
         validation.same_shape(self, grad_y, shape, "grad_y", dtype=x.dtype)
-        self.weight.grad += x.T @ grad_y
+        self.weight.accumulate_grad(np.matmul, x.T, grad_y)
         if self.bias is not None:
-            self.bias.grad += grad_y.sum(axis=0)
+            self.bias.accumulate_grad(np.sum, grad_y, 0)
 
     def extra_repr(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"

@@ -54,14 +54,25 @@ class FlatGroup:
             self.grad[where] = p.grad.ravel()
             p.data = self.data[where].reshape(shape)
             p.grad = self.grad[where].reshape(shape)
-        self._views = [(p.data, p.grad) for p in self.params]
+        self._views = [(p.data, p.grad_storage) for p in self.params]
 
     def ensure_packed(self) -> None:
         """Pack again if any parameter's ``data`` or ``grad`` is no longer our view."""
         for p, (data, grad) in zip(self.params, self._views, strict=True):
-            if p.data is not data or p.grad is not grad:
+            if p.data is not data or p.grad_storage is not grad:
                 self._pack()
                 return
+
+    def settle_grads(self) -> None:
+        """Make ``grad`` hold every gradient: a parameter no backward reached since
+        ``zero_grad`` still has its lazy zero pending (see `Parameter`)."""
+        for p in self.params:
+            p.settle_grad()
+
+    def zero_grads(self) -> None:
+        """Zero every parameter's gradient (lazily: no pass over ``grad``)."""
+        for p in self.params:
+            p.zero_grad()
 
     def split(self, vector: FloatArray) -> list[FloatArray]:
         """Views of a length-``size`` vector, one per parameter, in the parameters' shapes."""

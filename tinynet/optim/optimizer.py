@@ -76,6 +76,7 @@ class Optimizer(ABC):
         self.steps += 1
         for group in self.groups:
             group.ensure_packed()
+            group.settle_grads()
             missing = [name for name in self.state_names if name not in group.state]
             for name in missing:
                 group.state[name] = np.zeros_like(group.data)
@@ -86,10 +87,10 @@ class Optimizer(ABC):
                     flush_negligible(buffer, group.scratch[1])
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero (one fill per packed group)."""
+        """Set every parameter's gradient to zero (lazily: the next backward overwrites)."""
         for group in self.groups:
             group.ensure_packed()
-            group.grad.fill(0)
+            group.zero_grads()
 
     # --- state ------------------------------------------------------------------------
 
