@@ -223,3 +223,15 @@ def test_losses_match_torch() -> None:
         expected.backward()
         assert loss.forward(x, y) == pytest.approx(expected.item(), rel=1e-12), loss
         np.testing.assert_allclose(loss.backward(), tensor.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_cross_entropy_leaves_the_logits_untouched(n: int) -> None:
+    """It works on a transposed copy; with one sample the transpose is contiguous
+    already, where a view would have been shifted in place."""
+    logits = np.random.default_rng(n).standard_normal((n, 4))
+    before = logits.copy()
+    loss = CrossEntropyLoss(label_smoothing=0.1)
+    loss.forward(logits, np.zeros(n, np.int64))
+    loss.backward()
+    np.testing.assert_array_equal(logits, before)
