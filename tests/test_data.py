@@ -88,12 +88,27 @@ def test_the_permutation_is_drawn_when_the_epoch_starts() -> None:
 
 def test_fresh_arrays_by_default() -> None:
     x, y = dataset(10)
-    batches = list(DataLoader(x, y, batch_size=4, shuffle=False))
+    batches = list(DataLoader(x, y, batch_size=4, seed=1))
     for (xa, ya), (xb, yb) in itertools.pairwise(batches):
         assert not np.shares_memory(xa, xb)
         assert not np.shares_memory(ya, yb)
     assert not any(np.shares_memory(xb, x) or np.shares_memory(yb, y) for xb, yb in batches)
-    np.testing.assert_array_equal(batches[0][1], [0, 1, 2, 3])  # not overwritten later
+    first = batches[0][1].copy()
+    list(DataLoader(x, y, batch_size=4, seed=1))
+    np.testing.assert_array_equal(batches[0][1], first)  # not overwritten later
+
+
+def test_unshuffled_batches_are_views_of_the_data() -> None:
+    """In order, a batch is a slice: nothing is copied (full-batch descent reads the
+    whole training set every step)."""
+    x, y = dataset(10)
+    batches = list(DataLoader(x, y, batch_size=4, shuffle=False, reuse_buffers=True))
+    assert [len(xb) for xb, _ in batches] == [4, 4, 2]
+    for i, (xb, yb) in enumerate(batches):
+        assert np.shares_memory(xb, x)
+        assert np.shares_memory(yb, y)
+        np.testing.assert_array_equal(xb, x[4 * i : 4 * i + 4])
+        np.testing.assert_array_equal(yb, y[4 * i : 4 * i + 4])
 
 
 def test_reuse_buffers_refills_the_same_arrays() -> None:

@@ -27,8 +27,10 @@ class DataLoader(Generic[Y]):
     Batches keep ``x``'s and ``y``'s dtypes and trailing shapes; ``y_batch`` is
     ``None`` when ``y`` is.
 
-    Batches are gathered with ``np.take(..., out=...)``: the dataset is never copied
-    whole. By default each batch is a fresh array. With ``reuse_buffers=True`` the
+    Without ``shuffle`` a batch is a view of ``x`` and ``y``: nothing is copied (a
+    full-batch epoch costs no pass over the data). With it, batches are gathered with
+    ``np.take(..., out=...)``: the dataset is never copied whole, and by default each
+    batch is a fresh array. With ``reuse_buffers=True`` the
     same two buffers are refilled each batch: a batch is valid only until the next one
     is drawn (copy it to keep it). That saves an allocation per batch in a training
     loop that consumes each batch before asking for the next.
@@ -118,6 +120,13 @@ class DataLoader(Generic[Y]):
 
     def _batches(self, order: IntArray) -> Iterator[tuple[Array, Any]]:
         for start in range(0, len(self) * self.batch_size, self.batch_size):
+            if not self.shuffle:  # in order: views, no copy (full-batch descent's whole set)
+                x_view = self.x[start : start + self.batch_size]
+                y_view = None if self.y is None else self.y[start : start + self.batch_size]
+                if self.transform is not None:
+                    x_view = _transformed(self.transform, x_view)
+                yield x_view, y_view
+                continue
             index = order[start : start + self.batch_size]
             x_out, y_out = self._outputs(len(index))
             # mode="clip" skips the bounds check (a permutation is in range) and with it

@@ -174,6 +174,7 @@ class Recipe:
             validation_data=validation_data,
             callbacks=[*schedule, *callbacks],
             seed=seed,
+            shuffle=recipe.batch_size is not None,  # one full batch: order cannot matter
             transform=recipe.make_transform(seed),
             verbose=verbose,
             resume_from=resume_from,
