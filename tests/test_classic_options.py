@@ -29,8 +29,10 @@ def test_bias_init_by_name_and_the_default_zero_bias_draws_nothing() -> None:
     assert np.all(drawn.bias.data != 0)
     default = Dense(4, 6, seed=1)
     named = Dense(4, 6, bias_init="zeros", seed=1)
-    assert default.bias is not None and named.bias is not None
+    assert default.bias is not None
+    assert named.bias is not None
     np.testing.assert_array_equal(default.bias.data, np.zeros(6, np.float32))
+    np.testing.assert_array_equal(named.bias.data, np.zeros(6, np.float32))
     # the zero bias consumes no draws: the next layer from a shared generator is unchanged
     rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
     Dense(4, 6, rng=rng_a)
