@@ -151,7 +151,7 @@ def write_plots(
         y_true=y_test,
         scores=scores,
         class_names=names if names and len(names) == scores.shape[1] else None,
-        score_name="output" if probabilities is None else "p",
+        score_name="out" if probabilities is None else "p",
         title=title,
         xlabel="epoch" if recipe.batch_size else "iteration (epoch of full-batch descent)",
     )

@@ -97,15 +97,22 @@ def plot_history(
         ax.grid(alpha=0.3)
         if metric == "loss" and drawn and _spans_a_decade(history, metric):
             ax.set_yscale("log")
-            plain = FuncFormatter(lambda value, _: f"{value:g}")
-            ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_formatter(plain)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
         if drawn:
             ax.legend(title="last value")
         else:
             ax.text(0.5, 0.5, f"no {metric} logged", ha="center", va="center")
     figure.suptitle(title or "training curves")
     return save_figure(figure, path)
+
+
+def _minor_log_label(value: float, _: object) -> str:
+    """Label the minor ticks 2, 3 and 5 of each decade of a log axis (the rest crowd)."""
+    if value <= 0:
+        return ""
+    leading = round(value / 10 ** math.floor(math.log10(value)))
+    return f"{value:g}" if leading in (2, 3, 5) else ""
 
 
 def _last(y: FloatArray, metric: str) -> str:
@@ -220,7 +227,7 @@ def plot_most_wrong(
     names = class_labels(scores.shape[1], class_names)
     chosen = most_wrong(y_true, scores, count)
     rows = max(1, math.ceil(len(chosen) / columns))
-    figure = new_figure(1.45 * columns, 1.75 * rows + 0.6)
+    figure = new_figure(1.6 * columns, 1.8 * rows + 0.6)
     axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     for ax in axes:
         ax.set_axis_off()
