@@ -75,6 +75,16 @@ def test_recipe_option_picks_the_variant_and_the_metrics_record_it(
     assert json.loads(default.read_text())["recipe_name"] == "default"
 
 
+def test_summary_names_the_recipes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", NIELSEN]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 23,860" in out
+    assert "Recipe (original): Recipe(" in out
+    assert "Recipes (--recipe NAME): original, tuned" in out
+    assert main(["summary", MNIST_MLP]) == 0
+    assert "--recipe NAME" not in capsys.readouterr().out  # one recipe: nothing to choose
+
+
 def test_an_unknown_recipe_is_an_error_listing_the_names(
     tiny_mnist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
