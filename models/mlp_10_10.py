@@ -53,14 +53,18 @@ RECIPES = {
         epochs=500,
         batch_size=None,  # full batch: an epoch is one iteration
     ),
+    # Chosen on the validation split (mean of seeds 0 and 1; the cheaper when within 0.1
+    # point): Adam 3e-3, batch 32, cosine, 20 epochs 94.80%; 10 epochs 94.62%; lr 1e-2,
+    # batch 128, 10 epochs 94.57%; with 1-pixel shifts 94.28% (this net is too small to
+    # gain from them). The original recipe scores 84.18% there.
     "tuned": Recipe(
         dataset="mnist",
         loss="cross_entropy",
         optimizer="adam",
         optimizer_args={"lr": 3e-3},
         schedule="cosine",
-        epochs=10,
-        batch_size=64,
+        epochs=20,
+        batch_size=32,
     ),
 }
 RECIPE = RECIPES["original"]

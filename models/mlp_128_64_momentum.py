@@ -61,14 +61,20 @@ RECIPES = {
         epochs=2000,
         batch_size=None,  # full batch: an epoch is one iteration
     ),
+    # Chosen on the validation split (mean of seeds 0 and 1; the cheaper when within 0.1
+    # point): Adam 3e-3, batch 128, cosine, random shifts of 1 pixel, 30 epochs 98.65%,
+    # 20 epochs 98.62% (chosen: within 0.1 and a third cheaper); lr 1e-3 for 30 epochs
+    # 98.51%; 2-pixel shifts or none did worse for seed 0 (98.41%, 98.09% at 20 epochs).
+    # (The 2,000-iteration original was not run on the split: it takes 20 minutes.)
     "tuned": Recipe(
         dataset="mnist",
         loss="cross_entropy",
         optimizer="adam",
-        optimizer_args={"lr": 1e-3},
+        optimizer_args={"lr": 3e-3},
         schedule="cosine",
-        epochs=15,
+        epochs=20,
         batch_size=128,
+        max_shift=1,
     ),
 }
 RECIPE = RECIPES["original"]

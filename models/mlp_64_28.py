@@ -52,14 +52,19 @@ RECIPES = {
         epochs=250,
         batch_size=64,
     ),
+    # Chosen on the validation split (mean of seeds 0 and 1; the cheaper when within 0.1
+    # point): Adam 3e-3, batch 64, cosine, random shifts of 1 pixel, 40 epochs 98.29%;
+    # batch 128 for 60 epochs 98.26%, for 40 epochs 98.15%; batch 64 for 20 epochs 98.01%;
+    # without shifts about 0.5 point less. The original recipe scores 96.20% there.
     "tuned": Recipe(
         dataset="mnist",
         loss="cross_entropy",
         optimizer="adam",
-        optimizer_args={"lr": 1e-3},
+        optimizer_args={"lr": 3e-3},
         schedule="cosine",
-        epochs=20,
+        epochs=40,
         batch_size=64,
+        max_shift=1,
     ),
 }
 RECIPE = RECIPES["original"]
