@@ -72,14 +72,21 @@ RECIPES = {
         epochs=30,
         batch_size=10,
     ),
+    # Chosen on the validation split (mean of seeds 0 and 1; the cheaper when within 0.1
+    # point). The same network and quadratic cost; what it lacked was regularization,
+    # Nielsen's own remedy in ch. 3: AdamW lr 0.01, decoupled weight decay 0.05, batch 64,
+    # cosine, 30 epochs 96.97%; his SGD with L2 1e-5, a cosine schedule and 1-pixel
+    # shifts 96.88% in 3.7 times the time; AdamW with batch 32 for 20 epochs 96.78%;
+    # Adam without decay at best 95.38% (seed 0), SGD with a cosine schedule 95.32%.
+    # His recipe scores 95.16% there.
     "tuned": Recipe(
         dataset="mnist",
         loss="mse",
         targets="one_hot",
-        optimizer="adam",
-        optimizer_args={"lr": 3e-3},
+        optimizer="adamw",
+        optimizer_args={"lr": 0.01, "weight_decay": 0.05},
         schedule="cosine",
-        epochs=20,
+        epochs=30,
         batch_size=64,
     ),
 }
