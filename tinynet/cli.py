@@ -87,7 +87,10 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
     )
     logs = history.history
     if monitored is not None and not args.validation_split:
-        logs = {name.replace("val_", "test_", 1): values for name, values in logs.items()}
+        logs = {
+            f"test_{name[4:]}" if name.startswith("val_") else name: values
+            for name, values in logs.items()
+        }
     seconds = sum(history.history.get("seconds", []))  # training only, across resumes
     scores = recipe.evaluate(model, x_test, y_test)
     metrics = {
@@ -119,7 +122,7 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         write_json(args.metrics_json, metrics)
     if args.plot:
         title = f"{model_file.name} ({recipe_name}, seed {args.seed})"
-        for path in write_plots(args.plot, model, recipe, logs, x_test, y_test, title):
+        for path in write_plots(args.plot, model, recipe, dataset, logs, x_test, y_test, title):
             print(f"wrote {path}")
     return metrics
 
@@ -128,6 +131,7 @@ def write_plots(
     folder: str,
     model: Layer,
     recipe: Recipe,
+    dataset: str,
     logs: dict[str, list[float]],
     x_test: FloatArray,
     y_test: Array,
@@ -143,7 +147,7 @@ def write_plots(
     outputs = forward_in_batches(model, x_test)
     probabilities = {"cross_entropy": softmax, "bce_with_logits": sigmoid}.get(recipe.loss)
     scores = outputs if probabilities is None else probabilities(outputs)
-    names = FASHION_MNIST_CLASSES if recipe.dataset == "fashion-mnist" else None
+    names = FASHION_MNIST_CLASSES if dataset == "fashion-mnist" else None
     return save_run_plots(
         folder,
         history=logs,
