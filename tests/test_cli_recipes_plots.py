@@ -38,8 +38,9 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def train(data: Path, *args: str) -> int:
-    return main(["train", *args, "--data", str(data), "--verbose", "0"])
+def train(data: Path, model_file: str, *args: str) -> int:
+    """``tinynet train model_file --data data --verbose 0 *args`` (args may override)."""
+    return main(["train", model_file, "--data", str(data), "--verbose", "0", *args])
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -131,11 +132,15 @@ def test_plot_writes_three_readable_pngs(
     tmp_path: Path, tiny_mnist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder, out = tmp_path / "pictures", tmp_path / "m.json"
-    args = [NIELSEN, "--recipe", "tuned", "--epochs", "2", "--plot", str(folder)]
+    args = [NIELSEN, "--recipe", "tuned", "--epochs", "2", "--plot", str(folder), "--verbose", "2"]
     assert train(tiny_mnist, *args, "--metrics-json", str(out)) == 0
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["confusion_matrix.png", "curves.png", "most_wrong.png"]
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    epoch_lines = [line for line in captured.err.splitlines() if line.startswith("epoch ")]
+    assert len(epoch_lines) == 2
+    assert all("test_accuracy" in line and "val_" not in line for line in epoch_lines)
     for name in names:
         path = folder / name
         assert path.stat().st_size > 10_000, name  # a drawn figure, not an empty canvas

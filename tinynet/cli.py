@@ -21,6 +21,7 @@ import numpy as np
 
 import tinynet
 from tinynet.atomic import atomic_write
+from tinynet.callbacks import Callback, Run
 from tinynet.checkpoint import ModelCheckpoint
 from tinynet.data import validation_split
 from tinynet.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, load_idx_folder, load_mnist
@@ -30,7 +31,8 @@ from tinynet.layers.activations import sigmoid, softmax
 from tinynet.layers.base import Layer
 from tinynet.modelfile import load_model_file
 from tinynet.recipe import Recipe
-from tinynet.train import forward_in_batches
+from tinynet.train import evaluate as evaluate_model
+from tinynet.train import forward_in_batches, model_dtype
 from tinynet.typing import Array, FloatArray
 
 Dataset = tuple[tuple[FloatArray, Array], tuple[FloatArray, Array]]
@@ -59,11 +61,9 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
     epochs = recipe.epochs
     dataset = args.dataset or recipe.dataset
     (x_train, y_train), (x_test, y_test) = load_dataset(dataset, args.data)
-    monitored = None
+    validation = None
     if args.validation_split:
-        (x_train, y_train), monitored = validation_split(x_train, y_train, args.validation_split)
-    elif args.plot:  # the test set, monitored for the curves only: it chooses nothing
-        monitored = (x_test, y_test)
+        (x_train, y_train), validation = validation_split(x_train, y_train, args.validation_split)
     model = model_file.build(args.seed)
     print(
         f"tinynet {tinynet.__version__}: training {model_file.name} (recipe {recipe_name}, "
@@ -71,7 +71,9 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         f"for {epochs} epochs, seed {args.seed}",
         flush=True,
     )
-    callbacks = []
+    callbacks: list[Callback] = []
+    if args.plot and not args.validation_split:  # the curves show the test set instead
+        callbacks.append(TestSetMonitor(recipe, x_test, y_test))
     checkpoint = args.checkpoint or args.resume  # a resumed run keeps checkpointing there
     if checkpoint:
         callbacks.append(ModelCheckpoint(checkpoint, every=args.checkpoint_every))
@@ -83,14 +85,9 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         verbose=args.verbose,
         callbacks=callbacks,
         resume_from=args.resume,
-        validation_data=monitored,
+        validation_data=validation,
     )
     logs = history.history
-    if monitored is not None and not args.validation_split:
-        logs = {
-            f"test_{name[4:]}" if name.startswith("val_") else name: values
-            for name, values in logs.items()
-        }
     seconds = sum(history.history.get("seconds", []))  # training only, across resumes
     scores = recipe.evaluate(model, x_test, y_test)
     metrics = {
@@ -125,6 +122,26 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         for path in write_plots(args.plot, model, recipe, dataset, logs, x_test, y_test, title):
             print(f"wrote {path}")
     return metrics
+
+
+class TestSetMonitor(Callback):
+    """After each epoch, log ``test_loss`` and ``test_accuracy`` (the recipe's loss on the
+    test set) for the curves of ``--plot``. Only drawn: nothing chooses by them.
+
+    Runs after the epoch's clock stops, so training seconds exclude it."""
+
+    def __init__(self, recipe: Recipe, x_test: FloatArray, y_test: Array) -> None:
+        self.loss = recipe.make_loss()
+        self.x = x_test
+        self.y: Array | None = None
+        self.recipe, self.labels = recipe, y_test
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        if self.y is None:
+            self.y = self.recipe.prepare_targets(self.labels, model_dtype(run.model))
+        for name, value in evaluate_model(run.model, self.x, self.y, loss=self.loss).items():
+            logs[f"test_{name}"] = value  # for the progress line, printed after this
+            run.history.history.setdefault(f"test_{name}", []).append(value)
 
 
 def write_plots(
