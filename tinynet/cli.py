@@ -1,6 +1,7 @@
 """The ``tinynet`` command (also ``python -m tinynet``): train, evaluate, summarize models.
 
 tinynet train models/mnist_mlp.py --seed 0 --save mlp.npz --metrics-json m.json
+tinynet train models/nielsen_30.py --recipe tuned --plot pictures/
 tinynet evaluate models/mnist_mlp.py --weights mlp.npz
 tinynet predict mlp.npz digit.png
 tinynet summary models/mnist_mlp.py
@@ -20,11 +21,18 @@ import numpy as np
 
 import tinynet
 from tinynet.atomic import atomic_write
+from tinynet.callbacks import Callback, Run
 from tinynet.checkpoint import ModelCheckpoint
-from tinynet.datasets import load_fashion_mnist, load_idx_folder, load_mnist
+from tinynet.data import validation_split
+from tinynet.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, load_idx_folder, load_mnist
 from tinynet.images import predict_images
 from tinynet.io import load, load_full, save
+from tinynet.layers.activations import sigmoid, softmax
+from tinynet.layers.base import Layer
 from tinynet.modelfile import load_model_file
+from tinynet.recipe import Recipe
+from tinynet.train import evaluate as evaluate_model
+from tinynet.train import forward_in_batches, model_dtype
 from tinynet.typing import Array, FloatArray
 
 Dataset = tuple[tuple[FloatArray, Array], tuple[FloatArray, Array]]
@@ -43,23 +51,32 @@ def load_dataset(name: str, folder: str | None) -> Dataset:
 def command_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train a model file's network with its recipe, report test metrics, save on request."""
     model_file = load_model_file(args.model_file)
-    recipe = model_file.recipe
+    recipe_name, recipe = model_file.get_recipe(args.recipe)
+    if args.plot:
+        from tinynet.plots import require_matplotlib
+
+        require_matplotlib()  # fail now, not after training
     if args.epochs is not None:
         recipe = replace(recipe, epochs=args.epochs)
     epochs = recipe.epochs
     dataset = args.dataset or recipe.dataset
     (x_train, y_train), (x_test, y_test) = load_dataset(dataset, args.data)
+    validation = None
+    if args.validation_split:
+        (x_train, y_train), validation = validation_split(x_train, y_train, args.validation_split)
     model = model_file.build(args.seed)
     print(
-        f"tinynet {tinynet.__version__}: training {model_file.name} "
-        f"({model.num_parameters():,} parameters) on {dataset} for {epochs} epochs, "
-        f"seed {args.seed}",
+        f"tinynet {tinynet.__version__}: training {model_file.name} (recipe {recipe_name}, "
+        f"{model.num_parameters():,} parameters) on {dataset} ({x_train.shape[0]:,} images) "
+        f"for {epochs} epochs, seed {args.seed}",
         flush=True,
     )
     run_settings = {"recipe": recipe.to_dict(), "seed": args.seed, "dataset": dataset}
     if args.resume:
         require_same_run(args.resume, run_settings)
-    callbacks = []
+    callbacks: list[Callback] = []
+    if args.plot and not args.validation_split:  # the curves show the test set instead
+        callbacks.append(TestSetMonitor(recipe, x_test, y_test))
     checkpoint = args.checkpoint or args.resume  # a resumed run keeps checkpointing there
     if checkpoint:
         callbacks.append(
@@ -73,11 +90,14 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         verbose=args.verbose,
         callbacks=callbacks,
         resume_from=args.resume,
+        validation_data=validation,
     )
+    logs = history.history
     seconds = sum(history.history.get("seconds", []))  # training only, across resumes
     scores = recipe.evaluate(model, x_test, y_test)
     metrics = {
         "model": model_file.name,
+        "recipe_name": recipe_name,
         "dataset": dataset,
         "seed": args.seed,
         "epochs": len(history.epoch),
@@ -86,8 +106,9 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         "test_loss": scores["loss"],
         "train_seconds": seconds,
         "train_samples_per_second": len(history.epoch) * x_train.shape[0] / max(seconds, 1e-9),
+        "validation_split": args.validation_split,
         "recipe": recipe.to_dict(),
-        "history": history.history,
+        "history": logs,
         "tinynet_version": tinynet.__version__,
         "numpy_version": np.__version__,
     }
@@ -101,6 +122,10 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         print(f"saved the model to {args.save}")
     if args.metrics_json:
         write_json(args.metrics_json, metrics)
+    if args.plot:
+        title = f"{model_file.name} ({recipe_name}, seed {args.seed})"
+        for path in write_plots(args.plot, model, recipe, dataset, logs, x_test, y_test, title):
+            print(f"wrote {path}")
     return metrics
 
 
@@ -114,13 +139,68 @@ def require_same_run(checkpoint: str, settings: dict[str, Any]) -> None:
         raise ValueError(f"{checkpoint} was written by a different run ({details})")
 
 
+class TestSetMonitor(Callback):
+    """After each epoch, log ``test_loss`` and ``test_accuracy`` (the recipe's loss on the
+    test set) for the curves of ``--plot``. Only drawn: nothing chooses by them.
+
+    Runs after the epoch's clock stops, so training seconds exclude it."""
+
+    def __init__(self, recipe: Recipe, x_test: FloatArray, y_test: Array) -> None:
+        self.loss = recipe.make_loss()
+        self.x = x_test
+        self.y: Array | None = None
+        self.recipe, self.labels = recipe, y_test
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        if self.y is None:
+            self.y = self.recipe.prepare_targets(self.labels, model_dtype(run.model))
+        for name, value in evaluate_model(run.model, self.x, self.y, loss=self.loss).items():
+            logs[f"test_{name}"] = value  # for the progress line, printed after this
+            run.history.history.setdefault(f"test_{name}", []).append(value)
+
+
+def write_plots(
+    folder: str,
+    model: Layer,
+    recipe: Recipe,
+    dataset: str,
+    logs: dict[str, list[float]],
+    x_test: FloatArray,
+    y_test: Array,
+    title: str,
+) -> list[Path]:
+    """The curves, confusion matrix and worst test mistakes of a run, as PNGs in ``folder``.
+
+    The mistakes are ranked by probability (the softmax of the logits for
+    cross-entropy, their sigmoid for binary cross-entropy) or, for another loss, by
+    the raw output (e.g. a sigmoid unit's activation under a quadratic cost)."""
+    from tinynet.plots import save_run_plots
+
+    outputs = forward_in_batches(model, x_test)
+    probabilities = {"cross_entropy": softmax, "bce_with_logits": sigmoid}.get(recipe.loss)
+    scores = outputs if probabilities is None else probabilities(outputs)
+    names = FASHION_MNIST_CLASSES if dataset == "fashion-mnist" else None
+    return save_run_plots(
+        folder,
+        history=logs,
+        images=x_test,
+        y_true=y_test,
+        scores=scores,
+        class_names=names if names and len(names) == scores.shape[1] else None,
+        score_name="out" if probabilities is None else "p",
+        title=title,
+        xlabel="epoch" if recipe.batch_size else "iteration (epoch of full-batch descent)",
+    )
+
+
 def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate saved weights on a dataset's test set, with the model file's recipe loss."""
     model_file = load_model_file(args.model_file)
+    _, recipe = model_file.get_recipe(args.recipe)
     model = load(args.weights)
-    dataset = args.dataset or model_file.recipe.dataset
+    dataset = args.dataset or recipe.dataset
     _, (x_test, y_test) = load_dataset(dataset, args.data)
-    scores = model_file.recipe.evaluate(model, x_test, y_test)
+    scores = recipe.evaluate(model, x_test, y_test)
     print(
         f"{args.weights} on {dataset} test: accuracy {100 * scores['accuracy']:.2f}%, "
         f"loss {scores['loss']:.4f}"
@@ -146,7 +226,9 @@ def command_summary(args: argparse.Namespace) -> dict[str, Any]:
         summary()
     else:
         print(repr(model), f"\nTotal params: {model.num_parameters():,}", sep="")
-    print(f"Recipe: {model_file.recipe}")
+    print(f"Recipe ({model_file.recipe_name}): {model_file.recipe}")
+    if len(model_file.recipes) > 1:
+        print(f"Recipes (--recipe NAME): {', '.join(model_file.recipes)}")
     return {"parameters": model.num_parameters()}
 
 
@@ -168,11 +250,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data", metavar="DIR", help="train on the four MNIST-layout IDX files in DIR instead"
     )
+    train.add_argument("--recipe", metavar="NAME", help="a variant of the file's RECIPES")
     train.add_argument("--epochs", type=int, help="default: the recipe's")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", metavar="PATH", help="write the trained model here")
     train.add_argument("--metrics-json", metavar="PATH", help="write test metrics as JSON")
     train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    train.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="hold out the last fraction F of the training data and report it per epoch",
+    )
+    train.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="write curves, confusion matrix and worst test mistakes as PNGs (needs matplotlib)",
+    )
 
     train.add_argument("--checkpoint", metavar="PATH", help="write a resumable checkpoint here")
     train.add_argument("--checkpoint-every", type=int, default=1, metavar="N")
@@ -184,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="test saved weights on the test set")
     evaluate.add_argument("model_file")
     evaluate.add_argument("--weights", required=True, metavar="PATH")
+    evaluate.add_argument("--recipe", metavar="NAME", help="whose loss to report")
     evaluate.add_argument("--dataset", choices=sorted(DATASETS))
     evaluate.add_argument("--data", metavar="DIR")
     evaluate.set_defaults(run=command_evaluate)
@@ -208,7 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (OSError, ValueError, TypeError) as error:  # OSError: a failed download, disk full
+    # OSError: a failed download, a full disk; ImportError: an optional extra missing
+    except (OSError, ImportError, ValueError, TypeError) as error:
         print(f"tinynet {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,5 +1,7 @@
 """Model files: plain Python files defining ``build(seed) -> Layer`` and a ``RECIPE``.
 
+A file may also define ``RECIPES``, named variants (``{"original": ..., "tuned": ...}``),
+of which ``RECIPE`` is the default; ``tinynet train --recipe NAME`` picks one.
 ``models/mnist_mlp.py`` is one; a user's file of the same shape works everywhere a
 built-in one does (``tinynet train my_model.py``). Loading a model file runs it: it is
 code, like any script you run. Saved weights (`tinynet.io`) never run code.
@@ -9,21 +11,31 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
 
+DEFAULT_RECIPE_NAME = "default"
+"""The name of a ``RECIPE`` that is not one of the file's ``RECIPES``."""
+
 
 @dataclass(frozen=True)
 class ModelFile:
-    """A loaded model file: its path, its ``build`` function and its ``RECIPE``."""
+    """A loaded model file: its path, its ``build`` function and its ``RECIPE``.
+
+    ``recipes`` holds every named recipe (the file's ``RECIPES``, and its ``RECIPE``
+    under ``"default"`` unless it is one of them); ``recipe_name`` is the name of
+    ``recipe``.
+    """
 
     path: Path
     build_fn: Callable[[int], Layer]
     recipe: Recipe
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    recipe_name: str = DEFAULT_RECIPE_NAME
 
     @property
     def name(self) -> str:
@@ -40,13 +52,28 @@ class ModelFile:
             )
         return model
 
+    def get_recipe(self, name: str | None = None) -> tuple[str, Recipe]:
+        """``(name, recipe)``: the one called ``name``, or the default for ``None``.
+
+        Raises ``ValueError`` listing the file's recipe names when there is no such one.
+        """
+        if name is None:
+            return self.recipe_name, self.recipe
+        recipes = self.recipes or {self.recipe_name: self.recipe}
+        if name not in recipes:
+            raise ValueError(
+                f"{self.path.name}: no recipe {name!r}; its recipes are: {', '.join(recipes)}"
+            )
+        return name, recipes[name]
+
 
 def load_model_file(path: str | Path) -> ModelFile:
     """Import the Python file at ``path`` and return its `ModelFile`.
 
     The file must define ``build(seed: int) -> Layer``; ``RECIPE`` (a `Recipe`) is
-    optional and defaults to ``Recipe()``. Raises ``FileNotFoundError`` or ``TypeError``
-    with the file's name when either is missing or of the wrong kind.
+    optional and defaults to the first of ``RECIPES`` (a dict of name to `Recipe`, also
+    optional), or else to ``Recipe()``. Raises ``FileNotFoundError`` or ``TypeError``
+    with the file's name when one is missing or of the wrong kind.
     """
     file = Path(path)
     if not file.is_file():
@@ -61,9 +88,21 @@ def load_model_file(path: str | Path) -> ModelFile:
     build = getattr(module, "build", None)
     if not callable(build):
         raise TypeError(f"{file}: expected a function build(seed: int) -> Layer")
-    recipe = getattr(module, "RECIPE", Recipe())
+    recipes = getattr(module, "RECIPES", {})
+    if not isinstance(recipes, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Recipe) for k, v in recipes.items()
+    ):
+        raise TypeError(f"{file}: RECIPES must be a dict of names to tinynet.recipe.Recipe")
+    recipes = dict(recipes)
+    recipe = getattr(module, "RECIPE", next(iter(recipes.values()), Recipe()))
     if not isinstance(recipe, Recipe):
         raise TypeError(
             f"{file}: RECIPE must be a tinynet.recipe.Recipe, got {type(recipe).__name__}"
         )
-    return ModelFile(file.resolve(), build, recipe)
+    name = next((k for k, v in recipes.items() if v == recipe), None)
+    if name is None:
+        if DEFAULT_RECIPE_NAME in recipes:
+            raise TypeError(f"{file}: RECIPE must be one of RECIPES when one is called 'default'")
+        name = DEFAULT_RECIPE_NAME
+        recipes = {name: recipe, **recipes}
+    return ModelFile(file.resolve(), build, recipe, recipes, name)

@@ -22,8 +22,11 @@ class Dense(Layer):
 
     ``init`` names the weight initializer (``"he"`` normal, the default for ReLU nets;
     ``"glorot"`` uniform for sigmoid/tanh; any key of `tinynet.init.INITIALIZERS`) or is
-    an initializer function. The bias starts at zero. Weights are drawn from ``rng``, or
-    from a generator seeded with ``seed``: the same seed gives the same weights.
+    an initializer function. ``bias_init`` does the same for the bias, which starts at
+    zero by default (some classic networks draw it, e.g. ``tinynet.init.normal(1.0)``;
+    a 1-D bias has fan_in = fan_out = out_features for the fan-based initializers).
+    Weights, then the bias, are drawn from ``rng``, or from a generator seeded with
+    ``seed``: the same seed gives the same weights.
     """
 
     weight: Parameter
@@ -36,6 +39,7 @@ class Dense(Layer):
         *,
         bias: bool = True,
         init: str | initializers.Initializer = "he",
+        bias_init: str | initializers.Initializer = "zeros",
         rng: np.random.Generator | None = None,
         seed: int | None = None,
         dtype: DTypeLike = np.float32,
@@ -49,7 +53,10 @@ class Dense(Layer):
         generator = initializers.make_rng(rng, seed)
         shape = (self.in_features, self.out_features)
         self.weight = Parameter(initializers.get(init)(shape, generator, dtype))
-        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+        bias_shape = (self.out_features,)
+        self.bias = (
+            Parameter(initializers.get(bias_init)(bias_shape, generator, dtype)) if bias else None
+        )
         self._x: FloatArray | None = None
 
     def forward(self, x: FloatArray) -> FloatArray:

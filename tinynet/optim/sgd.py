@@ -11,6 +11,9 @@ from tinynet.optim.optimizer import Optimizer, non_negative, with_weight_decay
 from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
 
+INITIAL_BUFFERS = ("grad", "zeros")
+"""Where the momentum buffer starts: the first gradient (PyTorch's) or zeros (an EMA)."""
+
 
 class SGD(Optimizer):
     """``p -= lr * g``, where with momentum ``mu`` (as ``torch.optim.SGD``)::
@@ -22,6 +25,13 @@ class SGD(Optimizer):
         p = p - lr * g
 
     ``v`` is the ``momentum_buffer`` state. With ``momentum=0`` there is no state.
+
+    ``initial_buffer="zeros"`` starts ``v`` at 0 instead of at the first gradient, so
+    the first step too is ``v = mu * v + (1 - dampening) * g``. With ``dampening = mu``
+    that is the exponential moving average ``v = mu v + (1 - mu) g`` of many
+    from-scratch networks ("beta" momentum, no bias correction). PyTorch's start
+    ``v = g`` makes the first update 1/(1 - mu) times larger (10x for mu = 0.9) and
+    every later buffer larger by ``mu**t * g_1``.
     """
 
     def __init__(
@@ -33,6 +43,7 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        initial_buffer: str = "grad",
     ) -> None:
         super().__init__(params, lr)
         name = type(self).__name__
@@ -42,6 +53,11 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(f"{name}: nesterov needs momentum > 0 and dampening = 0")
+        if initial_buffer not in INITIAL_BUFFERS:
+            raise ValueError(
+                f"{name}: initial_buffer must be one of {INITIAL_BUFFERS}, got {initial_buffer!r}"
+            )
+        self.initial_buffer = initial_buffer
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -54,6 +70,7 @@ class SGD(Optimizer):
             "dampening": self.dampening,
             "nesterov": self.nesterov,
             "weight_decay": self.weight_decay,
+            "initial_buffer": self.initial_buffer,
         }
 
     def update(
@@ -68,8 +85,8 @@ class SGD(Optimizer):
         work = scratch[1]
         if self.momentum:
             velocity = state["momentum_buffer"]
-            if first_step:
-                np.copyto(velocity, g)
+            if first_step and self.initial_buffer == "grad":
+                np.copyto(velocity, g)  # else velocity is zeros: the general rule below
             else:
                 velocity *= self.momentum
                 if self.dampening:
@@ -99,6 +116,7 @@ class Momentum(SGD):
         dampening: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        initial_buffer: str = "grad",
     ) -> None:
         super().__init__(
             params,
@@ -107,4 +125,5 @@ class Momentum(SGD):
             dampening=dampening,
             nesterov=nesterov,
             weight_decay=weight_decay,
+            initial_buffer=initial_buffer,
         )

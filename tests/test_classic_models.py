@@ -1,0 +1,209 @@
+"""The classic model files: their architectures, initializations and recipes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinynet import Dense, Layer, MSELoss, ReLU, Sequential, Sigmoid
+from tinynet.datasets import load_mnist
+from tinynet.modelfile import ModelFile, load_model_file
+from tinynet.optim import SGD
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+# name: (layer sizes, hidden activation, output activation or None for logits, parameters)
+ARCHITECTURES = {
+    "nielsen_30": ([784, 30, 10], Sigmoid, Sigmoid, 784 * 30 + 30 + 30 * 10 + 10),  # 23,860
+    "mlp_64_28": ([784, 64, 28, 10], ReLU, None, 784 * 64 + 64 + 64 * 28 + 28 + 28 * 10 + 10),
+    "mlp_10_10": ([784, 10, 10], ReLU, None, 784 * 10 + 10 + 10 * 10 + 10),  # 7,960
+    "mlp_128_64_momentum": (
+        [784, 128, 64, 10],
+        ReLU,
+        None,
+        784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10,  # 109,386
+    ),
+}
+
+
+def load(name: str) -> ModelFile:
+    return load_model_file(MODELS / f"{name}.py")
+
+
+def layers(model: Layer) -> list[Layer]:
+    assert isinstance(model, Sequential)
+    return list(model)
+
+
+@pytest.fixture(scope="module")
+def small_slice() -> tuple[np.ndarray, np.ndarray]:
+    """300 real MNIST training images (N, 784) float32 and their labels."""
+    (x, y), _ = load_mnist()
+    return x[:300], y[:300]
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_architecture_layer_sizes_activations_and_parameter_count(name: str) -> None:
+    sizes, hidden, output, parameters = ARCHITECTURES[name]
+    model = load(name).build(0)
+    found = layers(model)
+    dense = [layer for layer in found if isinstance(layer, Dense)]
+    assert [d.in_features for d in dense] + [dense[-1].out_features] == sizes
+    # Dense, activation, Dense, activation, ..., Dense[, output activation]
+    expected: list[type] = []
+    for i in range(len(sizes) - 1):
+        expected.append(Dense)
+        if i < len(sizes) - 2:
+            expected.append(hidden)
+    if output is not None:
+        expected.append(output)
+    assert [type(layer) for layer in found] == expected
+    assert model.num_parameters() == parameters
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    out = model(np.zeros((2, 784), np.float32))
+    assert out.shape == (2, 10)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_build_is_seeded(name: str) -> None:
+    file = load(name)
+    a, b, c = file.build(0), file.build(0), file.build(1)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_array_equal(pa.data, pb.data)
+    assert not np.array_equal(a.parameters()[0].data, c.parameters()[0].data)
+
+
+def test_initializations_are_the_originals() -> None:
+    # Nielsen: weights and biases N(0, 1)
+    nielsen = load("nielsen_30").build(0)
+    w1, b1 = nielsen.parameters()[:2]
+    assert w1.data.std() == pytest.approx(1.0, abs=0.02)  # 23,520 draws
+    assert b1.data.std() == pytest.approx(1.0, abs=0.5)  # 30 draws
+    assert np.all(b1.data != 0)
+    # luke-harriman and the notebook: weights and biases U(-0.5, 0.5)
+    for name in ("mlp_64_28", "mlp_10_10"):
+        for p in load(name).build(0).parameters():
+            assert np.all(np.abs(p.data) <= 0.5)
+            assert np.abs(p.data).max() > 0.4
+        w = load(name).build(0).parameters()[0].data
+        assert w.std() == pytest.approx(np.sqrt(1 / 12), rel=0.05)  # U(-0.5, 0.5)
+    # VarnitOS: N(0, 1) * sqrt(1 / fan_in), zero biases
+    varnit = load("mlp_128_64_momentum").build(0).parameters()
+    for weight, bias in zip(varnit[::2], varnit[1::2], strict=True):
+        fan_in = weight.shape[0]
+        assert weight.data.std() == pytest.approx(np.sqrt(1 / fan_in), rel=0.15)
+        np.testing.assert_array_equal(bias.data, 0)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_recipes_are_original_and_tuned_and_train_one_short_epoch(
+    name: str, small_slice: tuple[np.ndarray, np.ndarray]
+) -> None:
+    file = load(name)
+    namespace = file.build_fn.__globals__
+    assert set(file.recipes) == {"original", "tuned"}
+    assert file.recipe is namespace["RECIPES"]["original"]
+    assert file.recipe_name == "original"
+    assert "%" in namespace["REPORTED"]
+    x, y = small_slice
+    for recipe in file.recipes.values():
+        model = file.build(0)
+        before = [p.data.copy() for p in model.parameters()]
+        history = replace(recipe, epochs=1).fit(model, x, y, seed=0, verbose=0)
+        assert len(history.epoch) == 1
+        assert np.isfinite(history["loss"][0])
+        assert all(
+            not np.array_equal(b, p.data) for b, p in zip(before, model.parameters(), strict=True)
+        )
+        scores = recipe.evaluate(model, x, y)
+        assert 0.0 <= scores["accuracy"] <= 1.0
+
+
+def test_the_original_recipes_say_what_the_originals_did() -> None:
+    nielsen = load("nielsen_30").recipes["original"]
+    assert (nielsen.loss, nielsen.targets, nielsen.optimizer) == ("mse", "one_hot", "sgd")
+    assert (nielsen.epochs, nielsen.batch_size) == (30, 10)
+    assert nielsen.optimizer_args == {"lr": 15.0}
+    harriman = load("mlp_64_28").recipes["original"]
+    assert (harriman.optimizer, harriman.optimizer_args) == ("sgd", {"lr": 0.01})
+    assert (harriman.epochs, harriman.batch_size) == (250, 64)
+    notebook = load("mlp_10_10").recipes["original"]
+    assert (notebook.optimizer, notebook.optimizer_args) == ("sgd", {"lr": 0.1})
+    assert (notebook.epochs, notebook.batch_size) == (500, None)
+    varnit = load("mlp_128_64_momentum").recipes["original"]
+    assert (varnit.epochs, varnit.batch_size) == (2000, None)
+    optimizer = varnit.make_optimizer(load("mlp_128_64_momentum").build(0))
+    assert isinstance(optimizer, SGD)
+    assert optimizer.hyperparameters() == {
+        "lr": 0.05,
+        "momentum": 0.9,
+        "dampening": 0.9,
+        "nesterov": False,
+        "weight_decay": 0.0,
+        "initial_buffer": "zeros",
+    }
+    for recipe in (harriman, notebook, varnit):
+        assert (recipe.loss, recipe.targets, recipe.max_shift) == ("cross_entropy", "labels", 0)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 1 / (1 + np.exp(-z))
+    return out
+
+
+def nielsen_update(
+    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, eta: float
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """network.py's update_mini_batch, written out: per-image backprop of
+    C_x = ||y - a||^2 / 2, summed, then w -= (eta / m) * sum. Column-vector layout as his
+    (w of shape (out, in)); x (m, 784), y one-hot (m, 10)."""
+    grad_w = [np.zeros_like(w) for w in weights]
+    grad_b = [np.zeros_like(b) for b in biases]
+    for image, target in zip(x, y, strict=True):
+        activations, zs = [image[:, None]], []
+        for w, b in zip(weights, biases, strict=True):
+            zs.append(w @ activations[-1] + b)
+            activations.append(sigmoid(zs[-1]))
+        delta = (activations[-1] - target[:, None]) * sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))
+        for layer in range(len(weights) - 1, -1, -1):
+            grad_w[layer] += delta @ activations[layer].T
+            grad_b[layer] += delta
+            if layer:
+                s = sigmoid(zs[layer - 1])
+                delta = (weights[layer].T @ delta) * s * (1 - s)
+    m = x.shape[0]
+    new_w = [w - eta / m * g for w, g in zip(weights, grad_w, strict=True)]
+    new_b = [b - eta / m * g for b, g in zip(biases, grad_b, strict=True)]
+    return new_w, new_b
+
+
+def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
+    # MSELoss(mean) over m*10 entries has gradient (a - y)/(5m); his is (a - y)/m:
+    # lr 15.0 = 5 * 3.0 gives his update. Checked on one mini-batch of 10, in float64.
+    file = load("nielsen_30")
+    recipe = file.recipes["original"]
+    model = file.build(3).astype(np.float64)
+    params = model.parameters()
+    weights = [p.data.T.copy() for p in params[::2]]
+    biases = [p.data[:, None].copy() for p in params[1::2]]
+    x, labels = small_slice
+    x, labels = x[:10].astype(np.float64), labels[:10]
+    y = recipe.prepare_targets(labels, np.float64)
+    expected_w, expected_b = nielsen_update(weights, biases, x, y, eta=3.0)
+
+    loss = recipe.make_loss()
+    assert isinstance(loss, MSELoss)
+    optimizer = recipe.make_optimizer(model)
+    loss.forward(model(x), y)
+    optimizer.zero_grad()
+    model.backward(loss.backward())
+    optimizer.step()
+    for p, w in zip(params[::2], expected_w, strict=True):
+        np.testing.assert_allclose(p.data, w.T, rtol=1e-12, atol=1e-12)
+    for p, b in zip(params[1::2], expected_b, strict=True):
+        np.testing.assert_allclose(p.data, b[:, 0], rtol=1e-12, atol=1e-12)
+    # and the step is not trivially small: it moved the weights
+    assert not np.allclose(params[0].data, weights[0].T)
