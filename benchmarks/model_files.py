@@ -1,10 +1,14 @@
 """``python -m benchmarks models``: train every model file over seeds, tabulate the results.
 
 Each ``*.py`` in models/ (or the files and folders given) is loaded with
-`tinynet.modelfile.load_model_file`; for every seed its ``build(seed)`` is trained with
-its ``RECIPE`` (``Recipe.fit``) and evaluated on the test set. A file may define
+`tinynet.modelfile.load_model_file`; for every recipe of the file (its ``RECIPES``, or
+its ``RECIPE``) and every seed, its ``build(seed)`` is trained (``Recipe.fit``) and
+evaluated on the test set: one table row per file and recipe. A file may define
 ``REPORTED = "95.42%"``, the published figure of the network it reproduces, shown
-beside the measured one.
+beside the measured one on the row of its original recipe.
+
+The results are rewritten after every row, so a long run stopped half-way keeps the
+rows it finished.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from benchmarks import machine
 from benchmarks.cli import RESULTS, limit_threads, write_results
 from benchmarks.data import Data, load
 from benchmarks.nets import MODELS
-from tinynet.modelfile import ModelFile, load_model_file
+from tinynet.modelfile import DEFAULT_RECIPE_NAME, ModelFile, load_model_file
 from tinynet.recipe import Recipe
 
 
@@ -36,6 +40,12 @@ def parser() -> argparse.ArgumentParser:
         "paths", nargs="*", type=Path, help=f"model files or folders (default: {MODELS})"
     )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument(
+        "--recipes",
+        nargs="+",
+        metavar="NAME",
+        help="only these recipes of each file (e.g. tuned); default: every one",
+    )
     p.add_argument("--epochs", type=int, help="override every recipe's epochs")
     p.add_argument("--subset", type=int, help="train on the first N training images only")
     p.add_argument("--test-subset", type=int, help="evaluate on the first N test images only")
@@ -81,18 +91,36 @@ def recipe_summary(recipe: Recipe) -> str:
     return ", ".join(parts)
 
 
-def reported_figure(model_file: ModelFile) -> str | None:
-    """The file's ``REPORTED`` string, if it defines one."""
+REPORTED_RECIPES = ("original", DEFAULT_RECIPE_NAME)
+"""The recipes a file's ``REPORTED`` figure belongs to: the original network's."""
+
+
+def reported_figure(model_file: ModelFile, recipe_name: str) -> str | None:
+    """The file's ``REPORTED`` string for the row of ``recipe_name``: set only on the
+    original (or only) recipe's row, since a tuned variant is not what was published."""
+    if recipe_name not in REPORTED_RECIPES:
+        return None
     namespace = getattr(model_file.build_fn, "__globals__", {})
     value = namespace.get("REPORTED")
     return None if value is None else str(value)
 
 
+def selected_recipes(model_file: ModelFile, names: Sequence[str] | None) -> dict[str, Recipe]:
+    """The file's recipes by name (every one, or those of ``names`` it has)."""
+    recipes = dict(model_file.recipes) or {model_file.recipe_name: model_file.recipe}
+    return {k: v for k, v in recipes.items() if names is None or k in names}
+
+
 def train_model(
-    model_file: ModelFile, data: Data, seeds: Sequence[int], epochs: int | None
+    model_file: ModelFile,
+    recipe_name: str,
+    recipe: Recipe,
+    data: Data,
+    seeds: Sequence[int],
+    epochs: int | None,
 ) -> dict[str, Any]:
-    """Train ``model_file`` once per seed; its row of the table with every run."""
-    recipe = model_file.recipe if epochs is None else replace(model_file.recipe, epochs=epochs)
+    """Train ``model_file`` with ``recipe`` once per seed; its row with every run."""
+    recipe = recipe if epochs is None else replace(recipe, epochs=epochs)
     runs = []
     parameters = 0
     for seed in seeds:
@@ -115,14 +143,15 @@ def train_model(
         }
         runs.append(run)
         print(
-            f"{model_file.name} seed {seed}: test accuracy {100 * run['test_accuracy']:.2f}% "
-            f"after {run['epochs']} epochs, {seconds:.1f} s "
-            f"({run['samples_per_second']:,.0f} samples/s)",
+            f"{model_file.name} ({recipe_name}) seed {seed}: "
+            f"test accuracy {100 * run['test_accuracy']:.2f}% after {run['epochs']} epochs, "
+            f"{seconds:.1f} s ({run['samples_per_second']:,.0f} samples/s)",
             flush=True,
         )
     accuracies = [float(r["test_accuracy"]) for r in runs]
     return {
         "name": model_file.name,
+        "recipe_name": recipe_name,
         "path": str(model_file.path),
         "parameters": parameters,
         "recipe": recipe.to_dict(),
@@ -138,7 +167,7 @@ def train_model(
         "test_accuracy_max": max(accuracies),
         "train_seconds_mean": statistics.fmean(float(r["train_seconds"]) for r in runs),
         "samples_per_second_mean": statistics.fmean(float(r["samples_per_second"]) for r in runs),
-        "reported": reported_figure(model_file),
+        "reported": reported_figure(model_file, recipe_name),
     }
 
 
@@ -151,15 +180,12 @@ def main(argv: Sequence[str]) -> int:
     info = machine.machine_info("float32", with_torch=False)
     for line in machine.describe(info):
         print(line, flush=True)
+    jobs = [(f, k, r) for f in files for k, r in selected_recipes(f, args.recipes).items()]
+    if not jobs:
+        raise ValueError(f"benchmarks models: no recipe named {args.recipes} in these files")
     datasets: dict[str, Data] = {}
-    models = []
-    notes = []
-    for model_file in files:
-        name = model_file.recipe.dataset
-        if name not in datasets:
-            datasets[name] = load(name, args.data, train=args.subset, test=args.test_subset)
-            print(datasets[name].describe(), flush=True)
-        models.append(train_model(model_file, datasets[name], args.seeds, args.epochs))
+    models: list[dict[str, Any]] = []
+    notes: list[str] = []
     if args.subset or args.test_subset:
         notes.append(
             f"data subset: the first {args.subset or 'all'} training and "
@@ -167,7 +193,7 @@ def main(argv: Sequence[str]) -> int:
         )
     if args.epochs is not None:
         notes.append(f"every recipe's epochs overridden to {args.epochs}")
-    results = {
+    results: dict[str, Any] = {
         "schema": "tinynet-benchmarks/1",
         "kind": "models",
         "name": args.name,
@@ -180,11 +206,19 @@ def main(argv: Sequence[str]) -> int:
             "subset": args.subset,
             "test_subset": args.test_subset,
         },
-        "data": "; ".join(d.describe() for d in datasets.values()),
         "models": models,
         "notes": notes,
-        "elapsed_seconds": time.perf_counter() - started,
     }
-    write_results(results, args.out, args.name, plot=False)
+    for model_file, recipe_name, recipe in jobs:
+        if recipe.dataset not in datasets:
+            data = load(recipe.dataset, args.data, train=args.subset, test=args.test_subset)
+            datasets[recipe.dataset] = data
+            print(data.describe(), flush=True)
+        data = datasets[recipe.dataset]
+        models.append(train_model(model_file, recipe_name, recipe, data, args.seeds, args.epochs))
+        results["data"] = "; ".join(d.describe() for d in datasets.values())
+        results["load_average_after"] = machine.load_average()
+        results["elapsed_seconds"] = time.perf_counter() - started
+        write_results(results, args.out, args.name, plot=False)
     del limiter
     return 0

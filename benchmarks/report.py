@@ -556,7 +556,7 @@ def dtypes_markdown(section: dict[str, Any]) -> list[str]:
 
 
 def render_models_markdown(results: dict[str, Any]) -> str:
-    """The models table: one row per model file."""
+    """The models table: one row per model file and recipe."""
     rows = []
     for m in results["models"]:
         spread = m["test_accuracy_std"]
@@ -566,6 +566,7 @@ def render_models_markdown(results: dict[str, Any]) -> str:
         rows.append(
             [
                 m["name"],
+                m.get("recipe_name", "-"),
                 f"{m['parameters']:,}",
                 m["recipe_summary"],
                 str(m["epochs"]),
@@ -582,15 +583,16 @@ def render_models_markdown(results: dict[str, Any]) -> str:
         "",
         *machine_lines(results),
         "",
-        f"Each model file's `build(seed)` trained with its `RECIPE` for seeds "
+        f"Each model file's `build(seed)` trained with each of its recipes for seeds "
         f"{', '.join(map(str, s['seeds']))}; test accuracy as mean ± standard deviation over "
         "the seeds; time is training only.",
         "",
         *table(
             [
                 "model",
-                "parameters",
                 "recipe",
+                "parameters",
+                "settings",
                 "epochs",
                 "train s",
                 "samples/s",
@@ -599,7 +601,7 @@ def render_models_markdown(results: dict[str, Any]) -> str:
                 "reported",
             ],
             rows,
-            align="lrlrrrrrr",
+            align="llrlrrrrrr",
         ),
     ]
     if results.get("notes"):

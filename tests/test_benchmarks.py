@@ -288,7 +288,7 @@ def test_models_command_on_a_tiny_model_file(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "table.json").read_text())
     assert results["kind"] == "models"
     (model,) = results["models"]
-    assert model["name"] == "tiny_mlp"
+    assert (model["name"], model["recipe_name"]) == ("tiny_mlp", "default")
     assert model["parameters"] == 784 * 16 + 16 + 16 * 10 + 10
     assert model["epochs"] == 1  # --epochs overrides the recipe's 5
     assert (model["train_samples"], model["test_samples"]) == (512, 256)
@@ -301,9 +301,39 @@ def test_models_command_on_a_tiny_model_file(tmp_path: Path) -> None:
     assert model["reported"] == "12.34%"
     assert "batch 64" in model["recipe_summary"]
     markdown = (tmp_path / "table.md").read_text()
-    assert "| tiny_mlp |" in markdown
+    assert "| tiny_mlp | default |" in markdown
     assert "12.34%" in markdown
     assert report.fmt_percent(model["test_accuracy_mean"], 2) in markdown
+
+
+def test_models_command_gives_each_recipe_a_row_and_the_reported_figure_to_the_original(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "two_recipes.py"
+    path.write_text(
+        TINY_MODEL.replace(
+            "RECIPE = Recipe(epochs=5, batch_size=64)",
+            'RECIPES = {"original": Recipe(batch_size=64), "tuned": Recipe(batch_size=32)}',
+        )
+    )
+    argv = ["models", str(path), "--seeds", "0", "--epochs", "1", "--subset", "256"]
+    argv += ["--test-subset", "128", "--out", str(tmp_path)]
+    assert run(argv) == 0
+    rows = json.loads((tmp_path / "models.json").read_text())["models"]
+    assert [(m["recipe_name"], m["reported"]) for m in rows] == [
+        ("original", "12.34%"),
+        ("tuned", None),
+    ]
+    assert ["batch 64" in m["recipe_summary"] for m in rows] == [True, False]
+    markdown = (tmp_path / "models.md").read_text()
+    assert "| two_recipes | original |" in markdown
+    assert "| two_recipes | tuned |" in markdown
+
+    assert run([*argv, "--recipes", "tuned", "--name", "only"]) == 0
+    (row,) = json.loads((tmp_path / "only.json").read_text())["models"]
+    assert row["recipe_name"] == "tuned"
+    with pytest.raises(ValueError, match="no recipe named"):
+        run([*argv, "--recipes", "nonesuch"])
 
 
 def test_models_command_names_a_missing_file(tmp_path: Path) -> None:

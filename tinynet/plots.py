@@ -218,7 +218,9 @@ def plot_most_wrong(
     title: str = "",
 ) -> Path:
     """A grid of the ``count`` misclassified images with the highest score on a wrong
-    class, each titled with its true and predicted label and that score.
+    class, each titled with its true and predicted label and the score of each (a
+    confident mistake reads ``p=1`` for its prediction, so the true class's score is
+    what tells such mistakes apart).
 
     ``images``: (N, H*W) with H = W, or (N, H, W), values in [0, 1] (drawn dark on
     light). ``y_true``: labels (N,). ``scores`` (N, C): per-class scores, e.g.
@@ -235,9 +237,10 @@ def plot_most_wrong(
         image = _square(images[index])
         predicted = int(scores[index].argmax())
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        truth = int(y_true[index])
         ax.set_title(
-            f"true {names[int(y_true[index])]}\npred {names[predicted]} "
-            f"({score_name}={scores[index, predicted]:.2f})",
+            f"true {names[truth]} ({score_name}={scores[index, truth]:.2g})\n"
+            f"pred {names[predicted]} ({score_name}={scores[index, predicted]:.2g})",
             fontsize=9,
         )
     wrong = int(np.count_nonzero(scores.argmax(axis=1) != y_true))
