@@ -179,6 +179,12 @@ def test_most_wrong_ranks_mistakes_by_confidence() -> None:
     assert plots.most_wrong(np.array([1, 0]), scores[:2], 5).size == 0  # both right
 
 
+def test_mistake_titles_never_round_a_probability_to_one_or_zero() -> None:
+    texts = [plots._score_text(p) for p in (0.9999, 0.995, 0.5, 0.004, 0.0)]
+    assert texts == [">0.99", ">0.99", "=0.50", "<0.01", "<0.01"]
+    assert plots._score_text(3.25) == "=3.25"  # a raw output, not a probability
+
+
 def test_plot_functions_edge_cases(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     images = rng.random((6, 784), dtype=np.float32)

@@ -239,8 +239,8 @@ def plot_most_wrong(
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         truth = int(y_true[index])
         ax.set_title(
-            f"true {names[truth]} ({score_name}={scores[index, truth]:.2g})\n"
-            f"pred {names[predicted]} ({score_name}={scores[index, predicted]:.2g})",
+            f"true {names[truth]} ({score_name}{_score_text(scores[index, truth])})\n"
+            f"pred {names[predicted]} ({score_name}{_score_text(scores[index, predicted])})",
             fontsize=9,
         )
     wrong = int(np.count_nonzero(scores.argmax(axis=1) != y_true))
@@ -249,6 +249,13 @@ def plot_most_wrong(
         axes[0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14)
     figure.suptitle(f"{heading}: {len(chosen)} of {wrong:,} misclassified, highest {score_name}")
     return save_figure(figure, path)
+
+
+def _score_text(value: float) -> str:
+    """``=0.42`` with two decimals; ``>0.99`` or ``<0.01`` where those would read 1 or 0."""
+    if 0.01 <= value <= 0.99 or not 0 <= value <= 1:  # not a probability: show it as is
+        return f"={value:.2f}"
+    return ">0.99" if value > 0.99 else "<0.01"
 
 
 def _square(image: FloatArray) -> FloatArray:
