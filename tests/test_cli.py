@@ -5,32 +5,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tinynet.cli import main
-from tinynet.datasets import load_mnist, write_idx
+from tinynet.datasets import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = str(ROOT / "models" / "mnist_mlp.py")
 
 
 @pytest.fixture(scope="module")
-def small_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_mnist(mnist_subset: Callable[[int, int], Path]) -> Path:
     """1,000 training and 200 test images of real MNIST, as IDX files in a folder."""
-    (x, y), (x_test, y_test) = load_mnist(flatten=False)
-    folder = tmp_path_factory.mktemp("small-mnist")
-    for name, array in [
-        ("train-images-idx3-ubyte.gz", x[:1000]),
-        ("train-labels-idx1-ubyte.gz", y[:1000]),
-        ("t10k-images-idx3-ubyte.gz", x_test[:200]),
-        ("t10k-labels-idx1-ubyte.gz", y_test[:200]),
-    ]:
-        as_uint8 = np.rint(array * 255) if array.dtype.kind == "f" else array
-        write_idx(folder / name, as_uint8.astype(np.uint8))
-    return folder
+    return mnist_subset(1000, 200)
 
 
 def test_train_save_evaluate_predict(

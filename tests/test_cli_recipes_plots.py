@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,6 @@ import pytest
 
 from tinynet import plots
 from tinynet.cli import main
-from tinynet.datasets import load_mnist, write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 NIELSEN = str(ROOT / "models" / "nielsen_30.py")
@@ -23,19 +23,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_mnist(mnist_subset: Callable[[int, int], Path]) -> Path:
     """300 training and 100 test images of real MNIST, as IDX files in a folder."""
-    (x, y), (x_test, y_test) = load_mnist(flatten=False)
-    folder = tmp_path_factory.mktemp("tiny-mnist")
-    for name, array in [
-        ("train-images-idx3-ubyte.gz", x[:300]),
-        ("train-labels-idx1-ubyte.gz", y[:300]),
-        ("t10k-images-idx3-ubyte.gz", x_test[:100]),
-        ("t10k-labels-idx1-ubyte.gz", y_test[:100]),
-    ]:
-        as_uint8 = np.rint(array * 255) if array.dtype.kind == "f" else array
-        write_idx(folder / name, as_uint8.astype(np.uint8))
-    return folder
+    return mnist_subset(300, 100)
 
 
 def train(data: Path, model_file: str, *args: str) -> int:
