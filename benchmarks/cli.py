@@ -177,6 +177,7 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "load_average_after": load_after,
         "settings": settings.to_dict(),
         "threads": threads,
+        "settle_seconds": ctx.settle_seconds,
         "peers": peers,
         "data": data.describe(),
         "sections": sections,

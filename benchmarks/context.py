@@ -33,6 +33,13 @@ class Context:
     notes: list[str] = field(default_factory=list)
     log: Callable[[str], None] = print_line
 
+    @property
+    def settle_seconds(self) -> float:
+        """The untimed pause before each round (`benchmarks.timing.alternate`): 0.3 s
+        with several threads, so one library's spinning pool never competes with the
+        next case; none with one thread (no pool) or at the smoke mode's toy sizes."""
+        return 0.3 if self.threads > 1 and self.settings.mode != "smoke" else 0.0
+
     def has(self, peer: str) -> bool:
         """Whether ``peer`` is importable and was asked for."""
         return self.peers.get(peer, False)

@@ -184,7 +184,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Seed {results['settings']['seed']}. "
         f"Speeds are samples per second over the median of {results['settings']['rounds']} "
         "alternating rounds (A, B, C, A, B, C, ...); every ratio is a quotient of two such "
-        "medians measured in the same run. Raw per-round times are in the JSON file.",
+        "medians measured in the same run. Raw per-round times are in the JSON file."
+        + settle_sentence(results.get("settle_seconds", 0.0)),
     ]
     renderers = [
         ("step", step_markdown),
@@ -553,6 +554,16 @@ def dtypes_markdown(section: dict[str, Any]) -> list[str]:
         "",
         *table(["dtype", "epochs", "test accuracy", "test loss", "s/epoch", "samples/s"], rows),
     ]
+
+
+def settle_sentence(seconds: float) -> str:
+    """The report's words for the untimed pause before each round, if there was one."""
+    if not seconds:
+        return ""
+    return (
+        f" Each round starts after an untimed {seconds:g} s pause, so the thread pool of "
+        "the case before (OpenBLAS's, PyTorch's) has stopped spinning and left the cores."
+    )
 
 
 def render_models_markdown(results: dict[str, Any]) -> str:

@@ -6,6 +6,12 @@ machine that slows down (another process, frequency scaling) slows every case al
 and keeps every round's time. A case's speed is its samples per round over the
 MEDIAN of its round times; a ratio is the quotient of two such speeds, never a mean
 of per-round ratios, so ``ratio(a, b) * speed(b) == speed(a)`` exactly.
+
+With several threads, a pause before each round (``settle_seconds``, not timed) lets
+the thread pool of the case that ran before go to sleep: OpenBLAS's idle threads spin
+for about 0.1 s after each call (2**28 cycles) and OpenMP's for a while too, and a
+pool still spinning takes cores from the next case, so two libraries in one process
+would slow each other down by turn.
 """
 
 from __future__ import annotations
@@ -166,12 +172,14 @@ def alternate(
     warmup_rounds: int = 1,
     params: dict[str, Any] | None = None,
     on_round: Callable[[int, dict[str, float]], object] | None = None,
+    settle_seconds: float = 0.0,
 ) -> Comparison:
     """Run ``warmup_rounds`` then ``rounds`` rounds of every case, alternating.
 
     Round r runs cases[0], cases[1], ..., then round r + 1 starts again at cases[0].
     Warm-up rounds are run the same way and discarded. ``on_round(r, seconds_by_case)``
     is called after each timed round (r from 0), e.g. to print progress.
+    ``settle_seconds``: an untimed pause before every case's round (see above).
     """
     if rounds < 1:
         raise ValueError(f"alternate: rounds must be at least 1, got {rounds}")
@@ -179,13 +187,19 @@ def alternate(
     if len(set(names)) != len(names):
         raise ValueError(f"alternate: case names must be distinct, got {names}")
     results = {case.name: CaseResult(case.name, case.samples, case.steps) for case in cases}
+
+    def run(case: Case) -> float:
+        if settle_seconds > 0:
+            time.sleep(settle_seconds)
+        return case.run()
+
     for _ in range(warmup_rounds):
         for case in cases:
-            case.run()
+            run(case)
     for r in range(rounds):
         this_round = {}
         for case in cases:
-            seconds = case.run()
+            seconds = run(case)
             if not (seconds > 0 and math.isfinite(seconds)):
                 raise RuntimeError(f"{title}: case {case.name} reported {seconds} seconds")
             results[case.name].seconds.append(seconds)

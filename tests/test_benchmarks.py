@@ -8,9 +8,11 @@ positive, finite, and that every ratio is the quotient of the medians it names.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -362,3 +364,19 @@ def test_missing_peers_are_skipped_with_a_note(
     markdown = (tmp_path / "smoke.md").read_text()
     assert "torch: not installed" in markdown
     assert not (tmp_path / "smoke.png").exists()
+
+
+def test_alternate_pauses_before_every_round_without_timing_the_pause() -> None:
+    from benchmarks.timing import Case, alternate
+
+    starts: list[float] = []
+
+    def work() -> float:
+        starts.append(time.perf_counter())
+        return 0.001
+
+    cases = [Case("a", work, samples=1), Case("b", work, samples=1)]
+    comparison = alternate("t", cases, rounds=2, warmup_rounds=1, settle_seconds=0.02)
+    assert len(starts) == 6  # (1 warm-up + 2 rounds) x 2 cases, each after a pause
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.02
+    assert comparison["a"].seconds == [0.001, 0.001]  # the pause is not charged

@@ -71,7 +71,12 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         f"for {epochs} epochs, seed {args.seed}",
         flush=True,
     )
-    run_settings = {"recipe": recipe.to_dict(), "seed": args.seed, "dataset": dataset}
+    run_settings = {
+        "recipe": recipe.to_dict(),
+        "seed": args.seed,
+        "dataset": dataset,
+        "validation_split": args.validation_split,
+    }
     if args.resume:
         require_same_run(args.resume, run_settings)
     callbacks: list[Callback] = []

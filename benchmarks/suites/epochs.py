@@ -124,6 +124,7 @@ def run(ctx: Context) -> dict[str, Any]:
         warmup_rounds=0,
         params={"dtype": "float32", "batch": batch, "epochs": epochs, "train_samples": len(x)},
         on_round=progress,
+        settle_seconds=ctx.settle_seconds,
     )
     result = comparison.to_json(RATIOS)
     tiny_labels = predict(model, data.x_test)

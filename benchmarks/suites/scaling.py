@@ -51,6 +51,7 @@ def point(
         rounds=settings.scaling_rounds,
         warmup_rounds=settings.warmup_rounds,
         params=params,
+        settle_seconds=ctx.settle_seconds,
     )
     result = comparison.to_json(RATIOS)
     ctx.log(summary_line(title, result, efficiency_of="gemm"))

@@ -78,6 +78,7 @@ def step(ctx: Context) -> dict[str, Any]:
                 rounds=settings.rounds,
                 warmup_rounds=settings.warmup_rounds,
                 params=params,
+                settle_seconds=ctx.settle_seconds,
             )
             result = comparison.to_json(STEP_RATIOS)
             comparisons.append(result)
@@ -142,6 +143,7 @@ def inference(ctx: Context) -> dict[str, Any]:
             rounds=settings.rounds,
             warmup_rounds=settings.warmup_rounds,
             params={"dtype": dtype, "test_samples": len(x_test)},
+            settle_seconds=ctx.settle_seconds,
         )
         result = comparison.to_json(INFERENCE_RATIOS)
         comparisons.append(result)
