@@ -98,7 +98,7 @@ def test_resume_from_a_checkpoint_matches_the_straight_run(
     assert "different run (recipe" in capsys.readouterr().err
     # and so is holding out a validation split the checkpointed run trained on
     assert main(["train", *common, "--resume", str(ckpt), "--validation-split", "0.1"]) == 2
-    assert "validation_split: None there, 0.1 here" in capsys.readouterr().err
+    assert "validation_split: 0.0 there, 0.1 here" in capsys.readouterr().err
 
 
 def test_summary_and_user_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
