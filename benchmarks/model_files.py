@@ -107,7 +107,7 @@ def reported_figure(model_file: ModelFile, recipe_name: str) -> str | None:
 
 def selected_recipes(model_file: ModelFile, names: Sequence[str] | None) -> dict[str, Recipe]:
     """The file's recipes by name (every one, or those of ``names`` it has)."""
-    recipes = dict(model_file.recipes) or {model_file.recipe_name: model_file.recipe}
+    recipes = model_file.named_recipes()
     return {k: v for k, v in recipes.items() if names is None or k in names}
 
 

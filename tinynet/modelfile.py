@@ -52,6 +52,10 @@ class ModelFile:
             )
         return model
 
+    def named_recipes(self) -> dict[str, Recipe]:
+        """Every recipe of the file by name (at least its default one)."""
+        return dict(self.recipes) or {self.recipe_name: self.recipe}
+
     def get_recipe(self, name: str | None = None) -> tuple[str, Recipe]:
         """``(name, recipe)``: the one called ``name``, or the default for ``None``.
 
@@ -59,7 +63,7 @@ class ModelFile:
         """
         if name is None:
             return self.recipe_name, self.recipe
-        recipes = self.recipes or {self.recipe_name: self.recipe}
+        recipes = self.named_recipes()
         if name not in recipes:
             raise ValueError(
                 f"{self.path.name}: no recipe {name!r}; its recipes are: {', '.join(recipes)}"
