@@ -29,12 +29,13 @@ def mnist_mlp_file() -> ModelFile:
 
 
 def mlp(sizes: tuple[int, ...], seed: int, dtype: str = "float32") -> Sequential:
-    """A Dense/ReLU stack with ``sizes`` (e.g. (784, 128, 64, 10)), He-initialized by ``seed``."""
+    """A Dense/ReLU stack with ``sizes`` (e.g. (784, 128, 64, 10)), He-initialized by ``seed``;
+    its ReLUs work in place, as the model file's do."""
     rng = np.random.default_rng(seed)
     layers: list[Layer] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         if i:
-            layers.append(ReLU())
+            layers.append(ReLU(inplace=True))  # as models/mnist_mlp.py
         layers.append(Dense(fan_in, fan_out, rng=rng, dtype=dtype))
     return Sequential(*layers)
 
@@ -46,10 +47,12 @@ def width_sizes(width: int, features: int = 784, classes: int = 10) -> tuple[int
 
 @dataclass(frozen=True)
 class DenseWeights:
-    """One Dense layer's arrays in tinynet's layout: weight (in, out) and bias (out,)."""
+    """One Dense layer's arrays in tinynet's layout: weight (in, out) and bias (out,),
+    and whether the ReLU before it (if any) works in place, which a peer copies."""
 
     weight: FloatArray
     bias: FloatArray
+    relu_before_inplace: bool = False
 
 
 def dense_weights(model: Layer) -> list[DenseWeights]:
@@ -60,12 +63,16 @@ def dense_weights(model: Layer) -> list[DenseWeights]:
     """
     layers = list(model) if isinstance(model, Sequential) else [model]
     weights = []
+    inplace = False
     for layer in layers:
         if isinstance(layer, Dense):
             if layer.bias is None:
                 raise TypeError("benchmarks: the peers need Dense layers with a bias")
-            weights.append(DenseWeights(layer.weight.data.copy(), layer.bias.data.copy()))
-        elif not isinstance(layer, ReLU):
+            data = layer.weight.data.copy(), layer.bias.data.copy()
+            weights.append(DenseWeights(*data, relu_before_inplace=inplace))
+        elif isinstance(layer, ReLU):
+            inplace = layer.inplace
+        else:
             raise TypeError(
                 f"benchmarks: the peers rebuild Dense/ReLU stacks only, got {type(layer).__name__}"
             )

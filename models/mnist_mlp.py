@@ -20,13 +20,17 @@ from tinynet.recipe import Recipe
 
 
 def build(seed: int) -> Sequential:
-    """784-128-64-10 with ReLU; He-initialized from ``seed``; outputs logits."""
+    """784-128-64-10 with ReLU; He-initialized from ``seed``; outputs logits.
+
+    The ReLUs overwrite the Dense outputs they follow instead of allocating (PyTorch's
+    ``inplace=True``): the same numbers, less memory traffic, most of all in inference.
+    """
     rng = np.random.default_rng(seed)
     return Sequential(
         Dense(784, 128, rng=rng),
-        ReLU(),
+        ReLU(inplace=True),
         Dense(128, 64, rng=rng),
-        ReLU(),
+        ReLU(inplace=True),
         Dense(64, 10, rng=rng),
     )
 

@@ -24,6 +24,7 @@ from benchmarks import nets, report, run
 from benchmarks.loops import GemmCeiling, TinynetSteps
 from benchmarks.peers.numpy_mlp import NumpySteps
 from benchmarks.timing import Case, alternate, calibrate_steps
+from tinynet import Dense, ReLU, Sequential
 
 SECTIONS = ("step", "inference", "epochs", "time_to_accuracy", "scaling", "memory", "dtypes")
 POSITIVE_KEYS = {
@@ -133,6 +134,16 @@ def test_peers_train_the_same_network_number_for_number() -> None:
     for ours, theirs, plain in zip(final, torch_weights, numpy_steps.W, strict=True):
         np.testing.assert_allclose(theirs, ours.weight, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(plain, ours.weight, rtol=1e-9, atol=1e-12)
+
+
+def test_torch_copy_has_relus_in_place_where_tinynet_does() -> None:
+    torch_mlp = pytest.importorskip("benchmarks.peers.torch_mlp")
+    model = Sequential(Dense(4, 3, seed=0), ReLU(inplace=True), Dense(3, 3, seed=1), ReLU())
+    model.append(Dense(3, 2, seed=2))
+    weights = nets.dense_weights(model)
+    assert [w.relu_before_inplace for w in weights] == [False, True, False]
+    relus = [m for m in torch_mlp.build(weights) if isinstance(m, torch_mlp.nn.ReLU)]
+    assert [relu.inplace for relu in relus] == [True, False]
 
 
 # --- a smoke run of the whole suite ----------------------------------------------------------

@@ -215,7 +215,13 @@ def test_training_mode_is_restored_per_layer(tmp_path: Path) -> None:
 
 
 def test_config_survives(tmp_path: Path) -> None:
-    model = Sequential(LeakyReLU(0.25), Softmax(axis=0), Dropout(0.125), Dense(2, 3, bias=False))
+    model = Sequential(
+        LeakyReLU(0.25),
+        Softmax(axis=0),
+        Dropout(0.125),
+        Dense(2, 3, bias=False),
+        ReLU(inplace=True),
+    )
     save(model, tmp_path / "m.npz")
     loaded = load(tmp_path / "m.npz")
     assert isinstance(loaded, Sequential)

@@ -178,6 +178,47 @@ def test_relu_values_and_gradient_zero_at_the_kink() -> None:
     np.testing.assert_array_equal(relu.backward(np.full_like(x, 3.0)), [[0, 0, 0, 3.0, 3.0]])
 
 
+def test_relu_inplace_writes_over_its_input_and_keeps_values_and_gradient() -> None:
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
+    relu = ReLU(inplace=True)
+    y = relu(x)
+    assert y is x  # no new array: the output is the input, overwritten
+    np.testing.assert_array_equal(x, [[0.0, 0.0, 0.0, 0.5, 2.0]])
+    np.testing.assert_array_equal(relu.backward(np.full_like(x, 3.0)), [[0, 0, 0, 3.0, 3.0]])
+    assert repr(relu) == "ReLU(inplace=True)"
+    assert repr(ReLU()) == "ReLU()"
+
+
+@given(n=batch_sizes, d_in=features, d_out=features, seed=seeds)
+def test_relu_inplace_after_dense_gradcheck(n: int, d_in: int, d_out: int, seed: int) -> None:
+    # Where in-place belongs: a Dense's output, which nothing else keeps.
+    rng = np.random.default_rng(seed)
+    dense = Dense(d_in, d_out, rng=rng, dtype=np.float64)
+    dense.bias.data[...] = rng.standard_normal(d_out)  # type: ignore[union-attr]
+    model = Sequential(dense, ReLU(inplace=True))
+    x = rng.standard_normal((n, d_in))
+    pre_relu = x @ dense.weight.data + dense.bias.data  # type: ignore[union-attr]
+    assume(np.abs(pre_relu).min() > 1e-3)  # central differences must not cross the kink
+    assert gradcheck(model, x) < TOL
+
+
+def test_relu_inplace_trains_exactly_as_the_allocating_relu() -> None:
+    rng = np.random.default_rng(0)
+    x, target = rng.standard_normal((8, 5)), rng.standard_normal((8, 3))
+
+    def grads(inplace: bool) -> list[np.ndarray]:
+        model = Sequential(
+            Dense(5, 6, seed=1, dtype=np.float64),
+            ReLU(inplace=inplace),
+            Dense(6, 3, seed=2, dtype=np.float64),
+        )
+        model.backward(model(x) - target)
+        return [p.grad for p in model.parameters()]
+
+    for a, b in zip(grads(True), grads(False), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_leaky_relu_values_and_gradient() -> None:
     layer = LeakyReLU(0.1)
     x = np.array([[-2.0, 3.0]])

@@ -32,11 +32,12 @@ def threads() -> int:
 
 
 def build(weights: list[DenseWeights]) -> nn.Sequential:
-    """``nn.Sequential`` of Linear/ReLU holding copies of tinynet's weights and dtype."""
+    """``nn.Sequential`` of Linear/ReLU holding copies of tinynet's weights and dtype;
+    each ReLU is in place where tinynet's is."""
     layers: list[nn.Module] = []
     for i, w in enumerate(weights):
         if i:
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=w.relu_before_inplace))
         fan_in, fan_out = w.weight.shape
         dtype = torch.from_numpy(w.weight).dtype
         linear = nn.Linear(fan_in, fan_out, dtype=dtype)

@@ -58,13 +58,33 @@ class Activation(Layer):
 
 
 class ReLU(Activation):
-    """``max(x, 0)``; its gradient at 0 is taken as 0, as in PyTorch."""
+    """``max(x, 0)``; its gradient at 0 is taken as 0, as in PyTorch.
+
+    ``inplace=True`` (PyTorch's flag) writes the output over the input instead of
+    allocating a new array: for a (10000, 128) batch that saves 5 MB of fresh memory
+    per call, a large share of an inference pass. Use it only where nothing else reads
+    the input afterwards, as right after a `Dense` (whose output no one keeps); never as
+    a network's first layer (it would overwrite the caller's batch) or inside a
+    `Residual` block, whose skip path reads the block's input.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def function(self, x: FloatArray) -> FloatArray:
+        if self.inplace:
+            return np.maximum(x, 0, out=x)
         return np.maximum(x, 0)
 
     def derivative(self, grad_y: FloatArray, saved: FloatArray) -> FloatArray:
         return grad_y * (saved > 0)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+    def config(self) -> dict[str, Any]:
+        return {"inplace": True} if self.inplace else {}
 
 
 class LeakyReLU(Activation):
