@@ -215,8 +215,11 @@ def calibrate_steps(
     """Steps per round so that the slowest case's round lasts about ``target_seconds``.
 
     Each probe is ``run(steps) -> seconds``. After one warm-up step, each is run for
-    1, 2, 4, ... steps until a run lasts a fifth of the target, which gives its time
-    per step. Returns at least 1 and at most ``max_steps``.
+    1, 2, 4, ... steps until a run lasts a fifth of the target, then once more with as
+    many steps; the faster of those two runs gives its time per step, so one stall of
+    the machine during calibration (seen on shared VMs: a run 10x its usual length)
+    cannot shrink every round of the comparison. Returns at least 1 and at most
+    ``max_steps``.
     """
     slowest = 0.0
     for probe in probes:
@@ -226,6 +229,7 @@ def calibrate_steps(
         while seconds < target_seconds / 5 and steps < max_steps:
             steps *= 2
             seconds = probe(steps)
+        seconds = min(seconds, probe(steps))
         slowest = max(slowest, seconds / steps)
     if slowest <= 0:
         return max_steps

@@ -97,6 +97,17 @@ def test_calibrate_steps_targets_the_slowest_case() -> None:
     assert calibrate_steps([probe(10.0)], target_seconds=0.5) == 1
 
 
+def test_calibrate_steps_survives_one_stall() -> None:
+    calls = []
+
+    def stalls_once(steps: int) -> float:  # 1 ms a step, but the first timed run stalls
+        calls.append(steps)
+        return 0.001 * steps + (0.2 if len(calls) == 2 else 0.0)
+
+    # without the repeat, the stalled 1-step run (0.201 s) would give 2 steps a round
+    assert calibrate_steps([stalls_once], target_seconds=0.5) == 500
+
+
 def test_step_flops_of_the_mnist_net() -> None:
     # forward and weight gradients 2 x 109,184 each, input gradients of two layers 2 x 8,832
     assert nets.step_flops((784, 128, 64, 10), 1) == 454_400
