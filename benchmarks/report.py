@@ -376,7 +376,9 @@ def epochs_markdown(section: dict[str, Any]) -> list[str]:
         "",
         "tinynet = `fit` with its progress bar; PyTorch = its ordinary epoch loop "
         "(randperm-indexed batches, loss and accuracy kept); scikit-learn = "
-        "`MLPClassifier.partial_fit` per epoch; NumPy = a hand-written loop. Test accuracy "
+        "`MLPClassifier.partial_fit` per epoch; NumPy = a hand-written loop. All train "
+        "plain cross-entropy with Adam at the model file's learning rate (no schedule, "
+        "label smoothing or augmentation). Test accuracy "
         "after the same epochs on the same data (scikit-learn draws its own initial weights), "
         "and the share of test images each labels as tinynet does.",
         "",

@@ -20,10 +20,11 @@ from benchmarks.context import Context
 from benchmarks.nets import dense_weights, layer_sizes
 from benchmarks.report import summary_line
 from benchmarks.timing import Case, alternate
+from tinynet import CrossEntropyLoss
 from tinynet.callbacks import History
 from tinynet.data import DataLoader
 from tinynet.layers.base import Layer
-from tinynet.recipe import Recipe
+from tinynet.optim import Adam
 from tinynet.train import fit, predict
 from tinynet.typing import Array, FloatArray
 
@@ -46,17 +47,20 @@ class TerminalSink(io.StringIO):
 class TinynetEpochs:
     """`tinynet.train.fit`, one epoch per call, resuming its optimizer and DataLoader.
 
-    The loader is seeded as `Recipe.fit` seeds it, so successive calls train exactly
-    as one ``fit(epochs=E)`` would. An epoch's time is fit's own ``seconds`` log (from
-    the first batch drawn to the last step; the one-off input check of each call is
-    not charged).
+    It trains as the peers do: plain cross-entropy and Adam at ``lr``, no schedule,
+    label smoothing or augmentation (the model file's full recipe is what the
+    time-to-accuracy section runs). The loader is seeded as `Recipe.fit` seeds it, so
+    successive calls train exactly as one ``fit(epochs=E)`` would. An epoch's time is
+    fit's own ``seconds`` log (from the first batch drawn to the last step; the one-off
+    input check of each call is not charged).
     """
 
-    def __init__(self, model: Layer, recipe: Recipe, x: FloatArray, y: Array, *, seed: int) -> None:
-        batch = recipe.batch_size or len(x)
+    def __init__(
+        self, model: Layer, x: FloatArray, y: Array, *, batch: int, lr: float, seed: int
+    ) -> None:
         self.model, self.x, self.y = model, x, y
-        self.loss = recipe.make_loss()
-        self.optimizer = recipe.make_optimizer(model)
+        self.loss = CrossEntropyLoss()
+        self.optimizer = Adam(model.parameters(), lr=lr)
         self.loader = DataLoader(
             x, y, batch_size=batch, shuffle=True, seed=seed, reuse_buffers=True
         )
@@ -94,7 +98,7 @@ def run(ctx: Context) -> dict[str, Any]:
     x, y = data.x_train, data.y_train
     model = ctx.model_file.build(seed)
     weights = dense_weights(model)
-    tiny = TinynetEpochs(model, recipe, x, y, seed=seed)
+    tiny = TinynetEpochs(model, x, y, batch=batch, lr=lr, seed=seed)
     contenders: dict[str, Any] = {"tinynet": tiny}
     if ctx.has("torch"):
         from benchmarks.peers.torch_mlp import TorchEpochs
