@@ -148,6 +148,9 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     data = load("mnist", args.data, train=settings.train_subset, test=settings.test_subset)
     print(data.describe(), flush=True)
     ctx = Context(settings, data, mnist_mlp_file(), peers, threads)
+    override = machine.override_note(info["blas_overrides"])
+    if override:
+        ctx.note(override)
     for peer in PEERS:
         if peer not in args.peers:
             ctx.note(f"{peer}: left out by --peers")

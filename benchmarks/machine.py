@@ -82,6 +82,28 @@ def blas_libraries() -> list[dict[str, Any]]:
     return libraries
 
 
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas_overrides() -> dict[str, str]:
+    """OpenBLAS settings forced through the environment (some machines pin an older
+    CPU's kernels to dodge bugs of old OpenBLAS builds), by variable name."""
+    return {name: os.environ[name] for name in BLAS_OVERRIDES if name in os.environ}
+
+
+def override_note(overrides: dict[str, str]) -> str | None:
+    """What a reader must know when ``overrides`` were set, or ``None``."""
+    if not overrides:
+        return None
+    settings = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    unset = " ".join(f"-u {k}" for k in BLAS_OVERRIDES)
+    return (
+        f"{settings} was set in the environment: NumPy's OpenBLAS ran the kernels it names, "
+        f"whatever this CPU supports (PyTorch's MKL is unaffected). To measure the CPU's own "
+        f"kernels: env {unset} python -m benchmarks"
+    )
+
+
 def numpy_blas_threads() -> int:
     """The threads NumPy's BLAS uses (1 when it cannot be told)."""
     for library in blas_libraries():
@@ -141,6 +163,7 @@ def machine_info(dtype: str = "float32", *, with_torch: bool = True) -> dict[str
         "numpy_blas": numpy_blas_build(),
         "blas": blas_libraries(),
         "blas_threads": numpy_blas_threads(),
+        "blas_overrides": blas_overrides(),
         "torch": torch_info() if with_torch else None,
         "scikit_learn": package_version("scikit-learn"),
         "tinynet": package_version("tinynet-nn") or _tinynet_version(),
@@ -173,6 +196,9 @@ def describe(info: dict[str, Any]) -> list[str]:
             f"  BLAS{mark}: {lib['library']} {lib['version']}, {threads}, "
             f"{lib['architecture']} kernels, {lib['file']}"
         )
+    note = override_note(info.get("blas_overrides", {}))
+    if note:
+        lines.append(f"  warning: {note}")
     torch = info["torch"]
     if torch is None:
         lines.append("torch: not installed or not used")

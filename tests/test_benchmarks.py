@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import nets, report, run
+from benchmarks import machine, nets, report, run
 from benchmarks.loops import GemmCeiling, TinynetSteps
 from benchmarks.peers.numpy_mlp import NumpySteps
 from benchmarks.timing import Case, alternate, calibrate_steps
@@ -402,3 +402,17 @@ def test_alternate_pauses_before_every_round_without_timing_the_pause() -> None:
     assert len(starts) == 6  # (1 warm-up + 2 rounds) x 2 cases, each after a pause
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.02
     assert comparison["a"].seconds == [0.001, 0.001]  # the pause is not charged
+
+
+def test_forced_openblas_kernels_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    overrides = machine.blas_overrides()
+    assert overrides == {"OPENBLAS_CORETYPE": "Haswell"}
+    note = machine.override_note(overrides)
+    assert note is not None
+    assert "OPENBLAS_CORETYPE=Haswell" in note
+    assert "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks" in note
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert machine.blas_overrides() == {}
+    assert machine.override_note({}) is None
