@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -16,7 +17,9 @@ from tinynet import (
     Flatten,
     Layer,
     LeakyReLU,
+    Parallel,
     ReLU,
+    Residual,
     Sequential,
     Sigmoid,
     Softmax,
@@ -217,6 +220,29 @@ def test_relu_inplace_trains_exactly_as_the_allocating_relu() -> None:
 
     for a, b in zip(grads(True), grads(False), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda: Sequential(Dense(3, 3), Tanh(), ReLU(inplace=True)), "output that Tanh()"),
+        (lambda: Sequential(Dense(3, 3), Sigmoid()).append(ReLU(inplace=True)), "Sigmoid()"),
+        (lambda: Residual(Sequential(ReLU(inplace=True), Dense(3, 3))), "skip path"),
+        (lambda: Parallel(Dense(3, 3), ReLU(inplace=True)), "other branches"),
+    ],
+)
+def test_relu_inplace_where_it_would_corrupt_a_kept_array_is_refused(
+    make: Callable[[], Layer], says: str
+) -> None:
+    # Each of these would silently give wrong values or gradients if allowed.
+    with pytest.raises(ValueError, match=r"ReLU\(inplace=True\).*" + re.escape(says)):
+        make()
+
+
+def test_relu_inplace_may_follow_a_dense_anywhere() -> None:
+    inner = Sequential(Dense(3, 3, seed=0), ReLU(inplace=True))
+    model = Sequential(Dense(3, 3, seed=1), ReLU(inplace=True), Residual(inner), Dense(3, 2))
+    assert model(np.ones((2, 3), np.float32)).shape == (2, 2)
 
 
 def test_leaky_relu_values_and_gradient() -> None:

@@ -40,6 +40,37 @@ def _require_each_once(container: Layer, layers: Iterable[Layer]) -> None:
         seen.add(id(layer))
 
 
+def _end_layer(layer: Layer, end: int) -> Layer:
+    """The first (``end=0``) or last (``end=-1``) layer inside nested `Sequential`s."""
+    while isinstance(layer, Sequential) and layer.layers:
+        layer = layer.layers[end]
+    return layer
+
+
+def _overwrites_input(layer: Layer) -> bool:
+    """Whether ``layer`` starts by writing its output over its input (``ReLU(inplace=True)``)."""
+    return bool(getattr(_end_layer(layer, 0), "inplace", False))
+
+
+def _keeps_output(layer: Layer) -> bool:
+    """Whether ``layer`` ends with a layer that keeps its output for backward (activations
+    whose derivative is computed from their output)."""
+    return bool(getattr(_end_layer(layer, -1), "saves_output", False))
+
+
+def _require_safe_inplace(layers: Sequence[Layer]) -> None:
+    """Raise ``ValueError`` where an in-place layer would overwrite the output the layer
+    before it keeps for its backward: gradients would silently be wrong."""
+    for i in range(1, len(layers)):
+        if _overwrites_input(layers[i]) and _keeps_output(layers[i - 1]):
+            raise ValueError(
+                f"Sequential: {_short_name(_end_layer(layers[i], 0))} at position {i} would "
+                f"overwrite the output that {_short_name(_end_layer(layers[i - 1], -1))} keeps "
+                f"for its backward; put "
+                f"in-place layers right after a Dense, or use ReLU()"
+            )
+
+
 def _nested_repr(name: str, children: Iterable[tuple[str, Layer]], extra: str = "") -> str:
     """PyTorch's container repr: ``Name(`` then the extra line and ``(child): repr`` lines,
     indented, then ``)``; ``Name(extra)`` when there are no children."""
@@ -71,6 +102,7 @@ class Sequential(Layer):
         super().__init__()
         _require_layers("Sequential", layers)
         _require_each_once(self, layers)
+        _require_safe_inplace(layers)
         self.layers: list[Layer] = list(layers)
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
@@ -102,6 +134,7 @@ class Sequential(Layer):
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.append: expected a Layer, got {type(layer).__name__}")
         _require_each_once(self, [*self.layers, layer])
+        _require_safe_inplace([*self.layers, layer])
         self.layers.append(layer)
         return self
 
@@ -194,6 +227,12 @@ class Residual(Layer):
         if not isinstance(block, Layer):
             raise TypeError(f"Residual: block must be a Layer, got {type(block).__name__}")
         _require_each_once(self, [block])
+        if _overwrites_input(block):
+            raise ValueError(
+                f"Residual: the block starts with {_short_name(_end_layer(block, 0))}, which "
+                f"would overwrite "
+                f"the input the skip path adds back; start it with ReLU() instead"
+            )
         self.block = block
 
     def forward(self, x: FloatArray) -> FloatArray:
@@ -238,6 +277,13 @@ class Parallel(Layer):
         _require_each_once(self, branches)
         if not branches:
             raise ValueError(f"{type(self).__name__}: expected at least one branch, got none")
+        for branch in branches if len(branches) > 1 else ():
+            if _overwrites_input(branch):
+                raise ValueError(
+                    f"{type(self).__name__}: branch {_short_name(_end_layer(branch, 0))} would "
+                    f"overwrite the "
+                    f"input the other branches read; start it with ReLU() instead"
+                )
         if mode not in PARALLEL_MODES:
             raise ValueError(
                 f"{type(self).__name__}: mode must be one of {PARALLEL_MODES}, got {mode!r}"
