@@ -97,10 +97,11 @@ def override_note(overrides: dict[str, str]) -> str | None:
         return None
     settings = ", ".join(f"{k}={v}" for k, v in overrides.items())
     unset = " ".join(f"-u {k}" for k in BLAS_OVERRIDES)
+    verb = "were" if len(overrides) > 1 else "was"
     return (
-        f"{settings} was set in the environment: NumPy's OpenBLAS ran the kernels it names, "
-        f"whatever this CPU supports (PyTorch's MKL is unaffected). To measure the CPU's own "
-        f"kernels: env {unset} python -m benchmarks"
+        f"{settings} {verb} set in the environment: NumPy's OpenBLAS ran the kernels named "
+        f"there, whatever this CPU supports (PyTorch's MKL is unaffected). To measure the "
+        f"CPU's own kernels: env {unset} python -m benchmarks"
     )
 
 
