@@ -66,8 +66,7 @@ def _require_safe_inplace(layers: Sequence[Layer]) -> None:
             raise ValueError(
                 f"Sequential: {_short_name(_end_layer(layers[i], 0))} at position {i} would "
                 f"overwrite the output that {_short_name(_end_layer(layers[i - 1], -1))} keeps "
-                f"for its backward; put "
-                f"in-place layers right after a Dense, or use ReLU()"
+                f"for its backward; put in-place layers right after a Dense, or use ReLU()"
             )
 
 
@@ -230,8 +229,7 @@ class Residual(Layer):
         if _overwrites_input(block):
             raise ValueError(
                 f"Residual: the block starts with {_short_name(_end_layer(block, 0))}, which "
-                f"would overwrite "
-                f"the input the skip path adds back; start it with ReLU() instead"
+                f"would overwrite the input the skip path adds back; start it with ReLU() instead"
             )
         self.block = block
 
@@ -281,8 +279,7 @@ class Parallel(Layer):
             if _overwrites_input(branch):
                 raise ValueError(
                     f"{type(self).__name__}: branch {_short_name(_end_layer(branch, 0))} would "
-                    f"overwrite the "
-                    f"input the other branches read; start it with ReLU() instead"
+                    f"overwrite the input the other branches read; start it with ReLU() instead"
                 )
         if mode not in PARALLEL_MODES:
             raise ValueError(
