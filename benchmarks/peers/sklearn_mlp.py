@@ -1,6 +1,6 @@
 """scikit-learn's ``MLPClassifier``, set up as tinynet's recipe is.
 
-Hidden layers from the net (128, 64), ReLU, Adam with ``learning_rate_init=1e-3``,
+Hidden layers from the net (128, 64), ReLU, Adam with the others' learning rate,
 ``batch_size=128``, ``alpha=0`` (no L2), float32 input kept float32 end to end. Each
 epoch is one ``partial_fit`` (one shuffled pass, as ``fit`` does per iteration); the
 classifier is made with ``max_iter`` equal to the epochs, ``early_stopping=False``,

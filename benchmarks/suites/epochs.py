@@ -108,7 +108,9 @@ def run(ctx: Context) -> dict[str, Any]:
         from benchmarks.peers.sklearn_mlp import SklearnEpochs
 
         hidden = layer_sizes(model)[1:-1]
-        contenders["sklearn"] = SklearnEpochs(hidden, x, y, epochs=epochs, batch=batch, seed=seed)
+        contenders["sklearn"] = SklearnEpochs(
+            hidden, x, y, epochs=epochs, batch=batch, seed=seed, lr=lr
+        )
     if ctx.has("numpy"):
         from benchmarks.peers.numpy_mlp import NumpyEpochs
 
