@@ -64,8 +64,9 @@ class ReLU(Activation):
     allocating a new array: for a (10000, 128) batch that saves 5 MB of fresh memory
     per call, a large share of an inference pass. Use it only where nothing else reads
     the input afterwards, as right after a `Dense` (whose output no one keeps); never as
-    a network's first layer (it would overwrite the caller's batch) or inside a
-    `Residual` block, whose skip path reads the block's input.
+    a network's first layer (it would overwrite the caller's batch). Containers refuse it
+    where they can tell it would corrupt an array still needed: after an activation that
+    keeps its output, first in a `Residual` block or in one of several `Parallel` branches.
     """
 
     def __init__(self, inplace: bool = False) -> None:
