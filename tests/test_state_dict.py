@@ -129,7 +129,7 @@ def test_loading_writes_into_optimizer_packed_buffers() -> None:
     optimizer = Adam(target.parameters())  # packs parameters into one flat vector
     target.load_state_dict(source.state_dict())
     flat = np.concatenate([a.ravel() for n, a in source.state_dict().items() if n != "2.mean"])
-    np.testing.assert_array_equal(optimizer.groups[0].data, flat)
+    np.testing.assert_array_equal(optimizer.spans[0].data, flat)
 
 
 def test_shared_parameter_appears_under_both_names() -> None:

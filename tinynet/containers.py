@@ -40,32 +40,32 @@ def _require_each_once(container: Layer, layers: Iterable[Layer]) -> None:
         seen.add(id(layer))
 
 
-def _end_layer(layer: Layer, end: int) -> Layer:
-    """The first (``end=0``) or last (``end=-1``) layer inside nested `Sequential`s."""
+def first_layer(layer: Layer) -> Layer:
+    """The layer that sees ``layer``'s input first: inside nested `Sequential`s, the first."""
     while isinstance(layer, Sequential) and layer.layers:
-        layer = layer.layers[end]
+        layer = layer.layers[0]
     return layer
 
 
-def _overwrites_input(layer: Layer) -> bool:
-    """Whether ``layer`` starts by writing its output over its input (``ReLU(inplace=True)``)."""
-    return bool(getattr(_end_layer(layer, 0), "inplace", False))
+def last_layer(layer: Layer) -> Layer:
+    """The layer whose output is ``layer``'s output: inside nested `Sequential`s, the last.
 
-
-def _keeps_output(layer: Layer) -> bool:
-    """Whether ``layer`` ends with a layer that keeps its output for backward (activations
-    whose derivative is computed from their output)."""
-    return bool(getattr(_end_layer(layer, -1), "saves_output", False))
+    Other containers (`Residual`, `Parallel`) compute their output themselves, so they
+    are their own last layer.
+    """
+    while isinstance(layer, Sequential) and layer.layers:
+        layer = layer.layers[-1]
+    return layer
 
 
 def _require_safe_inplace(layers: Sequence[Layer]) -> None:
     """Raise ``ValueError`` where an in-place layer would overwrite the output the layer
     before it keeps for its backward: gradients would silently be wrong."""
     for i in range(1, len(layers)):
-        if _overwrites_input(layers[i]) and _keeps_output(layers[i - 1]):
+        if first_layer(layers[i]).inplace and last_layer(layers[i - 1]).saves_output:
             raise ValueError(
-                f"Sequential: {_short_name(_end_layer(layers[i], 0))} at position {i} would "
-                f"overwrite the output that {_short_name(_end_layer(layers[i - 1], -1))} keeps "
+                f"Sequential: {_short_name(first_layer(layers[i]))} at position {i} would "
+                f"overwrite the output that {_short_name(last_layer(layers[i - 1]))} keeps "
                 f"for its backward; put in-place layers right after a Dense, or use ReLU()"
             )
 
@@ -175,8 +175,7 @@ class Sequential(Layer):
         backward leaves the backward cache (and the train/eval modes) as they were.
         """
         shape = input_shape if input_shape is not None else self._default_input_shape()
-        params = self.parameters()
-        dtype = params[0].dtype if params else np.dtype(np.float32)
+        dtype = self.dtype
         # forward rebinds its cache attributes (in eval mode, to None): snapshot them all
         snapshot = [(layer, dict(vars(layer))) for layer in self.modules()]
         self.eval()
@@ -226,9 +225,9 @@ class Residual(Layer):
         if not isinstance(block, Layer):
             raise TypeError(f"Residual: block must be a Layer, got {type(block).__name__}")
         _require_each_once(self, [block])
-        if _overwrites_input(block):
+        if first_layer(block).inplace:
             raise ValueError(
-                f"Residual: the block starts with {_short_name(_end_layer(block, 0))}, which "
+                f"Residual: the block starts with {_short_name(first_layer(block))}, which "
                 f"would overwrite the input the skip path adds back; start it with ReLU() instead"
             )
         self.block = block
@@ -276,9 +275,9 @@ class Parallel(Layer):
         if not branches:
             raise ValueError(f"{type(self).__name__}: expected at least one branch, got none")
         for branch in branches if len(branches) > 1 else ():
-            if _overwrites_input(branch):
+            if first_layer(branch).inplace:
                 raise ValueError(
-                    f"{type(self).__name__}: branch {_short_name(_end_layer(branch, 0))} would "
+                    f"{type(self).__name__}: branch {_short_name(first_layer(branch))} would "
                     f"overwrite the input the other branches read; start it with ReLU() instead"
                 )
         if mode not in PARALLEL_MODES:

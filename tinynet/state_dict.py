@@ -1,13 +1,9 @@
-"""State dicts: a layer's parameters and buffers as ``name -> array``, checked and loaded.
+"""State dicts checked against what a layer expects: array specs, mismatches, errors.
 
-Names are PyTorch's: a parameter or buffer is named after its attribute, prefixed by
-the names of the layers that hold it (``0.weight``, ``2.bias``, ``3.running_mean``).
-Entries come module by module, depth first, each module's parameters before its
-buffers, as ``torch.nn.Module.state_dict`` orders them.
-
-Loading checks every key before any value is written, so a state dict that does not
-fit leaves the layer exactly as it was. Values are copied *into* the existing arrays
-(``p.data[...] = value``), never rebound: optimizers hold views of them.
+A state dict maps PyTorch-style names (``0.weight``, ``3.running_mean``) to arrays;
+`tinynet.layers.base.Layer.state_dict` makes one and ``Layer.load_state_dict`` loads
+one. This module knows no layer: it compares what is given with what is expected,
+name by name, shape and dtype, so a loader can refuse a file before reading its data.
 
 dtype rule: a value is cast to its target's dtype only when numpy's ``casting`` rule
 allows it, ``"safe"`` by default (float32 into a float64 model is exact and allowed;
@@ -18,16 +14,13 @@ same dtype (byte order aside).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import numpy as np
 
 from tinynet.typing import Array, Shape
-
-if TYPE_CHECKING:
-    from tinynet.layers.base import Layer
 
 Casting: TypeAlias = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
 """numpy's casting rules (see ``numpy.can_cast``)."""
@@ -60,6 +53,11 @@ class ArraySpec(NamedTuple):
     shape: Shape
     dtype: np.dtype[Any]
 
+    @classmethod
+    def of(cls, array: Array) -> ArraySpec:
+        """The spec of an existing array."""
+        return cls(array.shape, array.dtype)
+
 
 @dataclass
 class Mismatch:
@@ -82,41 +80,6 @@ class Mismatch:
             lines.append("  unexpected keys: " + ", ".join(self.unexpected))
         lines.extend("  " + line for line in self.wrong)
         return "\n".join(lines)
-
-
-# --- reading a layer ---------------------------------------------------------------------
-
-
-def named_arrays(layer: Layer) -> Iterator[tuple[str, Array]]:
-    """The live arrays (not copies) behind a state dict, in state-dict order."""
-    params = {name: p.data for name, p in layer.named_parameters()}
-    buffers = dict(layer.named_buffers())
-    order = {prefix: i for i, (prefix, _) in enumerate(layer.named_modules())}
-    after_all = len(order)
-
-    def position(item: tuple[int, str]) -> tuple[int, int]:
-        kind, name = item
-        owner = name.rpartition(".")[0]
-        return order.get(owner + "." if owner else "", after_all), kind
-
-    keyed = [(0, name) for name in params] + [(1, name) for name in buffers]
-    for kind, name in sorted(keyed, key=position):  # stable: attribute order is kept
-        yield name, (params[name] if kind == 0 else buffers[name])
-
-
-def specs(layer: Layer) -> dict[str, ArraySpec]:
-    """The shape and dtype each state-dict key of ``layer`` must have."""
-    return {name: ArraySpec(a.shape, a.dtype) for name, a in named_arrays(layer)}
-
-
-def state_dict(layer: Layer) -> dict[str, Array]:
-    """An ordered ``name -> array`` copy of ``layer``'s parameters and buffers.
-
-    Each array is a C-contiguous copy with the parameter's shape and dtype: changing
-    it does not change the layer. A parameter shared by two layers appears under both
-    names, as in PyTorch.
-    """
-    return {name: np.array(array, order="C", copy=True) for name, array in named_arrays(layer)}
 
 
 # --- checking and loading ----------------------------------------------------------------
@@ -154,30 +117,17 @@ def _array_problem(want: ArraySpec, value: object, casting: Casting) -> str | No
     return None
 
 
-def load_state_dict(
-    layer: Layer,
-    state: Mapping[str, Array],
+def require_fit(
+    owner: str,
+    expected: Mapping[str, ArraySpec],
+    given: Mapping[Any, object],
     *,
     strict: bool = True,
     casting: Casting = "safe",
-) -> IncompatibleKeys:
-    """Copy ``state``'s arrays into ``layer``'s parameters and buffers, in place.
-
-    Every key is checked first: with ``strict``, a missing or unexpected key is an
-    error; a value of the wrong shape, a non-array or a dtype ``casting`` forbids is
-    always one. On any error `StateDictError` lists every problem and nothing is
-    written. Returns the keys skipped (both lists empty when ``strict``).
-    """
-    if not isinstance(state, Mapping):
-        raise TypeError(
-            f"load_state_dict: expected a mapping of names to arrays, got {type(state).__name__}"
-        )
-    targets = dict(named_arrays(layer))
-    expected = {name: ArraySpec(a.shape, a.dtype) for name, a in targets.items()}
-    mismatch = find_mismatch(expected, state, casting)
+) -> Mismatch:
+    """`find_mismatch`, raising `StateDictError` (its message headed by ``owner``) when the
+    mismatch is fatal: a wrong array always, a missing or unexpected key if ``strict``."""
+    mismatch = find_mismatch(expected, given, casting)
     if mismatch.fatal(strict):
-        raise StateDictError(mismatch.message(type(layer).__name__), mismatch)
-    for name, target in targets.items():
-        if name in state:
-            np.copyto(target, state[name], casting=casting)
-    return IncompatibleKeys(mismatch.missing, mismatch.unexpected)
+        raise StateDictError(mismatch.message(owner), mismatch)
+    return mismatch

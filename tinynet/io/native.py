@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-import tinynet
 from tinynet.atomic import atomic_write
 from tinynet.io.architecture import describe, rebuild
 from tinynet.io.errors import ModelFormatError
@@ -41,8 +40,9 @@ from tinynet.io.npz import NpzReader, open_npz, write_npz
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
 from tinynet.parameter import Parameter
-from tinynet.state_dict import ArraySpec, find_mismatch, specs
+from tinynet.state_dict import ArraySpec, find_mismatch
 from tinynet.typing import Array
+from tinynet.version import __version__
 
 FORMAT = "tinynet"
 FORMAT_VERSION = 1
@@ -100,7 +100,7 @@ def save(
     header: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "tinynet_version": tinynet.__version__,
+        "tinynet_version": __version__,
         "dtype": _common_dtype(model),
         "model": describe(model),
         "optimizer": None,
@@ -226,7 +226,7 @@ def _read_header(reader: NpzReader) -> dict[str, Any]:
     if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
         raise ModelFormatError(
             f"{reader.source}: format version {version!r}; this tinynet "
-            f"{tinynet.__version__} reads versions 1 to {FORMAT_VERSION}: upgrade tinynet"
+            f"{__version__} reads versions 1 to {FORMAT_VERSION}: upgrade tinynet"
         )
     return header
 
@@ -237,7 +237,7 @@ def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
     dtype = header.get("dtype")
     if dtype is not None:
         model.astype(_float_dtype(dtype, reader.source))
-    expected = specs(model)
+    expected = model.state_specs()
     given = {name: spec for name, spec in reader.specs.items() if _is_weight(name)}
     mismatch = find_mismatch(expected, given, casting="equiv")
     if mismatch.fatal(strict=True):

@@ -29,7 +29,7 @@ from tinynet.atomic import atomic_write
 from tinynet.io.errors import ModelFormatError
 from tinynet.layers.base import Layer
 from tinynet.layers.dense import Dense
-from tinynet.state_dict import ArraySpec, IncompatibleKeys, StateDictError, find_mismatch, specs
+from tinynet.state_dict import ArraySpec, IncompatibleKeys, StateDictError, find_mismatch
 from tinynet.typing import Array
 
 _DTYPES = {
@@ -101,7 +101,7 @@ def load_safetensors(
     flip = transposed_names(model)
     expected = {
         name: ArraySpec(spec.shape[::-1], spec.dtype) if name in flip else spec
-        for name, spec in specs(model).items()
+        for name, spec in model.state_specs().items()
     }
     with _open(file) as reader:
         found = _file_specs(reader, file)

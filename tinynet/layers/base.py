@@ -8,8 +8,8 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from tinynet import state_dict as state_dicts
-from tinynet.parameter import Parameter
+from tinynet.parameter import Parameter, cast
+from tinynet.state_dict import ArraySpec, Casting, IncompatibleKeys, require_fit
 from tinynet.typing import Array, DTypeLike, FloatArray
 
 L = TypeVar("L", bound="Layer")
@@ -37,6 +37,11 @@ class Layer(ABC):
     buffer_names: ClassVar[tuple[str, ...]] = ()
     """Attributes holding non-trainable state arrays (BatchNorm's running statistics):
     saved and loaded with the parameters, updated in place, never by an optimizer."""
+    inplace: bool = False
+    """Whether ``forward`` writes its output over its input (``ReLU(inplace=True)``)."""
+    saves_output: bool = False
+    """Whether ``backward`` reads the array ``forward`` returned: an in-place layer after
+    this one would overwrite it. Containers refuse that combination."""
 
     def __init__(self) -> None:
         self.training = True
@@ -114,27 +119,57 @@ class Layer(ABC):
         for p in self.parameters():
             p.zero_grad()
 
-    def state_dict(self) -> dict[str, Array]:
-        """An ordered ``name -> array`` copy of every parameter and buffer, named as in
-        PyTorch (``0.weight``, ``3.running_mean``); see `tinynet.state_dict`."""
-        return state_dicts.state_dict(self)
+    def state_dict(self, *, copy: bool = True) -> dict[str, Array]:
+        """Every parameter and buffer by name, as PyTorch orders and names them.
+
+        Names are attribute paths (``0.weight``, ``3.running_mean``); entries come module
+        by module, depth first, each module's parameters before its buffers. A parameter
+        shared by two layers appears under both names. With ``copy`` (the default) each
+        array is a C-contiguous copy; ``copy=False`` gives the live arrays.
+        """
+        arrays = dict(self._state_arrays(""))
+        if copy:
+            return {name: np.array(array, order="C", copy=True) for name, array in arrays.items()}
+        return arrays
+
+    def _state_arrays(self, prefix: str) -> Iterator[tuple[str, Array]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value.data
+        for name in self.buffer_names:
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child._state_arrays(f"{prefix}{name}.")
+
+    def state_specs(self) -> dict[str, ArraySpec]:
+        """The shape and dtype each `state_dict` entry has, without copying anything."""
+        return {name: ArraySpec.of(a) for name, a in self.state_dict(copy=False).items()}
 
     def load_state_dict(
-        self,
-        state_dict: Mapping[str, Array],
-        strict: bool = True,
-        *,
-        casting: state_dicts.Casting = "safe",
-    ) -> state_dicts.IncompatibleKeys:
+        self, state_dict: Mapping[str, Array], strict: bool = True, *, casting: Casting = "safe"
+    ) -> IncompatibleKeys:
         """Copy arrays from ``state_dict`` into the parameters and buffers, in place.
 
         Every key is checked before any value is written; `StateDictError` lists missing
-        and (if ``strict``) unexpected keys and arrays of the wrong shape or dtype. A
-        dtype is cast only if numpy's ``casting`` rule allows it (``"safe"``: float32
-        into a float64 layer, not the reverse). Returns ``(missing_keys,
-        unexpected_keys)``, as PyTorch does.
+        and (if ``strict``) unexpected keys and arrays of the wrong shape or dtype, and
+        nothing is changed. A dtype is cast only if numpy's ``casting`` rule allows it
+        (``"safe"``: float32 into a float64 layer, not the reverse). Returns
+        ``(missing_keys, unexpected_keys)``, as PyTorch does.
         """
-        return state_dicts.load_state_dict(self, state_dict, strict=strict, casting=casting)
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a mapping of names to arrays, "
+                f"got {type(state_dict).__name__}"
+            )
+        targets = self.state_dict(copy=False)
+        expected = {name: ArraySpec.of(a) for name, a in targets.items()}
+        mismatch = require_fit(
+            type(self).__name__, expected, state_dict, strict=strict, casting=casting
+        )
+        for name, target in targets.items():
+            if name in state_dict:
+                np.copyto(target, state_dict[name], casting=casting)
+        return IncompatibleKeys(mismatch.missing, mismatch.unexpected)
 
     # --- mode and dtype ----------------------------------------------------------------
 
@@ -149,20 +184,23 @@ class Layer(ABC):
         """Set inference mode: no caching for backward, Dropout off, running statistics."""
         return self.train(False)
 
-    def astype(self: L, dtype: DTypeLike) -> L:
-        """Cast every parameter (data and grad) to a float ``dtype``, in place; return self.
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of the parameters (float32 for a layer without any): what inputs
+        must have."""
+        params = self.parameters()
+        return params[0].dtype if params else np.dtype(np.float32)
 
-        Use before making the optimizer (it packs the arrays it finds then).
-        """
+    def astype(self: L, dtype: DTypeLike) -> L:
+        """Cast every parameter (data and grad) and float buffer to a float ``dtype``;
+        return self. Optimizers over the parameters follow (see `tinynet.parameter.cast`)."""
         target = np.dtype(dtype)
-        if not np.issubdtype(target, np.floating):
-            raise TypeError(f"{self!r}.astype: expected a float dtype, got {target}")
-        for p in self.parameters():
-            p.data = p.data.astype(target)
-            p.grad = p.grad.astype(target)
+        cast(self.parameters(), target)
         for layer in self.modules():
             for name in layer.buffer_names:
-                setattr(layer, name, getattr(layer, name).astype(target))
+                buffer = getattr(layer, name)
+                if buffer.dtype.kind == "f":
+                    setattr(layer, name, buffer.astype(target))
         return self
 
     # --- helpers for subclasses ------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -11,6 +11,15 @@ from tinynet import validation
 from tinynet.layers.base import Layer
 from tinynet.parameter import Parameter
 from tinynet.typing import DTypeLike, FloatArray
+
+
+class _Products(NamedTuple):
+    """Where `Dense` writes its gradient products: weight-shaped, bias-shaped, and the
+    ones vector (N,) whose product with grad_y sums its rows."""
+
+    weight: FloatArray
+    bias: FloatArray
+    ones: FloatArray
 
 
 class Dense(Layer):
@@ -58,7 +67,7 @@ class Dense(Layer):
             Parameter(initializers.get(bias_init)(bias_shape, generator, dtype)) if bias else None
         )
         self._x: FloatArray | None = None
-        self._ones: FloatArray = np.ones(0, dtype)
+        self._kept: _Products | None = None
 
     def forward(self, x: FloatArray) -> FloatArray:
         """x (N, in_features) -> x @ weight + bias, (N, out_features), same dtype."""
@@ -80,18 +89,26 @@ class Dense(Layer):
         x = self.saved(self._x)
         shape = (x.shape[0], self.out_features)
         validation.same_shape(self, grad_y, shape, "grad_y", dtype=x.dtype)
-        self.weight.accumulate_grad(np.matmul, x.T, grad_y)
+        products = self._products(x)
+        self.weight.grad += np.matmul(x.T, grad_y, out=products.weight)
         if self.bias is not None:
             # The column sums as one BLAS matrix-vector product, ones @ grad_y: about 3x
             # faster than np.sum(grad_y, axis=0) on a (128, 128) batch.
-            self.bias.accumulate_grad(np.matmul, self._ones_like_batch(x), grad_y)
+            self.bias.grad += np.matmul(products.ones, grad_y, out=products.bias)
 
-    def _ones_like_batch(self, x: FloatArray) -> FloatArray:
-        """A vector of ones, one per row of ``x``, in its dtype; kept between calls."""
+    def _products(self, x: FloatArray) -> _Products:
+        """The buffers the gradient products are written into, kept between calls: a
+        fresh array the size of the weight costs page faults on every step."""
         n, dtype = x.shape[0], x.dtype
-        if self._ones.shape[0] != n or self._ones.dtype != dtype:
-            self._ones = np.ones(n, dtype)
-        return self._ones
+        kept = self._kept
+        if kept is None or kept.ones.shape[0] != n or kept.weight.dtype != dtype:
+            kept = _Products(
+                np.empty(self.weight.shape, dtype),
+                np.empty(self.out_features, dtype),
+                np.ones(n, dtype),
+            )
+            self._kept = kept
+        return kept
 
     def extra_repr(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"

@@ -65,6 +65,7 @@ class BatchNorm1d(Layer):
         self.running_mean = np.zeros(shape, dtype)
         self.running_var = np.ones(shape, dtype)
         self._cache: tuple[FloatArray, FloatArray] | None = None
+        self.saves_output = not affine  # then forward returns the x_hat backward reads
 
     def forward(self, x: FloatArray) -> FloatArray:
         """x (N, num_features) -> normalized, scaled and shifted y, same shape and dtype."""

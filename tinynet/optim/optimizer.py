@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinynet.optim.flat import FlatGroup, group_by_dtype
-from tinynet.parameter import Parameter
+from tinynet.parameter import Parameter, Span, pack
 from tinynet.typing import FloatArray
 
 
@@ -19,13 +18,14 @@ class Optimizer(ABC):
     Subclasses name their per-parameter buffers in the ``state_names`` property
     (PyTorch's names: ``momentum_buffer``, ``exp_avg``...; it may depend on the settings,
     as SGD's buffer exists only with momentum), list their hyperparameters in
-    ``hyperparameters()``, and write ``update``, which sees one packed vector of
-    parameters, one of gradients and one per state buffer (see `FlatGroup`). Updates
-    follow ``torch.optim`` formula for formula, so runs can be compared number for
-    number. ``lr`` may be changed between steps (schedules do, from ``initial_lr``).
+    ``hyperparameters()``, and write ``update``, which sees one vector of parameters,
+    one of gradients and one per state buffer. Updates follow ``torch.optim`` formula for
+    formula, so runs can be compared number for number. ``lr`` may be changed between
+    steps (schedules do, from ``initial_lr``).
 
-    Making an optimizer packs its parameters' arrays into contiguous buffers: hold
-    on to parameters, not arrays taken from them earlier.
+    The parameters are packed into contiguous blocks on construction (`tinynet.parameter`),
+    so each vector covers many parameters. The optimizer holds only its own state: one
+    set of buffers per `Span`, created at the first step in the parameters' dtype.
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
@@ -44,7 +44,9 @@ class Optimizer(ABC):
         self.lr = non_negative(name, "lr", lr)
         self.initial_lr = self.lr
         self.steps = 0
-        self.groups: list[FlatGroup] = group_by_dtype(self.params)
+        self.spans: list[Span] = pack(self.params)
+        self.state: list[dict[str, FloatArray]] = [{} for _ in self.spans]
+        self._scratch: list[tuple[FloatArray, FloatArray] | None] = [None for _ in self.spans]
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -74,23 +76,32 @@ class Optimizer(ABC):
     def step(self) -> None:
         """Apply one update to every parameter from its current gradient."""
         self.steps += 1
-        for group in self.groups:
-            group.ensure_packed()
-            group.settle_grads()
-            missing = [name for name in self.state_names if name not in group.state]
+        for i, span in enumerate(self.spans):
+            data, state = span.data, self.state[i]
+            missing = [name for name in self.state_names if name not in state]
             for name in missing:
-                group.state[name] = np.zeros_like(group.data)
-            first_step = bool(missing)
-            self.update(group.data, group.grad, group.state, group.scratch, first_step)
+                state[name] = np.zeros_like(data)
+            for name, buffer in state.items():
+                if buffer.dtype != data.dtype:  # the parameters were cast since
+                    state[name] = buffer.astype(data.dtype)
+            scratch = self._scratch_for(i, data)
+            self.update(data, span.grad, state, scratch, bool(missing))
             if self.steps % FLUSH_EVERY == 0:
-                for buffer in group.state.values():
-                    flush_negligible(buffer, group.scratch[1])
+                for buffer in state.values():
+                    flush_negligible(buffer, scratch[1])
+
+    def _scratch_for(self, i: int, data: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Two work vectors like ``data``, kept between steps."""
+        scratch = self._scratch[i]
+        if scratch is None or scratch[0].dtype != data.dtype:
+            scratch = (np.empty_like(data), np.empty_like(data))
+            self._scratch[i] = scratch
+        return scratch
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero (lazily: the next backward overwrites)."""
-        for group in self.groups:
-            group.ensure_packed()
-            group.zero_grads()
+        """Set every parameter's gradient to zero: one fill per span."""
+        for span in self.spans:
+            span.grad.fill(0)
 
     # --- state ------------------------------------------------------------------------
 
@@ -105,11 +116,11 @@ class Optimizer(ABC):
         state: dict[int, dict[str, Any]] = {}
         if self.steps:
             position = {id(p): i for i, p in enumerate(self.params)}
-            for group in self.groups:
-                buffers = {name: group.split(vector) for name, vector in group.state.items()}
-                for j, p in enumerate(group.params):
+            for span, buffers in zip(self.spans, self.state, strict=True):
+                for p, where in zip(span.params, span.offsets, strict=True):
                     entry: dict[str, Any] = {"step": self.steps}
-                    entry.update({name: views[j].copy() for name, views in buffers.items()})
+                    for name, vector in buffers.items():
+                        entry[name] = vector[where].reshape(p.shape).copy()
                     state[position[id(p)]] = entry
         group_settings = {**self.hyperparameters(), "params": list(range(len(self.params)))}
         return {"state": state, "param_groups": [group_settings]}
@@ -147,13 +158,13 @@ class Optimizer(ABC):
             raise
         self.steps = steps
         position = {id(p): i for i, p in enumerate(self.params)}
-        for group in self.groups:
-            group.state = {}
+        for i, span in enumerate(self.spans):
+            self.state[i] = {}
             for buffer in self.state_names if entries else ():
-                vector = np.empty(group.size, group.dtype)
-                for view, p in zip(group.split(vector), group.params, strict=True):
-                    view[...] = entries[position[id(p)]][buffer]
-                group.state[buffer] = vector
+                vector = np.empty(span.size, span.block.dtype)
+                for p, where in zip(span.params, span.offsets, strict=True):
+                    vector[where] = entries[position[id(p)]][buffer].ravel()
+                self.state[i][buffer] = vector
 
     def _check_state(self, state: Any) -> tuple[int, list[dict[str, Any]]]:
         """Validate per-parameter entries; return their step count and them in order."""
