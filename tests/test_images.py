@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tinynet import Dense, Flatten, Sequential, Softmax
+from tinynet.functional import softmax
 from tinynet.images import (
     ImageFormatError,
     Prediction,
@@ -18,7 +19,6 @@ from tinynet.images import (
     load_images,
     predict_images,
 )
-from tinynet.layers.activations import softmax
 
 CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
 

@@ -11,7 +11,7 @@
 >>> grad_x = model.backward(loss.backward()); opt.step(); opt.zero_grad()
 """
 
-from tinynet import init, io, optim
+from tinynet import functional, init, io, optim, validation
 from tinynet.containers import Concat, Parallel, Residual, Sequential
 from tinynet.gradcheck import GradcheckError, gradcheck
 from tinynet.io import load, save
@@ -34,8 +34,7 @@ from tinynet.layers import (
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from tinynet.parameter import Parameter
 from tinynet.registry import register_layer
-
-__version__ = "0.1.0"
+from tinynet.version import __version__
 
 __all__ = [
     "GELU",
@@ -63,6 +62,7 @@ __all__ = [
     "Swish",
     "Tanh",
     "__version__",
+    "functional",
     "gradcheck",
     "init",
     "io",
@@ -70,4 +70,5 @@ __all__ = [
     "optim",
     "register_layer",
     "save",
+    "validation",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinynet import validation
-from tinynet.layers.activations import sigmoid
+from tinynet.functional import sigmoid
 from tinynet.typing import FloatArray
 
 REDUCTIONS = ("mean", "sum")

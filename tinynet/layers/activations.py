@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from tinynet import validation
+from tinynet.functional import normal_cdf, normal_pdf, sigmoid, softmax
 from tinynet.layers.base import Layer
-from tinynet.special import normal_cdf, normal_pdf
 from tinynet.typing import FloatArray
 
 
@@ -110,12 +110,6 @@ class LeakyReLU(Activation):
         return {"negative_slope": self.negative_slope}
 
 
-def sigmoid(x: FloatArray) -> FloatArray:
-    """``1 / (1 + exp(-x))`` without overflow for any finite x; same shape and dtype."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
 class Sigmoid(Activation):
     """The logistic function, computed without overflow for large |x|."""
 
@@ -134,13 +128,6 @@ class Tanh(Activation):
 
     def derivative(self, grad_y: FloatArray, saved: FloatArray) -> FloatArray:
         return grad_y * (1 - saved * saved)
-
-
-def softmax(x: FloatArray, axis: int = -1) -> FloatArray:
-    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the maximum so it cannot overflow."""
-    e: FloatArray = np.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
-    return e
 
 
 class Softmax(Activation):
@@ -209,7 +196,7 @@ class GELU(Activation):
 
     ``approximate="none"`` (the default, as in PyTorch) is the exact form
     ``x / 2 * (1 + erf(x / sqrt(2)))``, computed to about an ulp of the dtype by
-    `tinynet.special.normal_cdf` (NumPy has no erf); its derivative is
+    `tinynet.functional.normal_cdf` (NumPy has no erf); its derivative is
     ``Phi(x) + x * phi(x)``. ``approximate="tanh"`` is
     ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x**3)))``, computed as the equal
     ``x * sigmoid(2 sqrt(2 / pi) (x + 0.044715 x**3))``, which does not cancel to 0 for

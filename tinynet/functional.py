@@ -1,4 +1,7 @@
-"""The standard normal density and distribution function, vectorized, to the input's precision.
+"""Array functions the layers, losses and loops share: no state, no layers.
+
+``sigmoid`` and ``softmax`` (numerically stable), and the standard normal density and
+distribution function that `GELU` needs, vectorized, to the input's precision.
 
 NumPy has no ``erf``; GELU needs ``Phi(x)``, the standard normal CDF, and its derivative
 ``phi(x)``. ``math.erf`` is exact but one Python call per element. A rational
@@ -32,6 +35,20 @@ import math
 import numpy as np
 
 from tinynet.typing import FloatArray
+
+
+def sigmoid(x: FloatArray) -> FloatArray:
+    """``1 / (1 + exp(-x))`` without overflow for any finite x; same shape and dtype."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def softmax(x: FloatArray, axis: int = -1) -> FloatArray:
+    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the maximum so it cannot overflow."""
+    e: FloatArray = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 

@@ -1,4 +1,4 @@
-"""tinynet.special: the normal pdf and cdf against the standard library, to a few ulp."""
+"""tinynet.functional: the normal pdf and cdf against the standard library, to a few ulp."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinynet.special import normal_cdf, normal_pdf
+from tinynet.functional import normal_cdf, normal_pdf
 
 EPS64 = float(np.finfo(np.float64).eps)
 
