@@ -12,7 +12,7 @@ import pytest
 import tinynet
 from tinynet import Dense, Dropout, Layer, ReLU, Sequential
 from tinynet.callbacks import Callback, EarlyStopping, Run
-from tinynet.checkpoint import ModelCheckpoint
+from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
 from tinynet.datasets import load_mnist
 from tinynet.recipe import Recipe
 from tinynet.typing import FloatArray
@@ -101,8 +101,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(
         seed=0,
         validation_data=(x_val, y_val),
         verbose=0,
-        resume_from=path,
-        callbacks=[EarlyStopping(patience=10), ModelCheckpoint(path), InterruptAfter(None)],
+        callbacks=[EarlyStopping(patience=10), BackupAndRestore(path), InterruptAfter(None)],
     )
     for a, b in zip(weights(resumed), weights(straight), strict=True):
         assert np.array_equal(a, b)
@@ -135,9 +134,9 @@ def test_save_best_only_keeps_the_best_epoch(tmp_path: Path, mnist_slice: tuple[
 
     class Spy(ModelCheckpoint):
         def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
-            before = self.best
+            before = self.tracker.best
             super().on_epoch_end(run, logs)
-            if self.best != before:
+            if self.tracker.best != before:
                 saved.append(run.epoch)
 
     history = RECIPE.fit(
@@ -164,16 +163,18 @@ def test_resume_refuses_a_checkpoint_of_another_run(
     plain = tmp_path / "plain.npz"
     tinynet.save(build(0), plain)
     with pytest.raises(ValueError, match="not a checkpoint"):
-        RECIPE.fit(build(0), x, y, verbose=0, resume_from=plain)
+        RECIPE.fit(build(0), x, y, verbose=0, callbacks=[BackupAndRestore(plain)])
     ckpt = tmp_path / "ckpt.npz"
     RECIPE.fit(build(0), x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(ckpt)])
     sgd = Recipe(optimizer="sgd", optimizer_args={"lr": 0.1}, epochs=2)
     with pytest.raises(ValueError, match="optimizer is AdamW"):
-        sgd.fit(build(0), x, y, verbose=0, resume_from=ckpt)
+        sgd.fit(build(0), x, y, verbose=0, callbacks=[BackupAndRestore(ckpt)])
     with pytest.raises(ValueError, match="callbacks with state"):
-        Recipe(optimizer="adamw", epochs=2).fit(build(0), x, y, verbose=0, resume_from=ckpt)
+        Recipe(optimizer="adamw", epochs=2).fit(
+            build(0), x, y, verbose=0, callbacks=[BackupAndRestore(ckpt)]
+        )
     unshifted = replace(RECIPE, max_shift=0)
     with pytest.raises(ValueError, match=r"generators .*'transform'"):
         unshifted.fit(
-            build(0), x, y, verbose=0, resume_from=ckpt, callbacks=[ModelCheckpoint(ckpt)]
+            build(0), x, y, verbose=0, callbacks=[BackupAndRestore(ckpt), ModelCheckpoint(ckpt)]
         )

@@ -1,137 +1,86 @@
-"""Callbacks for `tinynet.train.fit`: hooks at the edges of training, epochs and batches.
+"""Callbacks for `tinynet.train.fit`: early stopping, learning-rate schedules, lambdas.
 
 Keras's shape: subclass `Callback`, override what you need, pass instances to
 ``fit(callbacks=[...])``. Each hook gets the `Run`, which holds the model, optimizer,
-history and the ``stop_training`` flag.
+history and the ``stop_training`` flag. `Callback`, `Run`, `History` and `ProgressBar`
+are defined beside the loop (`tinynet.train`) and importable from here too; the
+callbacks that write files are in `tinynet.checkpoint`.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-from tqdm import tqdm
-
-from tinynet.layers.base import Layer
-from tinynet.losses import Loss
-from tinynet.optim.optimizer import Optimizer
 from tinynet.optim.schedules import LRScheduler
-from tinynet.typing import Array, FloatArray
+from tinynet.train import Callback, History, ProgressBar, Run
+from tinynet.typing import Array
 
-if TYPE_CHECKING:
-    from tinynet.data import DataLoader
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "Monitor",
+    "ProgressBar",
+    "Run",
+]
 
 
-class History:
-    """Per-epoch logs of a `fit` call, as Keras's: ``history["val_accuracy"][-1]``.
+MODES = ("auto", "min", "max")
 
-    ``history`` maps each logged name (``loss``, ``accuracy``, ``val_loss``,
-    ``val_accuracy``, ``lr``, ``seconds``, ``samples_per_second``) to one value per
-    epoch; ``epoch`` lists the epoch numbers (from 0).
+
+class Monitor:
+    """Tracks the best value of one logged quantity, as `EarlyStopping` and
+    `ModelCheckpoint` watch it (Keras's ``monitor``, ``mode`` and ``min_delta``).
+
+    ``mode`` ``"min"`` or ``"max"``, or ``"auto"``: max for names containing ``acc``,
+    else min. A value improves on the best when it is better by more than ``min_delta``;
+    NaN never improves (a diverged epoch must not count as the best one).
     """
 
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
+    def __init__(self, owner: str, name: str, mode: str = "auto", min_delta: float = 0.0):
+        if mode not in MODES:
+            raise ValueError(f"{owner}: mode must be one of {MODES}, got {mode!r}")
+        if mode == "auto":
+            mode = "max" if "acc" in name else "min"
+        self.owner = owner
+        self.name = name
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.min_delta = abs(float(min_delta))
+        self.best = -math.inf  # in the sign-adjusted scale: larger is better
 
-    def record(self, epoch: int, logs: dict[str, float]) -> None:
-        """Append one epoch's logs."""
-        self.epoch.append(epoch)
-        for name, value in logs.items():
-            self.history.setdefault(name, []).append(value)
+    def value(self, logs: dict[str, float]) -> float:
+        """The monitored value in ``logs`` (``KeyError`` naming what is logged if absent)."""
+        if self.name not in logs:
+            raise KeyError(
+                f"{self.owner}: monitor {self.name!r} is not logged; logged: {sorted(logs)} "
+                f"(val_* needs validation data)"
+            )
+        return logs[self.name]
 
-    def __getitem__(self, name: str) -> list[float]:
-        return self.history[name]
+    def improves(self, logs: dict[str, float]) -> bool:
+        """Whether this epoch's value beats the best so far; if so it becomes the best."""
+        score = self.sign * self.value(logs)
+        if not score > self.best + self.min_delta:  # also false for NaN
+            return False
+        self.best = score
+        return True
 
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
-
-
-@dataclass
-class Run:
-    """The state of one `fit` call, shared with callbacks.
-
-    ``epoch`` is the current epoch (from 0; after training, the number of epochs
-    run); ``batch`` the batch within it. Running sums of the epoch so far
-    (``loss_sum`` weighted by batch size, ``correct``, ``samples``) let a progress bar
-    show averages. Set ``stop_training = True`` to end after the current epoch.
-    """
-
-    model: Layer
-    loss: Loss
-    optimizer: Optimizer
-    loader: DataLoader[Array]
-    epochs: int
-    history: History
-    epoch: int = 0
-    batch: int = 0
-    loss_sum: float = 0.0
-    correct: int = 0
-    samples: int = 0
-    counts_accuracy: bool = False
-    callbacks: list[Callback] = field(default_factory=list)
-    epoch_start: float = field(default_factory=time.perf_counter)
-    stop_training: bool = False
-
-    def running_logs(self) -> dict[str, float]:
-        """Mean loss and accuracy of the epoch so far, and samples per second."""
-        seen = max(self.samples, 1)
-        elapsed = max(time.perf_counter() - self.epoch_start, 1e-9)
-        return {
-            "loss": self.loss_sum / seen,
-            "accuracy": self.correct / seen,
-            "samples_per_second": self.samples / elapsed,
-        }
-
-
-class Callback:
-    """Base class: every hook does nothing; override the ones you need."""
-
-    def on_train_begin(self, run: Run) -> None:
-        """Before the first epoch."""
-
-    def on_epoch_begin(self, run: Run) -> None:
-        """Before each epoch's first batch."""
-
-    def on_batch_end(self, run: Run) -> None:
-        """After each optimizer step (``run.batch`` is the batch just done)."""
-
-    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
-        """After each epoch, with its logs (training and validation metrics, lr, time)."""
-
-    def on_train_end(self, run: Run) -> None:
-        """After the last epoch (also after an early stop)."""
+    def reset(self) -> None:
+        """Forget the best value."""
+        self.best = -math.inf
 
     def state_dict(self) -> dict[str, Any]:
-        """What this callback must remember to resume a run exactly (JSON values)."""
-        return {}
+        """``{"best": ...}`` in the sign-adjusted scale (``None`` for none yet)."""
+        return {"best": self.best if math.isfinite(self.best) else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a `state_dict` (when a run resumes from a checkpoint)."""
-
-
-def finite_or_none(value: float) -> float | None:
-    """``value``, or ``None`` for an infinity (JSON has no infinities)."""
-    return value if math.isfinite(value) else None
-
-
-def snapshot(model: Layer) -> list[FloatArray]:
-    """Copies of every parameter and buffer of ``model``, in a fixed order."""
-    return [p.data.copy() for p in model.parameters()] + [
-        b.copy() for _, b in model.named_buffers()
-    ]
-
-
-def restore(model: Layer, saved: list[FloatArray]) -> None:
-    """Copy a `snapshot` back into ``model``'s arrays, in place."""
-    targets = [p.data for p in model.parameters()] + [b for _, b in model.named_buffers()]
-    for target, value in zip(targets, saved, strict=True):
-        np.copyto(target, value)
+        """Restore `state_dict`."""
+        best = state["best"]
+        self.best = -math.inf if best is None else float(best)
 
 
 class EarlyStopping(Callback):
@@ -152,47 +101,41 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         restore_best_weights: bool = False,
     ) -> None:
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be auto, min or max, got {mode!r}")
-        if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
         self.monitor = monitor
+        self.tracker = Monitor("EarlyStopping", monitor, mode, min_delta)
         self.patience = int(patience)
-        self.min_delta = abs(float(min_delta))
-        self.sign = 1.0 if mode == "max" else -1.0
         self.restore_best_weights = restore_best_weights
-        self.best = -math.inf
         self.best_epoch = -1
         self.stopped_epoch = -1
         self.wait = 0
-        self.best_weights: list[FloatArray] | None = None
+        self.best_weights: dict[str, Array] | None = None
+
+    @property
+    def best(self) -> float:
+        """The best value of ``monitor`` so far (-inf or inf before the first epoch)."""
+        return self.tracker.sign * self.tracker.best
 
     def on_train_begin(self, run: Run) -> None:
         if run.epoch == 0:
-            self.best, self.best_epoch, self.stopped_epoch, self.wait = -math.inf, -1, -1, 0
+            self.tracker.reset()
+            self.best_epoch, self.stopped_epoch, self.wait = -1, -1, 0
             self.best_weights = None
 
     def state_dict(self) -> dict[str, Any]:
         """Best score, its epoch and the wait so far (best weights are not kept: a resumed
         run restores the best weights seen since it resumed)."""
-        return {"best": finite_or_none(self.best), "best_epoch": self.best_epoch, "wait": self.wait}
+        return {**self.tracker.state_dict(), "best_epoch": self.best_epoch, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = -math.inf if state["best"] is None else float(state["best"])
+        self.tracker.load_state_dict(state)
         self.best_epoch = int(state["best_epoch"])
         self.wait = int(state["wait"])
 
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
-        if self.monitor not in logs:
-            raise KeyError(
-                f"EarlyStopping: monitor {self.monitor!r} is not logged; "
-                f"logged: {sorted(logs)} (val_* needs validation data)"
-            )
-        score = self.sign * logs[self.monitor]
-        if score > self.best + self.min_delta:
-            self.best, self.best_epoch, self.wait = score, run.epoch, 0
+        if self.tracker.improves(logs):
+            self.best_epoch, self.wait = run.epoch, 0
             if self.restore_best_weights:
-                self.best_weights = snapshot(run.model)
+                self.best_weights = run.model.state_dict()
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -201,7 +144,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, run: Run) -> None:
         if self.restore_best_weights and self.best_weights is not None:
-            restore(run.model, self.best_weights)
+            run.model.load_state_dict(self.best_weights)
 
 
 class LearningRateScheduler(Callback):
@@ -247,73 +190,3 @@ class LambdaCallback(Callback):
     def on_batch_end(self, run: Run) -> None:
         if self._batch_end is not None:
             self._batch_end(run)
-
-
-def format_logs(logs: dict[str, float]) -> str:
-    """``loss 0.1234 - accuracy 0.9612 - ...`` for a progress line."""
-    parts = []
-    for name, value in logs.items():
-        if name == "samples_per_second":
-            parts.append(f"{value:,.0f} samples/s")
-        elif name == "seconds":
-            parts.append(f"{value:.1f}s")
-        elif name == "lr":
-            parts.append(f"lr {value:.3g}")
-        else:
-            parts.append(f"{name} {value:.4f}")
-    return " - ".join(parts)
-
-
-class ProgressBar(Callback):
-    """Show training progress: a tqdm bar per epoch (batches, loss, accuracy, samples/s)
-    on a terminal, one summary line per epoch otherwise.
-
-    ``verbose=0`` is silent, ``1`` a bar when ``stream`` is a TTY (else epoch lines),
-    ``2`` epoch lines only (Keras's levels). The bar's text is refreshed at most every
-    ``refresh_seconds``, so it costs nothing measurable per batch.
-    """
-
-    def __init__(self, verbose: int = 1, *, stream: Any = None, refresh_seconds: float = 0.2):
-        self.verbose = int(verbose)
-        self.stream = stream if stream is not None else sys.stderr
-        self.refresh_seconds = refresh_seconds
-        self._bar: tqdm[Any] | None = None
-        self._last_refresh = 0.0
-
-    def _use_bar(self) -> bool:
-        isatty = getattr(self.stream, "isatty", None)
-        return self.verbose == 1 and callable(isatty) and bool(isatty())
-
-    def on_epoch_begin(self, run: Run) -> None:
-        if self._use_bar():
-            self._bar = tqdm(
-                total=len(run.loader),
-                desc=f"epoch {run.epoch + 1}/{run.epochs}",
-                unit="batch",
-                file=self.stream,
-                leave=True,
-                dynamic_ncols=True,
-            )
-            self._last_refresh = time.perf_counter()
-
-    def on_batch_end(self, run: Run) -> None:
-        if self._bar is None:
-            return
-        self._bar.update(1)
-        now = time.perf_counter()
-        if now - self._last_refresh >= self.refresh_seconds:
-            self._last_refresh = now
-            self._bar.set_postfix_str(format_logs(run.running_logs()), refresh=True)
-
-    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix_str(format_logs(logs), refresh=True)
-            self._bar.close()
-            self._bar = None
-        elif self.verbose:
-            print(f"epoch {run.epoch + 1}/{run.epochs} - {format_logs(logs)}", file=self.stream)
-
-    def on_train_end(self, run: Run) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None

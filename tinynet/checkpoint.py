@@ -4,13 +4,16 @@ A checkpoint is a native tinynet model file (`tinynet.io.save`) with the optimiz
 state, plus, in its metadata: the number of epochs done, the history so far, the state
 of every callback (learning-rate schedule, early stopping) and of every random
 generator the run draws from (batch order, augmentation, dropout). ``tinynet.load``
-reads it like any model file; ``fit(..., resume_from=path)`` continues the run and ends
-bit-identical to the same run never interrupted.
+reads it like any model file; ``fit(..., callbacks=[BackupAndRestore(path)])`` continues
+the run and ends bit-identical to the same run never interrupted.
+
+Two callbacks write them: `ModelCheckpoint` (every few epochs, or the best ones, under
+names from a template) and `BackupAndRestore` (Keras's: one file that a run restores
+from when it starts, then keeps writing). ``fit`` itself knows no file format.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from tinynet.callbacks import Callback, History, Run, finite_or_none
+from tinynet.callbacks import Monitor
 from tinynet.io import load_full, save
+from tinynet.train import Callback, History, Run
 
 KEY = "tinynet_checkpoint"
 
@@ -46,35 +50,69 @@ class ModelCheckpoint(Callback):
     ) -> None:
         if every < 1:
             raise ValueError(f"ModelCheckpoint: every must be >= 1, got {every}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"ModelCheckpoint: mode must be auto, min or max, got {mode!r}")
         self.filepath = str(filepath)
         self.every = every
         self.save_best_only = save_best_only
         self.monitor = monitor
-        self.sign = 1.0 if mode == "max" or (mode == "auto" and "acc" in monitor) else -1.0
-        self.best = -math.inf
+        self.tracker = Monitor("ModelCheckpoint", monitor, mode)
         self.metadata = metadata or {}
         self.last_path: Path | None = None
 
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
         if self.save_best_only:
-            if self.monitor not in logs:
-                raise KeyError(f"ModelCheckpoint: monitor {self.monitor!r} is not logged")
-            score = self.sign * logs[self.monitor]
-            if score <= self.best:
+            if not self.tracker.improves(logs):
                 return
-            self.best = score
         elif (run.epoch + 1) % self.every:
             return
         self.last_path = Path(self.filepath.format(epoch=run.epoch + 1, **logs))
         save_checkpoint(self.last_path, run, metadata=self.metadata)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": finite_or_none(self.best)} if self.save_best_only else {}
+        return self.tracker.state_dict() if self.save_best_only else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = -math.inf if state["best"] is None else float(state["best"])
+        self.tracker.load_state_dict(state)
+
+
+class BackupAndRestore(Callback):
+    """Resume an interrupted run from ``path``, and keep ``path`` up to date (Keras's).
+
+    At the start of training, if ``path`` exists, the run continues from it: weights,
+    optimizer, the other callbacks' state, random generators, history and epoch all
+    come back (`restore_checkpoint`), so it ends bit-identical to a run never stopped.
+    Then a checkpoint is written to ``path`` every ``every`` epochs (atomically: a crash
+    mid-save leaves the previous one). ``metadata`` (JSON) is stored beside the state.
+    Unlike Keras, the file is kept when training ends (``delete_checkpoint=True`` removes
+    it), so a finished run can be extended with more epochs.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        every: int = 1,
+        metadata: dict[str, Any] | None = None,
+        delete_checkpoint: bool = False,
+    ) -> None:
+        if every < 1:
+            raise ValueError(f"BackupAndRestore: every must be >= 1, got {every}")
+        self.path = Path(path)
+        self.every = every
+        self.metadata = metadata or {}
+        self.delete_checkpoint = delete_checkpoint
+        self.restored_epoch: int | None = None
+
+    def on_train_begin(self, run: Run) -> None:
+        if self.path.exists():
+            run.epoch = self.restored_epoch = restore_checkpoint(self.path, run)
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        if (run.epoch + 1) % self.every == 0:
+            save_checkpoint(self.path, run, metadata=self.metadata)
+
+    def on_train_end(self, run: Run) -> None:
+        if self.delete_checkpoint:
+            self.path.unlink(missing_ok=True)
 
 
 def generators(run: Run) -> Iterator[tuple[str, np.random.Generator]]:

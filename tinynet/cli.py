@@ -12,40 +12,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import tinynet
-from tinynet.atomic import atomic_write
-from tinynet.callbacks import Callback, Run
-from tinynet.checkpoint import ModelCheckpoint
+from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
 from tinynet.data import validation_split
-from tinynet.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, load_idx_folder, load_mnist
+from tinynet.datasets import DATASETS, dataset_info, load_dataset, load_idx_folder
+from tinynet.datasets.mnist import Split
 from tinynet.images import predict_images
-from tinynet.io import load, load_full, save
-from tinynet.layers.activations import sigmoid, softmax
+from tinynet.inference import evaluate as evaluate_model
+from tinynet.inference import forward_in_batches, probabilities
+from tinynet.io import load, load_full, save, write_json
 from tinynet.layers.base import Layer
 from tinynet.modelfile import load_model_file
 from tinynet.recipe import Recipe
-from tinynet.train import evaluate as evaluate_model
-from tinynet.train import forward_in_batches, model_dtype
+from tinynet.train import Callback, Run
 from tinynet.typing import Array, FloatArray
-
-Dataset = tuple[tuple[FloatArray, Array], tuple[FloatArray, Array]]
-DATASETS: dict[str, Callable[..., Dataset]] = {
-    "mnist": load_mnist,
-    "fashion-mnist": load_fashion_mnist,
-}
+from tinynet.version import __version__
 
 
-def load_dataset(name: str, folder: str | None) -> Dataset:
+def read_data(name: str, folder: str | None) -> tuple[Split, Split]:
     """``(x_train, y_train), (x_test, y_test)``, flattened, float32: the named dataset
     (found and verified by its loader), or the IDX files in ``folder`` if given."""
-    return load_idx_folder(folder) if folder else DATASETS[name]()
+    return load_idx_folder(folder) if folder else load_dataset(name)
 
 
 def command_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -60,13 +53,13 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         recipe = replace(recipe, epochs=args.epochs)
     epochs = recipe.epochs
     dataset = args.dataset or recipe.dataset
-    (x_train, y_train), (x_test, y_test) = load_dataset(dataset, args.data)
+    (x_train, y_train), (x_test, y_test) = read_data(dataset, args.data)
     validation = None
     if args.validation_split:
         (x_train, y_train), validation = validation_split(x_train, y_train, args.validation_split)
     model = model_file.build(args.seed)
     print(
-        f"tinynet {tinynet.__version__}: training {model_file.name} (recipe {recipe_name}, "
+        f"tinynet {__version__}: training {model_file.name} (recipe {recipe_name}, "
         f"{model.num_parameters():,} parameters) on {dataset} ({x_train.shape[0]:,} images) "
         f"for {epochs} epochs, seed {args.seed}",
         flush=True,
@@ -82,10 +75,13 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
     callbacks: list[Callback] = []
     if args.plot and not args.validation_split:  # the curves show the test set instead
         callbacks.append(TestSetMonitor(recipe, x_test, y_test))
-    checkpoint = args.checkpoint or args.resume  # a resumed run keeps checkpointing there
-    if checkpoint:
+    if args.resume:  # continues the run saved there, and keeps checkpointing there
         callbacks.append(
-            ModelCheckpoint(checkpoint, every=args.checkpoint_every, metadata=run_settings)
+            BackupAndRestore(args.resume, every=args.checkpoint_every, metadata=run_settings)
+        )
+    elif args.checkpoint:
+        callbacks.append(
+            ModelCheckpoint(args.checkpoint, every=args.checkpoint_every, metadata=run_settings)
         )
     history = recipe.fit(
         model,
@@ -94,7 +90,6 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         verbose=args.verbose,
         callbacks=callbacks,
-        resume_from=args.resume,
         validation_data=validation,
     )
     logs = history.history
@@ -114,7 +109,7 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         "validation_split": args.validation_split,
         "recipe": recipe.to_dict(),
         "history": logs,
-        "tinynet_version": tinynet.__version__,
+        "tinynet_version": __version__,
         "numpy_version": np.__version__,
     }
     print(
@@ -158,7 +153,7 @@ class TestSetMonitor(Callback):
 
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
         if self.y is None:
-            self.y = self.recipe.prepare_targets(self.labels, model_dtype(run.model))
+            self.y = self.recipe.prepare_targets(self.labels, run.model.dtype)
         for name, value in evaluate_model(run.model, self.x, self.y, loss=self.loss).items():
             logs[f"test_{name}"] = value  # for the progress line, printed after this
             run.history.history.setdefault(f"test_{name}", []).append(value)
@@ -176,23 +171,23 @@ def write_plots(
 ) -> list[Path]:
     """The curves, confusion matrix and worst test mistakes of a run, as PNGs in ``folder``.
 
-    The mistakes are ranked by probability (the softmax of the logits for
-    cross-entropy, their sigmoid for binary cross-entropy) or, for another loss, by
-    the raw output (e.g. a sigmoid unit's activation under a quadratic cost)."""
+    The mistakes are ranked by probability (`tinynet.inference.probabilities` with the
+    recipe's loss) or, where the outputs are no probabilities (a regression loss), by
+    the raw output."""
     from tinynet.plots import save_run_plots
 
     outputs = forward_in_batches(model, x_test)
-    probabilities = {"cross_entropy": softmax, "bce_with_logits": sigmoid}.get(recipe.loss)
-    scores = outputs if probabilities is None else probabilities(outputs)
-    names = FASHION_MNIST_CLASSES if dataset == "fashion-mnist" else None
+    probs = probabilities(model, outputs, recipe.loss)
+    scores = outputs if probs is None else probs
+    names = dataset_info(dataset).class_names
     return save_run_plots(
         folder,
         history=logs,
         images=x_test,
         y_true=y_test,
         scores=scores,
-        class_names=names if names and len(names) == scores.shape[1] else None,
-        score_name="out" if probabilities is None else "p",
+        class_names=names if len(names) == scores.shape[1] else None,
+        score_name="out" if probs is None else "p",
         title=title,
         xlabel="epoch" if recipe.batch_size else "iteration (epoch of full-batch descent)",
     )
@@ -204,7 +199,7 @@ def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     _, recipe = model_file.get_recipe(args.recipe)
     model = load(args.weights)
     dataset = args.dataset or recipe.dataset
-    _, (x_test, y_test) = load_dataset(dataset, args.data)
+    _, (x_test, y_test) = read_data(dataset, args.data)
     scores = recipe.evaluate(model, x_test, y_test)
     print(
         f"{args.weights} on {dataset} test: accuracy {100 * scores['accuracy']:.2f}%, "
@@ -215,8 +210,12 @@ def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 def command_predict(args: argparse.Namespace) -> dict[str, Any]:
     """Print the predicted class and its probability for each image."""
-    model = load(args.weights)
-    predictions = predict_images(model, args.images, invert=args.invert)
+    loaded = load_full(args.weights)
+    recipe = loaded.metadata.get("recipe")
+    loss = recipe.get("loss") if isinstance(recipe, dict) else None
+    predictions = predict_images(
+        loaded.model, args.images, invert=args.invert, loss=loss if isinstance(loss, str) else None
+    )
     for p in predictions:
         print(f"{p.source}: {p.label} ({100 * p.probability:.1f}%)")
     return {"predictions": len(predictions)}
@@ -237,16 +236,10 @@ def command_summary(args: argparse.Namespace) -> dict[str, Any]:
     return {"parameters": model.num_parameters()}
 
 
-def write_json(path: str | Path, value: Any) -> None:
-    """Write ``value`` as indented JSON, atomically."""
-    with atomic_write(path) as handle:
-        handle.write(json.dumps(value, indent=2).encode() + b"\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tinynet", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=tinynet.__version__)
+    parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model file on a dataset")

@@ -7,7 +7,6 @@ overridden from the command line (``--epochs``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -16,11 +15,13 @@ import numpy as np
 
 from tinynet import losses, optim
 from tinynet.augment import RandomShift
-from tinynet.callbacks import Callback, History, LearningRateScheduler
-from tinynet.data import one_hot
+from tinynet.callbacks import LearningRateScheduler
+from tinynet.data import DataLoader, one_hot
+from tinynet.datasets.catalog import dataset_info
+from tinynet.inference import as_model_input, evaluate
 from tinynet.layers.base import Layer
 from tinynet.optim.schedules import LRScheduler
-from tinynet.train import evaluate, fit, model_dtype
+from tinynet.train import Callback, History, fit
 from tinynet.typing import Array, FloatArray
 
 LOSSES: dict[str, Callable[..., losses.Loss]] = {
@@ -36,15 +37,13 @@ OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
     "rmsprop": optim.RMSProp,
 }
 SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
-CLASSES = {"mnist": 10, "fashion-mnist": 10}
-"""The number of classes of each dataset a recipe can name."""
 
 
 @dataclass(frozen=True)
 class Recipe:
     """Everything `tinynet train` needs besides the network.
 
-    - ``dataset``: ``"mnist"`` or ``"fashion-mnist"``.
+    - ``dataset``: a name in `tinynet.datasets.DATASETS` (``"mnist"``, ``"fashion-mnist"``).
     - ``loss`` (a key of `LOSSES`) with ``loss_args``, e.g. ``{"label_smoothing": 0.1}``;
       ``targets="one_hot"`` feeds one-hot rows instead of labels (a quadratic cost).
     - ``optimizer`` (a key of `OPTIMIZERS`) with ``optimizer_args`` (``lr``...).
@@ -71,6 +70,7 @@ class Recipe:
     max_shift: int = 0
 
     def __post_init__(self) -> None:
+        dataset_info(self.dataset)  # a ValueError naming the known datasets
         choices = {
             "loss": (self.loss, tuple(LOSSES)),
             "optimizer": (self.optimizer, tuple(OPTIMIZERS)),
@@ -125,11 +125,13 @@ class Recipe:
 
     def prepare_targets(self, y: Array, dtype: Any = np.float32) -> Array:
         """Labels as they are, or one-hot rows of ``dtype`` for ``targets="one_hot"``."""
-        return one_hot(y, CLASSES[self.dataset], dtype) if self.targets == "one_hot" else y
+        if self.targets != "one_hot":
+            return y
+        return one_hot(y, dataset_info(self.dataset).num_classes, dtype)
 
     def evaluate(self, model: Layer, x: FloatArray, y: Array) -> dict[str, float]:
         """``{"loss", "accuracy"}`` of ``model`` on (x, labels y) with this recipe's loss."""
-        targets = self.prepare_targets(y, model_dtype(model))
+        targets = self.prepare_targets(y, model.dtype)
         return evaluate(model, x, targets, loss=self.make_loss())
 
     def fit(
@@ -143,39 +145,38 @@ class Recipe:
         validation_data: tuple[FloatArray, Array] | None = None,
         callbacks: Iterable[Callback] = (),
         verbose: int = 1,
-        resume_from: str | os.PathLike[str] | None = None,
     ) -> History:
         """Train ``model`` on (x, y) (labels) with this recipe; ``epochs`` overrides its own.
 
-        ``resume_from`` continues from a checkpoint written by `ModelCheckpoint` during
-        the same recipe, seed and callbacks (see `tinynet.train.fit`)."""
+        To resume an interrupted run, pass ``tinynet.checkpoint.BackupAndRestore(path)``
+        among ``callbacks`` (with the same recipe, seed and callbacks as the run that
+        wrote it)."""
         recipe = self if epochs is None else replace(self, epochs=epochs)
-        loss = recipe.make_loss()
+        dtype = model.dtype
+        loader = DataLoader(
+            as_model_input(model, x),
+            recipe.prepare_targets(y, dtype),
+            batch_size=recipe.batch_size or x.shape[0],
+            shuffle=recipe.batch_size is not None,  # one full batch: order cannot matter
+            seed=seed,
+            reuse_buffers=True,
+            transform=recipe.make_transform(seed),
+        )
         optimizer = recipe.make_optimizer(model)
-        batch_size = recipe.batch_size or x.shape[0]
-        batches = -(-x.shape[0] // batch_size)
-        scheduler = recipe.make_scheduler(optimizer, batches)
+        scheduler = recipe.make_scheduler(optimizer, len(loader))
         schedule = (
             [] if scheduler is None else [LearningRateScheduler(scheduler, per=recipe.schedule_per)]
         )
-        dtype = model_dtype(model)
-        targets = recipe.prepare_targets(y, dtype)
         if validation_data is not None:
             x_val, y_val = validation_data
             validation_data = (x_val, recipe.prepare_targets(y_val, dtype))
         return fit(
             model,
-            x,
-            targets,
-            loss=loss,
+            loss=recipe.make_loss(),
             optimizer=optimizer,
             epochs=recipe.epochs,
-            batch_size=batch_size,
             validation_data=validation_data,
             callbacks=[*schedule, *callbacks],
-            seed=seed,
-            shuffle=recipe.batch_size is not None,  # one full batch: order cannot matter
-            transform=recipe.make_transform(seed),
             verbose=verbose,
-            resume_from=resume_from,
+            loader=loader,
         )

@@ -1,89 +1,147 @@
-"""Training and inference loops: `fit`, `evaluate`, `predict`, `predict_proba`.
+"""The training loop: `fit`, the loop it runs (`train_epoch`) and the state they share (`Run`).
 
 ``fit`` is Keras's ``model.fit`` as a function of the model, loss and optimizer; the
-explicit loop it runs is ``train_epoch``, short enough to copy and change.
+explicit loop it runs is ``train_epoch``, short enough to copy and change. Callbacks
+(`Callback`) see the `Run` at the edges of training, epochs and batches; `ProgressBar`
+is the one ``fit`` adds itself (``verbose``). Resuming from a checkpoint is a callback
+too (`tinynet.checkpoint.BackupAndRestore`): this loop knows no file format.
+
+The inference loops (`evaluate`, `predict`, `predict_proba`) live in `tinynet.inference`
+and are importable from here as well.
 """
 
 from __future__ import annotations
 
 import math
-import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from tqdm import tqdm
 
-from tinynet.callbacks import Callback, History, ProgressBar, Run
-from tinynet.checkpoint import restore_checkpoint
 from tinynet.data import DataLoader
 from tinynet.data import validation_split as split_last
-from tinynet.layers.activations import softmax
+from tinynet.inference import (
+    as_model_input,
+    count_correct,
+    evaluate,
+    forward_in_batches,
+    predict,
+    predict_proba,
+)
 from tinynet.layers.base import Layer
 from tinynet.losses import Loss
 from tinynet.optim.optimizer import Optimizer
-from tinynet.typing import Array, FloatArray, IntArray
+from tinynet.typing import Array, FloatArray
+
+__all__ = [
+    "Callback",
+    "History",
+    "NonFiniteLossError",
+    "ProgressBar",
+    "Run",
+    "evaluate",
+    "fit",
+    "forward_in_batches",
+    "predict",
+    "predict_proba",
+    "train_epoch",
+]
 
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the message names the epoch and batch."""
 
 
-def model_dtype(model: Layer) -> np.dtype[Any]:
-    """The dtype of the model's first parameter (float32 for a model without any)."""
-    params = model.parameters()
-    return params[0].dtype if params else np.dtype(np.float32)
+class History:
+    """Per-epoch logs of a `fit` call, as Keras's: ``history["val_accuracy"][-1]``.
 
-
-def as_model_input(
-    model: Layer, x: object, name: str = "x", *, check_finite: bool = True
-) -> FloatArray:
-    """``x`` as a finite float array of the model's dtype (converted once, if it is float).
-
-    Integer arrays are refused rather than cast: raw uint8 pixels would train silently
-    badly; scale them to [0, 1] first. NaN or infinite values are refused, naming the
-    first sample that holds one (unless ``check_finite`` is false).
+    ``history`` maps each logged name (``loss``, ``accuracy``, ``val_loss``,
+    ``val_accuracy``, ``lr``, ``seconds``, ``samples_per_second``) to one value per
+    epoch; ``epoch`` lists the epoch numbers (from 0).
     """
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy array, got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(
-            f"{name}: expected float inputs, got dtype {x.dtype}; scale them first, "
-            f"e.g. images.astype(np.float32) / 255"
-        )
-    if x.ndim == 0 or x.shape[0] == 0:
-        raise ValueError(f"{name}: expected a batch of shape (N, ...) with N > 0, got {x.shape}")
-    if check_finite:
-        require_finite(x, name)
-    return x.astype(model_dtype(model), copy=False)
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        """Append one epoch's logs."""
+        self.epoch.append(epoch)
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(value)
+
+    def __getitem__(self, name: str) -> list[float]:
+        return self.history[name]
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
 
 
-def require_finite(x: FloatArray, name: str) -> None:
-    """Raise ``ValueError`` naming the first sample of ``x`` (N, ...) with a NaN or inf."""
-    if np.isfinite(x.sum()):  # NaN and inf reach the sum: one pass, no (N, ...) temporary
-        return
-    finite = np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)  # find them (or an overflow)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        raise ValueError(
-            f"{name}: expected finite values, got NaN or infinity in {bad.size} samples "
-            f"(first: sample {int(bad[0])})"
-        )
+@dataclass
+class Run:
+    """The state of one `fit` call, shared with callbacks.
 
-
-def count_correct(outputs: FloatArray, targets: Array) -> int | None:
-    """How many rows of ``outputs`` (N, C) have their argmax at the target class.
-
-    ``targets`` are labels (N,) or one-hot/probability rows (N, C). ``None`` when the
-    shapes are not those of a classification (accuracy is then not logged).
+    ``epoch`` is the current epoch (from 0; after training, the number of epochs
+    run); ``batch`` the batch within it. Running sums of the epoch so far
+    (``loss_sum`` weighted by batch size, ``correct``, ``samples``) let a progress bar
+    show averages. Set ``stop_training = True`` to end after the current epoch; a
+    callback's ``on_train_begin`` may set ``epoch`` to where the run continues.
     """
-    if outputs.ndim != 2 or outputs.shape[1] < 2:
-        return None
-    if targets.ndim == 2 and targets.shape == outputs.shape:
-        targets = targets.argmax(axis=1)
-    elif targets.ndim != 1 or targets.dtype.kind not in "iu":
-        return None
-    return int(np.count_nonzero(outputs.argmax(axis=1) == targets))
+
+    model: Layer
+    loss: Loss
+    optimizer: Optimizer
+    loader: DataLoader[Array]
+    epochs: int
+    history: History
+    epoch: int = 0
+    batch: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    samples: int = 0
+    counts_accuracy: bool = False
+    callbacks: list[Callback] = field(default_factory=list)
+    epoch_start: float = field(default_factory=time.perf_counter)
+    stop_training: bool = False
+
+    def running_logs(self) -> dict[str, float]:
+        """Mean loss and accuracy of the epoch so far, and samples per second."""
+        seen = max(self.samples, 1)
+        elapsed = max(time.perf_counter() - self.epoch_start, 1e-9)
+        return {
+            "loss": self.loss_sum / seen,
+            "accuracy": self.correct / seen,
+            "samples_per_second": self.samples / elapsed,
+        }
+
+
+class Callback:
+    """Base class: every hook does nothing; override the ones you need."""
+
+    def on_train_begin(self, run: Run) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_begin(self, run: Run) -> None:
+        """Before each epoch's first batch."""
+
+    def on_batch_end(self, run: Run) -> None:
+        """After each optimizer step (``run.batch`` is the batch just done)."""
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        """After each epoch, with its logs (training and validation metrics, lr, time)."""
+
+    def on_train_end(self, run: Run) -> None:
+        """After the last epoch (also after an early stop)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback must remember to resume a run exactly (JSON values)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a `state_dict` (when a run resumes from a checkpoint)."""
 
 
 def train_epoch(run: Run, callbacks: Sequence[Callback]) -> None:
@@ -117,8 +175,8 @@ def train_epoch(run: Run, callbacks: Sequence[Callback]) -> None:
 
 def fit(
     model: Layer,
-    x: FloatArray,
-    y: Array,
+    x: FloatArray | None = None,
+    y: Array | None = None,
     *,
     loss: Loss,
     optimizer: Optimizer,
@@ -132,7 +190,6 @@ def fit(
     transform: Callable[[FloatArray], FloatArray] | None = None,
     verbose: int = 1,
     initial_epoch: int = 0,
-    resume_from: str | os.PathLike[str] | None = None,
     loader: DataLoader[Array] | None = None,
 ) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (labels (N,) or targets (N, ...)).
@@ -141,32 +198,31 @@ def fit(
     same seed, model and data give the same run, bit for bit), optionally passing
     each x batch through ``transform`` (augmentation), and takes one optimizer step per
     batch. The first layer skips its input gradient. ``x`` is converted once to the
-    model's dtype. After each epoch the model is evaluated on ``validation_data`` or on
-    the last ``validation_split`` of the data (Keras's semantics: taken before
-    shuffling). Returns a `History` with ``loss`` and, for classification,
-    ``accuracy`` (over the epoch, in training mode), ``val_loss``, ``val_accuracy``,
-    ``lr``, ``seconds`` and ``samples_per_second`` per epoch.
+    model's dtype. Instead of ``x`` and ``y``, a `DataLoader` may be given as ``loader``
+    (its ``x`` must already have the model's dtype). After each epoch the model is
+    evaluated on ``validation_data`` or on the last ``validation_split`` of ``x`` and
+    ``y`` (Keras's semantics: taken before shuffling; not with a ``loader``, whose
+    batches would include the held-out rows). Returns a `History` with ``loss`` and,
+    for classification, ``accuracy`` (over the epoch, in training mode), ``val_loss``,
+    ``val_accuracy``, ``lr``, ``seconds`` and ``samples_per_second`` per epoch.
 
     ``callbacks`` see every epoch and batch (`EarlyStopping`, `LearningRateScheduler`,
-    `ModelCheckpoint`...). ``verbose``: 0 silent, 1 progress bar on a terminal (epoch
-    lines otherwise), 2 epoch lines. As in Keras, ``epochs`` is the index of the final
-    epoch: training runs epochs ``initial_epoch`` to ``epochs - 1``. ``resume_from``
-    names a checkpoint (`tinynet.checkpoint`) to continue from: its weights, optimizer,
-    callbacks, random generators, history and epoch replace the current ones, and the
-    run ends as if it had never stopped. ``loader`` replaces the batching.
-    Raises `NonFiniteLossError` when the loss becomes NaN or infinite.
+    `ModelCheckpoint`, `BackupAndRestore`...). ``verbose``: 0 silent, 1 progress bar on
+    a terminal (epoch lines otherwise), 2 epoch lines. As in Keras, ``epochs`` is the
+    index of the final epoch: training runs epochs ``initial_epoch`` to ``epochs - 1``
+    (a callback restoring a checkpoint moves the start). Raises `NonFiniteLossError`
+    when the loss becomes NaN or infinite.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    x = as_model_input(model, x)
-    if validation_split:
-        if validation_data is not None:
-            raise ValueError("fit: give validation_data or validation_split, not both")
-        (x, y), validation_data = split_last(x, y, validation_split)
-    if validation_data is not None:
-        x_val, y_val = validation_data
-        validation_data = (as_model_input(model, x_val, "validation x"), y_val)
     if loader is None:
+        if x is None or y is None:
+            raise TypeError("fit: give the data as x and y, or as a DataLoader (loader=)")
+        x = as_model_input(model, x)
+        if validation_split:
+            if validation_data is not None:
+                raise ValueError("fit: give validation_data or validation_split, not both")
+            (x, y), validation_data = split_last(x, y, validation_split)
         loader = DataLoader(
             x,
             y,
@@ -176,15 +232,18 @@ def fit(
             reuse_buffers=True,
             transform=transform,
         )
+    else:
+        _check_loader(model, loader, x, y, validation_split)
+    if validation_data is not None:
+        x_val, y_val = validation_data
+        validation_data = (as_model_input(model, x_val, "validation x"), y_val)
     all_callbacks: list[Callback] = [*callbacks, ProgressBar(verbose)]
     run = Run(model, loss, optimizer, loader, epochs, History(), callbacks=all_callbacks)
-    if resume_from is not None:
-        initial_epoch = restore_checkpoint(resume_from, run)
     run.epoch = initial_epoch
     model.train()
     for callback in all_callbacks:
         callback.on_train_begin(run)
-    for epoch in range(initial_epoch, epochs):
+    for epoch in range(run.epoch, epochs):
         run.epoch, run.loss_sum, run.correct, run.samples = epoch, 0.0, 0, 0
         run.epoch_start = time.perf_counter()
         lr = optimizer.lr
@@ -200,6 +259,26 @@ def fit(
     for callback in all_callbacks:
         callback.on_train_end(run)
     return run.history
+
+
+def _check_loader(
+    model: Layer, loader: object, x: object, y: object, validation_split: float
+) -> None:
+    """A ``loader`` replaces ``x`` and ``y``; it must be a DataLoader of the model's dtype."""
+    if not isinstance(loader, DataLoader):
+        raise TypeError(f"fit: expected loader to be a DataLoader, got {type(loader).__name__}")
+    if x is not None or y is not None:
+        raise ValueError("fit: give the data as x and y, or as a loader, not both")
+    if validation_split:
+        raise ValueError(
+            "fit: validation_split cannot hold rows out of a loader's batches; split the "
+            "data first (tinynet.data.validation_split) and pass validation_data"
+        )
+    as_model_input(model, loader.x, "loader.x", check_finite=False)
+    if loader.x.dtype != model.dtype:
+        raise TypeError(
+            f"fit: expected loader.x of the model's dtype {model.dtype}, got {loader.x.dtype}"
+        )
 
 
 def epoch_logs(
@@ -219,66 +298,71 @@ def epoch_logs(
     return logs
 
 
-def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
-    """The model's outputs for ``x`` (N, ...), in inference mode, ``batch_size`` rows at a time.
+def format_logs(logs: dict[str, float]) -> str:
+    """``loss 0.1234 - accuracy 0.9612 - ...`` for a progress line."""
+    parts = []
+    for name, value in logs.items():
+        if name == "samples_per_second":
+            parts.append(f"{value:,.0f} samples/s")
+        elif name == "seconds":
+            parts.append(f"{value:.1f}s")
+        elif name == "lr":
+            parts.append(f"lr {value:.3g}")
+        else:
+            parts.append(f"{name} {value:.4f}")
+    return " - ".join(parts)
 
-    The model's training/inference mode is restored afterwards. Non-finite input is
-    refused, found from the outputs (a NaN or inf propagates to its row's outputs), so
-    the common case costs no pass over the input.
+
+class ProgressBar(Callback):
+    """Show training progress: a tqdm bar per epoch (batches, loss, accuracy, samples/s)
+    on a terminal, one summary line per epoch otherwise.
+
+    ``verbose=0`` is silent, ``1`` a bar when ``stream`` is a TTY (else epoch lines),
+    ``2`` epoch lines only (Keras's levels). The bar's text is refreshed at most every
+    ``refresh_seconds``, so it costs nothing measurable per batch.
     """
-    x = as_model_input(model, x, check_finite=False)
-    modes = [(layer, layer.training) for layer in model.modules()]
-    model.eval()
-    try:
-        parts = [model.forward(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
-    finally:
-        for layer, mode in modes:  # as they were, layer by layer
-            layer.training = mode
-    outputs = np.concatenate(parts)
-    if not np.isfinite(outputs).all():
-        require_finite(x, "x")
-        row = int(np.flatnonzero(~np.isfinite(outputs).reshape(len(outputs), -1).all(axis=1))[0])
-        raise FloatingPointError(
-            f"the model's outputs are NaN or infinite for finite input (first: sample {row}); "
-            f"its weights may have diverged"
-        )
-    return outputs
 
+    def __init__(self, verbose: int = 1, *, stream: Any = None, refresh_seconds: float = 0.2):
+        self.verbose = int(verbose)
+        self.stream = stream if stream is not None else sys.stderr
+        self.refresh_seconds = refresh_seconds
+        self._bar: tqdm[Any] | None = None
+        self._last_refresh = 0.0
 
-def evaluate(
-    model: Layer, x: FloatArray, y: Array, *, loss: Loss | None = None, batch_size: int = 1024
-) -> dict[str, float]:
-    """``{"loss": mean loss (if ``loss`` given), "accuracy": fraction correct}`` on (x, y).
+    def _use_bar(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return self.verbose == 1 and callable(isatty) and bool(isatty())
 
-    Runs in inference mode and in batches; for classification outputs only, accuracy.
-    """
-    outputs = forward_in_batches(model, x, batch_size)
-    scores: dict[str, float] = {}
-    if loss is not None:
-        total = 0.0
-        for i in range(0, outputs.shape[0], batch_size):
-            part = outputs[i : i + batch_size]
-            total += loss.forward(part, y[i : i + batch_size]) * part.shape[0]
-        scores["loss"] = total / outputs.shape[0]
-    correct = count_correct(outputs, y)
-    if correct is not None:
-        scores["accuracy"] = correct / outputs.shape[0]
-    return scores
+    def on_epoch_begin(self, run: Run) -> None:
+        if self._use_bar():
+            self._bar = tqdm(
+                total=len(run.loader),
+                desc=f"epoch {run.epoch + 1}/{run.epochs}",
+                unit="batch",
+                file=self.stream,
+                leave=True,
+                dynamic_ncols=True,
+            )
+            self._last_refresh = time.perf_counter()
 
+    def on_batch_end(self, run: Run) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(1)
+        now = time.perf_counter()
+        if now - self._last_refresh >= self.refresh_seconds:
+            self._last_refresh = now
+            self._bar.set_postfix_str(format_logs(run.running_logs()), refresh=True)
 
-def predict_proba(
-    model: Layer, x: FloatArray, batch_size: int = 1024, *, from_logits: bool = True
-) -> FloatArray:
-    """Class probabilities (N, C): the softmax of the outputs, which are logits by default
-    (tinynet's classifiers end without a softmax: `CrossEntropyLoss` takes logits). For a
-    model whose outputs are already probabilities, pass ``from_logits=False``."""
-    outputs = forward_in_batches(model, x, batch_size)
-    if outputs.ndim != 2:
-        raise ValueError(f"predict_proba: expected outputs (N, classes), got {outputs.shape}")
-    return softmax(outputs) if from_logits else outputs
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(format_logs(logs), refresh=True)
+            self._bar.close()
+            self._bar = None
+        elif self.verbose:
+            print(f"epoch {run.epoch + 1}/{run.epochs} - {format_logs(logs)}", file=self.stream)
 
-
-def predict(model: Layer, x: FloatArray, batch_size: int = 1024) -> IntArray:
-    """Predicted class labels (N,), int64: the argmax of the outputs."""
-    labels: IntArray = forward_in_batches(model, x, batch_size).argmax(axis=1)
-    return labels
+    def on_train_end(self, run: Run) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -73,8 +73,6 @@ class TinynetEpochs:
         with contextlib.redirect_stderr(sink):
             self.history = fit(
                 self.model,
-                self.x,
-                self.y,
                 loss=self.loss,
                 optimizer=self.optimizer,
                 epochs=self.epochs_done + 1,  # Keras: the final epoch, not a count

@@ -11,15 +11,14 @@ import numpy as np
 
 from tinynet.images.common import SIZE
 from tinynet.images.load import read
-from tinynet.layers.activations import Softmax
+from tinynet.inference import forward_in_batches, probabilities
 from tinynet.layers.base import Layer
-from tinynet.train import model_dtype, predict_proba
 from tinynet.typing import FloatArray
 
 
 class Prediction(NamedTuple):
     """One image's predicted class: ``source`` is the path (``path[i]`` for row ``i`` of
-    an ``.npy`` batch), ``label`` the class index, ``probability`` its softmax score."""
+    an ``.npy`` batch), ``label`` the class index, ``probability`` its probability."""
 
     source: str
     label: int
@@ -32,13 +31,14 @@ def predict_images(
     *,
     invert: bool = False,
     batch_size: int = 1024,
+    loss: str | None = None,
 ) -> list[Prediction]:
     """Classify every image in ``paths`` (PGM, PNG, or ``.npy`` batches) with ``model``.
 
     Images are fed as float (N, 784) rows in the model's dtype, in inference mode
-    (the model's modes are restored afterwards). The model's output (N, classes) is
-    taken as logits and turned into probabilities with a softmax, unless its last
-    layer is a `Softmax`. Returns one `Prediction` per image, in order.
+    (the model's modes are restored afterwards). The model's outputs (N, classes) become
+    probabilities by `tinynet.inference.probabilities` (``loss``: the recipe loss that
+    trained it, if known). Returns one `Prediction` per image, in order.
     """
     sources: list[str] = []
     batches: list[FloatArray] = []
@@ -48,17 +48,15 @@ def predict_images(
         batches.append(images)
     if not batches:
         return []
-    x = np.concatenate(batches).reshape(len(sources), SIZE * SIZE).astype(model_dtype(model))
-    from_logits = not isinstance(_last_layer(model), Softmax)
-    probabilities = predict_proba(model, x, batch_size, from_logits=from_logits)
-    labels = probabilities.argmax(axis=1)
+    x = np.concatenate(batches).reshape(len(sources), SIZE * SIZE).astype(model.dtype)
+    probs = probabilities(model, forward_in_batches(model, x, batch_size), loss)
+    if probs is None:
+        raise ValueError(
+            f"predict: the model's outputs are values (trained with loss {loss!r}), "
+            f"not class scores; nothing to classify"
+        )
+    labels = probs.argmax(axis=1)
     return [
         Prediction(source, int(label), float(row[label]))
-        for source, label, row in zip(sources, labels, probabilities, strict=True)
+        for source, label, row in zip(sources, labels, probs, strict=True)
     ]
-
-
-def _last_layer(model: Layer) -> Layer:
-    """The layer applied last: the deepest last child."""
-    children = [child for _, child in model.named_children()]
-    return _last_layer(children[-1]) if children else model

@@ -1,0 +1,151 @@
+"""Inference loops: `forward_in_batches`, `evaluate`, `predict`, `predict_proba`.
+
+Each runs the model in inference mode, a batch at a time, and restores its modes after;
+inputs are checked (float, finite, the model's dtype) once, here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinynet.containers import last_layer
+from tinynet.functional import sigmoid, softmax
+from tinynet.layers.activations import Sigmoid, Softmax
+from tinynet.layers.base import Layer
+from tinynet.losses import Loss
+from tinynet.typing import Array, FloatArray, IntArray
+
+
+def as_model_input(
+    model: Layer, x: object, name: str = "x", *, check_finite: bool = True
+) -> FloatArray:
+    """``x`` as a finite float array of the model's dtype (converted once, if it is float).
+
+    Integer arrays are refused rather than cast: raw uint8 pixels would train silently
+    badly; scale them to [0, 1] first. NaN or infinite values are refused, naming the
+    first sample that holds one (unless ``check_finite`` is false).
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"{name}: expected float inputs, got dtype {x.dtype}; scale them first, "
+            f"e.g. images.astype(np.float32) / 255"
+        )
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name}: expected a batch of shape (N, ...) with N > 0, got {x.shape}")
+    if check_finite:
+        require_finite(x, name)
+    return x.astype(model.dtype, copy=False)
+
+
+def require_finite(x: FloatArray, name: str) -> None:
+    """Raise ``ValueError`` naming the first sample of ``x`` (N, ...) with a NaN or inf."""
+    if np.isfinite(x.sum()):  # NaN and inf reach the sum: one pass, no (N, ...) temporary
+        return
+    finite = np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)  # find them (or an overflow)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise ValueError(
+            f"{name}: expected finite values, got NaN or infinity in {bad.size} samples "
+            f"(first: sample {int(bad[0])})"
+        )
+
+
+def count_correct(outputs: FloatArray, targets: Array) -> int | None:
+    """How many rows of ``outputs`` (N, C) have their argmax at the target class.
+
+    ``targets`` are labels (N,) or one-hot/probability rows (N, C). ``None`` when the
+    shapes are not those of a classification (accuracy is then not logged).
+    """
+    if outputs.ndim != 2 or outputs.shape[1] < 2:
+        return None
+    if targets.ndim == 2 and targets.shape == outputs.shape:
+        targets = targets.argmax(axis=1)
+    elif targets.ndim != 1 or targets.dtype.kind not in "iu":
+        return None
+    return int(np.count_nonzero(outputs.argmax(axis=1) == targets))
+
+
+def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
+    """The model's outputs for ``x`` (N, ...), in inference mode, ``batch_size`` rows at a time.
+
+    The model's training/inference mode is restored afterwards. Non-finite input is
+    refused, found from the outputs (a NaN or inf propagates to its row's outputs), so
+    the common case costs no pass over the input.
+    """
+    x = as_model_input(model, x, check_finite=False)
+    modes = [(layer, layer.training) for layer in model.modules()]
+    model.eval()
+    try:
+        parts = [model.forward(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    finally:
+        for layer, mode in modes:  # as they were, layer by layer
+            layer.training = mode
+    outputs = np.concatenate(parts)
+    if not np.isfinite(outputs).all():
+        require_finite(x, "x")
+        row = int(np.flatnonzero(~np.isfinite(outputs).reshape(len(outputs), -1).all(axis=1))[0])
+        raise FloatingPointError(
+            f"the model's outputs are NaN or infinite for finite input (first: sample {row}); "
+            f"its weights may have diverged"
+        )
+    return outputs
+
+
+def evaluate(
+    model: Layer, x: FloatArray, y: Array, *, loss: Loss | None = None, batch_size: int = 1024
+) -> dict[str, float]:
+    """``{"loss": mean loss (if ``loss`` given), "accuracy": fraction correct}`` on (x, y).
+
+    Runs in inference mode and in batches; for classification outputs only, accuracy.
+    """
+    outputs = forward_in_batches(model, x, batch_size)
+    scores: dict[str, float] = {}
+    if loss is not None:
+        total = 0.0
+        for i in range(0, outputs.shape[0], batch_size):
+            part = outputs[i : i + batch_size]
+            total += loss.forward(part, y[i : i + batch_size]) * part.shape[0]
+        scores["loss"] = total / outputs.shape[0]
+    correct = count_correct(outputs, y)
+    if correct is not None:
+        scores["accuracy"] = correct / outputs.shape[0]
+    return scores
+
+
+def probabilities(model: Layer, outputs: FloatArray, loss: str | None = None) -> FloatArray | None:
+    """What ``model``'s ``outputs`` (N, C) say as probabilities: the one rule tinynet uses.
+
+    - A model whose last layer is a `Softmax` or a `Sigmoid` outputs probabilities
+      already: they are returned as they are (never passed through another softmax).
+    - Otherwise the outputs are logits of the loss that trained them (``loss``, a recipe
+      loss name): the softmax for ``"cross_entropy"``, the sigmoid for
+      ``"bce_with_logits"``; with the loss unknown, the softmax of two or more columns
+      (tinynet's classifiers end in logits for `CrossEntropyLoss`) and the sigmoid of one.
+    - A regression (``loss="mse"``) on a linear last layer outputs values, not
+      probabilities: ``None``.
+    """
+    if outputs.ndim != 2:
+        raise ValueError(f"probabilities: expected outputs (N, C), got shape {outputs.shape}")
+    if isinstance(last_layer(model), (Softmax, Sigmoid)):
+        return outputs
+    if loss == "mse":
+        return None
+    binary = loss == "bce_with_logits" or (loss is None and outputs.shape[1] == 1)
+    return sigmoid(outputs) if binary else softmax(outputs)
+
+
+def predict_proba(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
+    """Probabilities (N, C) for ``x`` (N, ...), by the rule of `probabilities`: the model's
+    own when it ends in a Softmax or Sigmoid, else the softmax of its logits (the
+    sigmoid of a single column)."""
+    result = probabilities(model, forward_in_batches(model, x, batch_size))
+    assert result is not None  # only a known regression loss gives None
+    return result
+
+
+def predict(model: Layer, x: FloatArray, batch_size: int = 1024) -> IntArray:
+    """Predicted class labels (N,), int64: the argmax of the outputs."""
+    labels: IntArray = forward_in_batches(model, x, batch_size).argmax(axis=1)
+    return labels
