@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from tinynet import Dropout, Loss
+from tinynet import Dropout, Layer, Loss
 from tinynet.typing import FloatArray
 
 seeds = st.integers(0, 2**32 - 1)
@@ -76,3 +76,21 @@ class ReseededDropout(Dropout):
     def forward(self, x: FloatArray) -> FloatArray:
         self.rng = np.random.default_rng(self.mask_seed)
         return super().forward(x)
+
+
+def rand(shape: tuple[int, ...], seed: int = 0, scale: float = 1.0) -> FloatArray:
+    """Standard normal x. Not from default_rng(seed): gradcheck draws its upstream gradient
+    from that, and an upstream gradient affine in x is one BatchNorm's input ignores."""
+    return np.random.default_rng((seed, 1)).standard_normal(shape) * scale
+
+
+def f64(layer: Layer) -> Layer:
+    return layer.astype(np.float64)
+
+
+def perturb(layer: Layer, seed: int = 1) -> Layer:
+    """Move every parameter away from its initial value (BatchNorm's 1 and 0 hide bugs)."""
+    rng = np.random.default_rng(seed)
+    for p in layer.parameters():
+        p.data += rng.standard_normal(p.shape) * 0.5
+    return layer

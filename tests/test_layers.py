@@ -26,6 +26,7 @@ from tinynet import (
     Tanh,
     gradcheck,
 )
+from tinynet.init import normal, uniform
 
 TOL = 1e-6
 
@@ -390,3 +391,39 @@ def test_float32_in_float32_out_and_float32_gradients(make: Callable[[], Layer])
     assert grad.dtype == np.float32
     assert grad.shape == x.shape
     assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+
+
+# --- Dense(bias_init=...): a drawn bias, as the classic networks have ---
+
+
+def test_bias_init_draws_the_bias_after_the_weight_from_the_same_generator() -> None:
+    layer = Dense(5, 3, init=uniform(-0.5, 0.5), bias_init=uniform(-0.5, 0.5), seed=7)
+    expected = np.random.default_rng(7)
+    weight = expected.uniform(-0.5, 0.5, (5, 3)).astype(np.float32)
+    bias = expected.uniform(-0.5, 0.5, (3,)).astype(np.float32)
+    assert layer.bias is not None
+    np.testing.assert_array_equal(layer.weight.data, weight)
+    np.testing.assert_array_equal(layer.bias.data, bias)
+    assert layer.bias.data.dtype == np.float32
+
+
+def test_bias_init_by_name_and_the_default_zero_bias_draws_nothing() -> None:
+    drawn = Dense(4, 6, bias_init=normal(1.0), seed=1, dtype=np.float64)
+    assert drawn.bias is not None
+    assert drawn.bias.data.dtype == np.float64
+    assert np.all(drawn.bias.data != 0)
+    default = Dense(4, 6, seed=1)
+    named = Dense(4, 6, bias_init="zeros", seed=1)
+    assert default.bias is not None
+    assert named.bias is not None
+    np.testing.assert_array_equal(default.bias.data, np.zeros(6, np.float32))
+    np.testing.assert_array_equal(named.bias.data, np.zeros(6, np.float32))
+    # the zero bias consumes no draws: the next layer from a shared generator is unchanged
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
+    Dense(4, 6, rng=rng_a)
+    Dense(4, 6, bias_init="zeros", rng=rng_b)
+    np.testing.assert_array_equal(
+        Dense(6, 2, rng=rng_a).weight.data, Dense(6, 2, rng=rng_b).weight.data
+    )
+    with pytest.raises(ValueError, match="unknown initializer 'nope'"):
+        Dense(4, 6, bias_init="nope")

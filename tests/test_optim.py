@@ -605,3 +605,53 @@ def test_decaying_state_never_goes_subnormal_and_updates_do_not_change(
     assert reference_subnormal > 0  # without flushing the state does go subnormal
     assert flushed_subnormal == 0
     np.testing.assert_array_equal(flushed, reference)
+
+
+# --- SGD(initial_buffer="zeros"): the EMA momentum of from-scratch networks ---
+
+
+def ema_reference(grads: list[np.ndarray], lr: float, beta: float) -> np.ndarray:
+    """The from-scratch rule: v = 0 at first; v = beta v + (1 - beta) g; p -= lr v."""
+    p = np.zeros_like(grads[0])
+    v = np.zeros_like(grads[0])
+    for g in grads:
+        v = beta * v + (1 - beta) * g
+        p = p - lr * v
+    return p
+
+
+def run_sgd(optimizer_type: type[SGD], grads: list[np.ndarray], **kwargs: object) -> np.ndarray:
+    param = Parameter(np.zeros_like(grads[0]))
+    optimizer = optimizer_type([param], **kwargs)  # type: ignore[arg-type]
+    for g in grads:
+        optimizer.zero_grad()
+        param.grad += g
+        optimizer.step()
+    return param.data
+
+
+@pytest.mark.parametrize("optimizer_type", [SGD, Momentum])
+def test_zero_initial_buffer_gives_the_ema_momentum_exactly(optimizer_type: type[SGD]) -> None:
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(7) for _ in range(4)]
+    ema = run_sgd(
+        optimizer_type, grads, lr=0.05, momentum=0.9, dampening=0.9, initial_buffer="zeros"
+    )
+    np.testing.assert_allclose(ema, ema_reference(grads, 0.05, 0.9), rtol=1e-12, atol=1e-15)
+    # one step: EMA moves by lr * 0.1 * g (0.005 g); PyTorch's rule by lr * g (0.05 g)
+    first = run_sgd(optimizer_type, grads[:1], lr=0.05, momentum=0.9, dampening=0.9)
+    np.testing.assert_allclose(first, -0.05 * grads[0], rtol=1e-12)
+    first_ema = run_sgd(
+        optimizer_type, grads[:1], lr=0.05, momentum=0.9, dampening=0.9, initial_buffer="zeros"
+    )
+    np.testing.assert_allclose(first_ema, -0.005 * grads[0], rtol=1e-12)
+
+
+def test_initial_buffer_is_checked_and_kept_in_the_state_dict() -> None:
+    param = Parameter(np.zeros(3))
+    with pytest.raises(ValueError, match="initial_buffer must be one of"):
+        SGD([param], lr=0.1, momentum=0.9, initial_buffer="ones")
+    saved = SGD([param], lr=0.1, momentum=0.9, initial_buffer="zeros")
+    fresh = SGD([param], lr=0.1, momentum=0.9)
+    fresh.load_state_dict(saved.state_dict())
+    assert fresh.initial_buffer == "zeros"
