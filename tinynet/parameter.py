@@ -28,10 +28,10 @@ class Parameter:
     layer adds its contribution, ``p.grad += dLoss_dp`` (gradients accumulate until
     ``zero_grad``); an optimizer reads it in ``step``.
 
-    ``data`` and ``grad`` are never replaced: assigning ``p.data = values`` (or
-    ``p.grad = ...``) copies the values into the existing array, which must have their
-    shape. Arrays of a parameter an optimizer has packed (see the module docstring) are
-    views into its block; read them from the parameter when you need them.
+    Assigning ``p.data = values`` (or ``p.grad = ...``) copies the values into the
+    existing array, which must have their shape: the arrays are not replaced. Once the
+    first optimizer over the parameter is made, both are views into its block (see the
+    module docstring).
     """
 
     __slots__ = ("_block", "_data", "_grad")
