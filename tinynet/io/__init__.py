@@ -4,11 +4,13 @@
   optional optimizer state and metadata); loading needs no Python file of the model.
 - `save_safetensors` / `load_safetensors`: weights only, in PyTorch's layout, for
   ``torch.nn`` interop (needs the optional ``safetensors`` package).
+- `write_json`: any JSON-ready value as an indented JSON file, written atomically.
 
 Layer types are resolved through `tinynet.registry` (``@tinynet.register_layer``).
 """
 
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.jsonfile import write_json
 from tinynet.io.native import FORMAT_VERSION, Loaded, load, load_full, save
 from tinynet.io.safetensors_format import load_safetensors, save_safetensors
 
@@ -21,4 +23,5 @@ __all__ = [
     "load_safetensors",
     "save",
     "save_safetensors",
+    "write_json",
 ]
