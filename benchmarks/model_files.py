@@ -98,11 +98,7 @@ REPORTED_RECIPES = ("original", DEFAULT_RECIPE_NAME)
 def reported_figure(model_file: ModelFile, recipe_name: str) -> str | None:
     """The file's ``REPORTED`` string for the row of ``recipe_name``: set only on the
     original (or only) recipe's row, since a tuned variant is not what was published."""
-    if recipe_name not in REPORTED_RECIPES:
-        return None
-    namespace = getattr(model_file.build_fn, "__globals__", {})
-    value = namespace.get("REPORTED")
-    return None if value is None else str(value)
+    return model_file.reported if recipe_name in REPORTED_RECIPES else None
 
 
 def selected_recipes(model_file: ModelFile, names: Sequence[str] | None) -> dict[str, Recipe]:

@@ -25,6 +25,7 @@ from benchmarks.loops import GemmCeiling, TinynetSteps
 from benchmarks.peers.numpy_mlp import NumpySteps
 from benchmarks.timing import Case, alternate, calibrate_steps
 from tinynet import Dense, ReLU, Sequential
+from tinynet.modelfile import load_model_file
 
 SECTIONS = ("step", "inference", "epochs", "time_to_accuracy", "scaling", "memory", "dtypes")
 POSITIVE_KEYS = {
@@ -289,6 +290,7 @@ TINY_MODEL = '''
 import numpy as np
 
 from tinynet import Dense, ReLU, Sequential
+from tinynet.modelfile import load_model_file
 from tinynet.recipe import Recipe
 
 REPORTED = "12.34%"
@@ -416,3 +418,11 @@ def test_forced_openblas_kernels_are_reported(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     assert machine.blas_overrides() == {}
     assert machine.override_note({}) is None
+
+
+def test_model_file_reported_figure_is_read_when_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "tiny_mlp.py"
+    path.write_text(TINY_MODEL)
+    assert load_model_file(path).reported == "12.34%"
+    path.write_text(TINY_MODEL.replace('REPORTED = "12.34%"', ""))
+    assert load_model_file(path).reported is None
