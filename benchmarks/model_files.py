@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine
-from benchmarks.cli import RESULTS, limit_threads, write_results
 from benchmarks.data import Data, load
 from benchmarks.nets import MODELS
+from benchmarks.output import RESULTS, write_results
 from tinynet.modelfile import DEFAULT_RECIPE_NAME, ModelFile, load_model_file
 from tinynet.recipe import Recipe
 
@@ -171,7 +171,7 @@ def main(argv: Sequence[str]) -> int:
     """Run the models command; return the exit status."""
     args = parser().parse_args(list(argv))
     started = time.perf_counter()
-    limiter = limit_threads(args.threads)
+    limiter = machine.limit_threads(args.threads)
     files = [load_model_file(path) for path in model_paths(args.paths)]
     info = machine.machine_info("float32", with_torch=False)
     for line in machine.describe(info):
