@@ -13,7 +13,7 @@ import argparse
 import datetime
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,42 +24,13 @@ from benchmarks.nets import mnist_mlp_file
 from benchmarks.output import RESULTS, write_results
 from benchmarks.peers import PEERS, available
 from benchmarks.settings import settings_for
-from benchmarks.suites import SECTIONS
+from benchmarks.suites import RUNNERS, SECTIONS
 
 INSTALL_HINTS = {
     "torch": "pip install torch (or the project's [bench] extra)",
     "sklearn": "pip install scikit-learn (or the project's [bench] extra)",
     "numpy": "numpy is required",
 }
-
-
-def section_runner(name: str) -> Callable[[Context], dict[str, Any]]:
-    """The function that measures section ``name`` (imported only when it runs)."""
-    if name in ("step", "inference"):
-        from benchmarks.suites import throughput
-
-        return throughput.step if name == "step" else throughput.inference
-    if name == "epochs":
-        from benchmarks.suites import epochs
-
-        return epochs.run
-    if name == "time_to_accuracy":
-        from benchmarks.suites import time_to_accuracy
-
-        return time_to_accuracy.run
-    if name == "scaling":
-        from benchmarks.suites import scaling
-
-        return scaling.run
-    if name == "memory":
-        from benchmarks.suites import memory
-
-        return memory.run
-    if name == "dtypes":
-        from benchmarks.suites import dtypes
-
-        return dtypes.run
-    raise ValueError(f"benchmarks: unknown section {name!r}; expected one of {SECTIONS}")
 
 
 def suite_parser() -> argparse.ArgumentParser:
@@ -147,7 +118,7 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     for name in selected:
         print(f"\n== {name} ==", flush=True)
         start = time.perf_counter()
-        sections[name] = section_runner(name)(ctx)
+        sections[name] = RUNNERS[name](ctx)
         timings[name] = time.perf_counter() - start
     load_after = machine.load_average()
     for note in report.noise_notes(
