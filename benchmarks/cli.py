@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import machine, report
+from benchmarks import machine, noise
 from benchmarks.context import Context
 from benchmarks.data import load
 from benchmarks.nets import mnist_mlp_file
@@ -121,7 +121,7 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
         sections[name] = RUNNERS[name](ctx)
         timings[name] = time.perf_counter() - start
     load_after = machine.load_average()
-    for note in report.noise_notes(
+    for note in noise.noise_notes(
         info["load_average"], load_after, info["cores"]["usable"], sections
     ):
         ctx.note(note)

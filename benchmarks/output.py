@@ -1,16 +1,21 @@
 """Where results go and how they are written: `RESULTS` and `write_results`.
 
 Both commands (the suite, ``python -m benchmarks``, and the models table, ``python -m
-benchmarks models``) write through `write_results`, so their files are named and
-written alike.
+benchmarks models``) write through `write_results`: the JSON (everything, raw rounds
+included), then the Markdown and the plot rendered from it. Every file is written
+atomically.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks.markdown import render_markdown
+from benchmarks.plot import plot as plot_results
+from tinynet.atomic import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results"
 """The default folder of the results files: ``benchmarks/results``."""
@@ -19,12 +24,34 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def write_results(results: dict[str, Any], out: Path, name: str, *, plot: bool) -> None:
     """Write ``name``.json and ``name``.md (and ``name``.png for a suite) into ``out``."""
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
-    report.write_json(json_path, results)
-    report.write_text(md_path, report.render_markdown(results))
+    write_json(json_path, results)
+    write_text(md_path, render_markdown(results))
     print(f"\nwrote {json_path}\nwrote {md_path}", flush=True)
     if plot and results.get("kind") == "suite":
         png = out / f"{name}.png"
-        if report.plot(results, png):
+        if plot_results(results, png):
             print(f"wrote {png}", flush=True)
         else:
             print("no plot (matplotlib missing, or no batch-size data)", flush=True)
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_write(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write ``value`` as indented JSON, atomically."""
+    write_text(path, json.dumps(finite_json(value), indent=2, allow_nan=False) + "\n")
