@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchmarks.formatting import plural
+from benchmarks.formatting import fmt_ms, fmt_rate, fmt_ratio, plural
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
@@ -28,6 +28,21 @@ def case_step(comparison: dict[str, Any], name: str) -> float | None:
     """Seconds per step of one case of a comparison's JSON, if it ran."""
     case = comparison["cases"].get(name)
     return None if case is None else case.get("seconds_per_step")
+
+
+def rate_cells(comparison: dict[str, Any], *names: str) -> list[str]:
+    """The samples per second of each named case, formatted (``-`` where it did not run)."""
+    return [fmt_rate(case_rate(comparison, name)) for name in names]
+
+
+def step_cells(comparison: dict[str, Any], *names: str) -> list[str]:
+    """The milliseconds per step of each named case, formatted (``-`` where it did not run)."""
+    return [fmt_ms(case_step(comparison, name)) for name in names]
+
+
+def ratio_cells(comparison: dict[str, Any], *names: str) -> list[str]:
+    """Each named ratio (``"tinynet/torch"``), formatted (``-`` where a case did not run)."""
+    return [fmt_ratio(comparison["ratios"].get(name)) for name in names]
 
 
 def machine_lines(results: dict[str, Any]) -> list[str]:

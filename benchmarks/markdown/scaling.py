@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.formatting import fmt_ms, fmt_percent, fmt_rate, fmt_ratio
-from benchmarks.markdown.blocks import case_rate, case_step, table
+from benchmarks.formatting import fmt_percent
+from benchmarks.markdown.blocks import rate_cells, ratio_cells, step_cells, table
 
 
 def scaling_markdown(section: dict[str, Any]) -> list[str]:
@@ -24,13 +24,8 @@ def scaling_markdown(section: dict[str, Any]) -> list[str]:
             [
                 str(p["batch"]),
                 f"{p['flops_per_step'] / 1e6:,.2f}",
-                fmt_ms(case_step(c, "tinynet")),
-                fmt_ms(case_step(c, "torch")),
-                fmt_ms(case_step(c, "numpy")),
-                fmt_ms(case_step(c, "gemm")),
-                fmt_rate(case_rate(c, "tinynet")),
-                fmt_percent(c["ratios"].get("tinynet/gemm")),
-                fmt_ratio(c["ratios"].get("tinynet/torch")),
+                *step_cells(c, "tinynet", "torch", "numpy", "gemm"),
+                *tinynet_cells(c),
             ]
         )
     lines += table(
@@ -55,12 +50,8 @@ def scaling_markdown(section: dict[str, Any]) -> list[str]:
                 "-".join(map(str, p["sizes"])),
                 f"{p['parameters']:,}",
                 f"{p['flops_per_step'] / 1e6:,.2f}",
-                fmt_ms(case_step(c, "tinynet")),
-                fmt_ms(case_step(c, "torch")),
-                fmt_ms(case_step(c, "gemm")),
-                fmt_rate(case_rate(c, "tinynet")),
-                fmt_percent(c["ratios"].get("tinynet/gemm")),
-                fmt_ratio(c["ratios"].get("tinynet/torch")),
+                *step_cells(c, "tinynet", "torch", "gemm"),
+                *tinynet_cells(c),
             ]
         )
     batch = section["by_width"][0]["params"]["batch"] if section["by_width"] else "-"
@@ -84,3 +75,14 @@ def scaling_markdown(section: dict[str, Any]) -> list[str]:
         ),
     ]
     return lines
+
+
+def tinynet_cells(comparison: dict[str, Any]) -> list[str]:
+    """The last three columns of both tables: tinynet's samples/s, its efficiency (GEMM
+    time over its step time) and its speed against PyTorch."""
+    efficiency = fmt_percent(comparison["ratios"].get("tinynet/gemm"))
+    return [
+        *rate_cells(comparison, "tinynet"),
+        efficiency,
+        *ratio_cells(comparison, "tinynet/torch"),
+    ]

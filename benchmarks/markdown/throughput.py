@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.formatting import fmt_ms, fmt_percent, fmt_rate, fmt_ratio
-from benchmarks.markdown.blocks import case_rate, table
+from benchmarks.formatting import fmt_ms, fmt_percent
+from benchmarks.markdown.blocks import rate_cells, ratio_cells, table
 
 
 def step_markdown(section: dict[str, Any]) -> list[str]:
     """The step-throughput table and the GEMM-ceiling table."""
     rows = []
     for c in section["comparisons"]:
-        p, r = c["params"], c["ratios"]
+        p = c["params"]
         rows.append(
             [
                 p["dtype"],
                 str(p["batch"]),
-                fmt_rate(case_rate(c, "tinynet")),
-                fmt_rate(case_rate(c, "torch")),
-                fmt_rate(case_rate(c, "torch_fused")),
-                fmt_rate(case_rate(c, "numpy")),
-                fmt_rate(case_rate(c, "gemm")),
-                fmt_ratio(r.get("tinynet/torch")),
-                fmt_ratio(r.get("tinynet/torch_fused")),
-                fmt_ratio(r.get("tinynet/numpy")),
+                *rate_cells(c, "tinynet", "torch", "torch_fused", "numpy", "gemm"),
+                *ratio_cells(c, "tinynet/torch", "tinynet/torch_fused", "tinynet/numpy"),
             ]
         )
     lines = [
@@ -88,17 +82,11 @@ def inference_markdown(section: dict[str, Any]) -> list[str]:
     """The inference table."""
     rows = []
     for c in section["comparisons"]:
-        r = c["ratios"]
         rows.append(
             [
                 c["params"]["dtype"],
-                fmt_rate(case_rate(c, "tinynet")),
-                fmt_rate(case_rate(c, "tinynet_forward")),
-                fmt_rate(case_rate(c, "torch")),
-                fmt_rate(case_rate(c, "numpy")),
-                fmt_rate(case_rate(c, "sklearn")),
-                fmt_ratio(r.get("tinynet/torch")),
-                fmt_ratio(r.get("tinynet_forward/torch")),
+                *rate_cells(c, "tinynet", "tinynet_forward", "torch", "numpy", "sklearn"),
+                *ratio_cells(c, "tinynet/torch", "tinynet_forward/torch"),
             ]
         )
     test = section["comparisons"][0]["params"]["test_samples"] if section["comparisons"] else 0
