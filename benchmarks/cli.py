@@ -13,53 +13,24 @@ import argparse
 import datetime
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import machine, report
+from benchmarks import machine, noise
 from benchmarks.context import Context
 from benchmarks.data import load
 from benchmarks.nets import mnist_mlp_file
+from benchmarks.output import RESULTS, write_results
 from benchmarks.peers import PEERS, available
 from benchmarks.settings import settings_for
-from benchmarks.suites import SECTIONS
+from benchmarks.suites import RUNNERS, SECTIONS
 
-RESULTS = Path(__file__).resolve().parent / "results"
 INSTALL_HINTS = {
     "torch": "pip install torch (or the project's [bench] extra)",
     "sklearn": "pip install scikit-learn (or the project's [bench] extra)",
     "numpy": "numpy is required",
 }
-
-
-def section_runner(name: str) -> Callable[[Context], dict[str, Any]]:
-    """The function that measures section ``name`` (imported only when it runs)."""
-    if name in ("step", "inference"):
-        from benchmarks.suites import throughput
-
-        return throughput.step if name == "step" else throughput.inference
-    if name == "epochs":
-        from benchmarks.suites import epochs
-
-        return epochs.run
-    if name == "time_to_accuracy":
-        from benchmarks.suites import time_to_accuracy
-
-        return time_to_accuracy.run
-    if name == "scaling":
-        from benchmarks.suites import scaling
-
-        return scaling.run
-    if name == "memory":
-        from benchmarks.suites import memory
-
-        return memory.run
-    if name == "dtypes":
-        from benchmarks.suites import dtypes
-
-        return dtypes.run
-    raise ValueError(f"benchmarks: unknown section {name!r}; expected one of {SECTIONS}")
 
 
 def suite_parser() -> argparse.ArgumentParser:
@@ -104,21 +75,6 @@ def suite_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def limit_threads(threads: int | None) -> Any:
-    """Apply ``--threads`` to every BLAS in the process; return the limiter to keep alive."""
-    if threads is None:
-        return None
-    if threads < 1:
-        raise SystemExit(f"benchmarks: --threads must be at least 1, got {threads}")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise SystemExit(
-            "benchmarks: --threads needs threadpoolctl (pip install threadpoolctl)"
-        ) from None
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
 def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Measure every selected section, print progress, write JSON, Markdown and PNG.
 
@@ -127,7 +83,7 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     started = time.perf_counter()
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     settings = settings_for(mode, seed=args.seed, rounds=args.rounds)
-    limiter = limit_threads(args.threads)
+    limiter = machine.limit_threads(args.threads)
     threads = machine.numpy_blas_threads()
     peers = available(tuple(args.peers))
     if peers.get("torch"):
@@ -162,10 +118,10 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     for name in selected:
         print(f"\n== {name} ==", flush=True)
         start = time.perf_counter()
-        sections[name] = section_runner(name)(ctx)
+        sections[name] = RUNNERS[name](ctx)
         timings[name] = time.perf_counter() - start
     load_after = machine.load_average()
-    for note in report.noise_notes(
+    for note in noise.noise_notes(
         info["load_average"], load_after, info["cores"]["usable"], sections
     ):
         ctx.note(note)
@@ -191,20 +147,6 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     write_results(results, args.out, name, plot=not args.no_plot)
     del limiter
     return 0
-
-
-def write_results(results: dict[str, Any], out: Path, name: str, *, plot: bool) -> None:
-    """Write ``name``.json and ``name``.md (and ``name``.png for a suite) into ``out``."""
-    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
-    report.write_json(json_path, results)
-    report.write_text(md_path, report.render_markdown(results))
-    print(f"\nwrote {json_path}\nwrote {md_path}", flush=True)
-    if plot and results.get("kind") == "suite":
-        png = out / f"{name}.png"
-        if report.plot(results, png):
-            print(f"wrote {png}", flush=True)
-        else:
-            print("no plot (matplotlib missing, or no batch-size data)", flush=True)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 Each runner has ``steps(n) -> seconds``: it runs ``n`` more steps (or calls) and
 returns the time they took, so `benchmarks.timing` can alternate it with the peers'.
 Step runners slice consecutive batches out of pre-shuffled arrays
-(`benchmarks.data.batch_order`) and wrap around at the end: no gathering is timed.
+(`benchmarks.data.batch_order`) with a `benchmarks.timing.BatchCursor`, as the peers'
+do, and wrap around at the end: no gathering is timed.
 """
 
 from __future__ import annotations
@@ -14,33 +15,12 @@ import time
 import numpy as np
 
 from benchmarks.nets import gemm_shapes
-from benchmarks.timing import timed
+from benchmarks.timing import BatchCursor, timed
 from tinynet import CrossEntropyLoss
 from tinynet.layers.base import Layer
 from tinynet.optim import Adam
 from tinynet.train import predict
 from tinynet.typing import FloatArray, IntArray
-
-
-class BatchCursor:
-    """Consecutive batches of ``batch`` rows, wrapping to the start before a short one."""
-
-    def __init__(self, samples: int, batch: int) -> None:
-        if batch > samples:
-            raise ValueError(f"benchmarks: batch {batch} exceeds the {samples} samples")
-        self.batch = batch
-        self.limit = samples - samples % batch
-        self.position = 0
-
-    def take(self, n: int) -> list[int]:
-        """The start rows of the next ``n`` batches (computed before the timer starts)."""
-        starts = []
-        for _ in range(n):
-            if self.position >= self.limit:
-                self.position = 0
-            starts.append(self.position)
-            self.position += self.batch
-        return starts
 
 
 class TinynetSteps:

@@ -2,7 +2,8 @@
 
 `machine_info` collects it as JSON-ready values; `describe` turns it into the lines the
 suite prints first. BLAS threads come from threadpoolctl, which reads them from the
-loaded library itself (the environment variables only say what was asked for).
+loaded library itself (the environment variables only say what was asked for), and
+`limit_threads` sets them through it (``--threads``).
 """
 
 from __future__ import annotations
@@ -111,6 +112,21 @@ def numpy_blas_threads() -> int:
         if library["numpy"] and isinstance(library["threads"], int):
             return library["threads"]
     return 1
+
+
+def limit_threads(threads: int | None) -> Any:
+    """Apply ``--threads`` to every BLAS in the process; return the limiter to keep alive."""
+    if threads is None:
+        return None
+    if threads < 1:
+        raise SystemExit(f"benchmarks: --threads must be at least 1, got {threads}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise SystemExit(
+            "benchmarks: --threads needs threadpoolctl (pip install threadpoolctl)"
+        ) from None
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def numpy_blas_build() -> dict[str, Any]:

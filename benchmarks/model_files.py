@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine
-from benchmarks.cli import RESULTS, limit_threads, write_results
 from benchmarks.data import Data, load
 from benchmarks.nets import MODELS
+from benchmarks.output import RESULTS, write_results
 from tinynet.modelfile import DEFAULT_RECIPE_NAME, ModelFile, load_model_file
 from tinynet.recipe import Recipe
 
@@ -98,11 +98,7 @@ REPORTED_RECIPES = ("original", DEFAULT_RECIPE_NAME)
 def reported_figure(model_file: ModelFile, recipe_name: str) -> str | None:
     """The file's ``REPORTED`` string for the row of ``recipe_name``: set only on the
     original (or only) recipe's row, since a tuned variant is not what was published."""
-    if recipe_name not in REPORTED_RECIPES:
-        return None
-    namespace = getattr(model_file.build_fn, "__globals__", {})
-    value = namespace.get("REPORTED")
-    return None if value is None else str(value)
+    return model_file.reported if recipe_name in REPORTED_RECIPES else None
 
 
 def selected_recipes(model_file: ModelFile, names: Sequence[str] | None) -> dict[str, Recipe]:
@@ -175,7 +171,7 @@ def main(argv: Sequence[str]) -> int:
     """Run the models command; return the exit status."""
     args = parser().parse_args(list(argv))
     started = time.perf_counter()
-    limiter = limit_threads(args.threads)
+    limiter = machine.limit_threads(args.threads)
     files = [load_model_file(path) for path in model_paths(args.paths)]
     info = machine.machine_info("float32", with_torch=False)
     for line in machine.describe(info):

@@ -104,11 +104,36 @@ class CaseResult:
 
 
 class Runner(Protocol):
-    """Anything with ``steps(n) -> seconds``: runs ``n`` more steps and times them."""
+    """Anything with ``steps(n) -> seconds``: runs ``n`` more steps and times them.
+
+    A step runner takes its batches with a `BatchCursor`, so every contender of a
+    comparison walks the same rows in the same order.
+    """
 
     def steps(self, n: int) -> float:
         """Run ``n`` steps (or calls); return the seconds they took."""
         ...
+
+
+class BatchCursor:
+    """Consecutive batches of ``batch`` rows, wrapping to the start before a short one."""
+
+    def __init__(self, samples: int, batch: int) -> None:
+        if batch > samples:
+            raise ValueError(f"benchmarks: batch {batch} exceeds the {samples} samples")
+        self.batch = batch
+        self.limit = samples - samples % batch
+        self.position = 0
+
+    def take(self, n: int) -> list[int]:
+        """The start rows of the next ``n`` batches (computed before the timer starts)."""
+        starts = []
+        for _ in range(n):
+            if self.position >= self.limit:
+                self.position = 0
+            starts.append(self.position)
+            self.position += self.batch
+        return starts
 
 
 def step_cases(runners: Mapping[str, Runner], steps: int, samples_per_step: int) -> list[Case]:

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import machine, nets, report, run
+from benchmarks import formatting, machine, nets, noise, run
 from benchmarks.loops import GemmCeiling, TinynetSteps
 from benchmarks.peers.numpy_mlp import NumpySteps
 from benchmarks.timing import Case, alternate, calibrate_steps
 from tinynet import Dense, ReLU, Sequential
+from tinynet.modelfile import load_model_file
 
 SECTIONS = ("step", "inference", "epochs", "time_to_accuracy", "scaling", "memory", "dtypes")
 POSITIVE_KEYS = {
@@ -221,7 +222,7 @@ def test_smoke_numbers_are_finite_and_positive(smoke: tuple[dict[str, Any], str,
 @pytest.mark.slow
 def test_smoke_ratios_come_from_the_medians(smoke: tuple[dict[str, Any], str, Path]) -> None:
     results, _, _ = smoke
-    comparisons = list(report.iter_comparisons(results["sections"]))
+    comparisons = list(noise.iter_comparisons(results["sections"]))
     assert len(comparisons) >= 10
     for _, comparison in comparisons:
         cases = comparison["cases"]
@@ -265,17 +266,17 @@ def test_smoke_markdown_shows_every_measurement(smoke: tuple[dict[str, Any], str
         "## float32 against float64",
     ):
         assert heading in markdown
-    for section, comparison in report.iter_comparisons(results["sections"]):
+    for section, comparison in noise.iter_comparisons(results["sections"]):
         for name, case in comparison["cases"].items():
             shown = {
-                report.fmt_rate(case["samples_per_second"]),
-                report.fmt_ms(case.get("seconds_per_step")),
+                formatting.fmt_rate(case["samples_per_second"]),
+                formatting.fmt_ms(case.get("seconds_per_step")),
             }
             assert any(f"| {text} |" in markdown for text in shown), (section, name)
     for row in results["sections"]["step"]["gemm_ceiling"]:
-        assert f"| {report.fmt_percent(row['efficiency'])} |" in markdown
+        assert f"| {formatting.fmt_percent(row['efficiency'])} |" in markdown
     for row in results["sections"]["dtypes"]["runs"]:
-        assert f"| {report.fmt_percent(row['test_accuracy'], 2)} |" in markdown
+        assert f"| {formatting.fmt_percent(row['test_accuracy'], 2)} |" in markdown
     for note in results["notes"]:
         assert note in markdown
     assert "not reached" in markdown  # one epoch on 1,024 images cannot reach 97%
@@ -289,6 +290,7 @@ TINY_MODEL = '''
 import numpy as np
 
 from tinynet import Dense, ReLU, Sequential
+from tinynet.modelfile import load_model_file
 from tinynet.recipe import Recipe
 
 REPORTED = "12.34%"
@@ -327,7 +329,7 @@ def test_models_command_on_a_tiny_model_file(tmp_path: Path) -> None:
     markdown = (tmp_path / "table.md").read_text()
     assert "| tiny_mlp | default |" in markdown
     assert "12.34%" in markdown
-    assert report.fmt_percent(model["test_accuracy_mean"], 2) in markdown
+    assert formatting.fmt_percent(model["test_accuracy_mean"], 2) in markdown
 
 
 def test_models_command_gives_each_recipe_a_row_and_the_reported_figure_to_the_original(
@@ -377,7 +379,7 @@ def test_missing_peers_are_skipped_with_a_note(
     assert run(argv) == 0
     results = json.loads((tmp_path / "smoke.json").read_text())
     assert set(results["sections"]) == {"step", "epochs"}
-    for _, comparison in report.iter_comparisons(results["sections"]):
+    for _, comparison in noise.iter_comparisons(results["sections"]):
         assert not {"torch", "torch_fused", "sklearn"} & set(comparison["cases"])
         assert "numpy" in comparison["cases"]
         assert all(not name.endswith(("/torch", "/sklearn")) for name in comparison["ratios"])
@@ -416,3 +418,18 @@ def test_forced_openblas_kernels_are_reported(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     assert machine.blas_overrides() == {}
     assert machine.override_note({}) is None
+
+
+def test_model_file_reported_figure_is_read_when_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "tiny_mlp.py"
+    path.write_text(TINY_MODEL)
+    assert load_model_file(path).reported == "12.34%"
+    path.write_text(TINY_MODEL.replace('REPORTED = "12.34%"', ""))
+    assert load_model_file(path).reported is None
+
+
+def test_every_section_has_a_markdown_renderer_in_the_same_order() -> None:
+    from benchmarks.markdown.suite import RENDERERS
+    from benchmarks.suites import RUNNERS
+
+    assert list(RENDERERS) == list(RUNNERS) == list(SECTIONS)

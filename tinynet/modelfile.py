@@ -1,7 +1,8 @@
 """Model files: plain Python files defining ``build(seed) -> Layer`` and a ``RECIPE``.
 
 A file may also define ``RECIPES``, named variants (``{"original": ..., "tuned": ...}``),
-of which ``RECIPE`` is the default; ``tinynet train --recipe NAME`` picks one.
+of which ``RECIPE`` is the default; ``tinynet train --recipe NAME`` picks one. And it
+may define ``REPORTED``, the published figure of the network it reproduces (``"95.42%"``).
 ``models/mnist_mlp.py`` is one; a user's file of the same shape works everywhere a
 built-in one does (``tinynet train my_model.py``). Loading a model file runs it: it is
 code, like any script you run. Saved weights (`tinynet.io`) never run code.
@@ -28,7 +29,7 @@ class ModelFile:
 
     ``recipes`` holds every named recipe (the file's ``RECIPES``, and its ``RECIPE``
     under ``"default"`` unless it is one of them); ``recipe_name`` is the name of
-    ``recipe``.
+    ``recipe``. ``reported`` is the file's ``REPORTED`` as a string (``None`` without).
     """
 
     path: Path
@@ -36,6 +37,7 @@ class ModelFile:
     recipe: Recipe
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     recipe_name: str = DEFAULT_RECIPE_NAME
+    reported: str | None = None
 
     @property
     def name(self) -> str:
@@ -76,8 +78,9 @@ def load_model_file(path: str | Path) -> ModelFile:
 
     The file must define ``build(seed: int) -> Layer``; ``RECIPE`` (a `Recipe`) is
     optional and defaults to the first of ``RECIPES`` (a dict of name to `Recipe`, also
-    optional), or else to ``Recipe()``. Raises ``FileNotFoundError`` or ``TypeError``
-    with the file's name when one is missing or of the wrong kind.
+    optional), or else to ``Recipe()``; ``REPORTED`` is optional too. Raises
+    ``FileNotFoundError`` or ``TypeError`` with the file's name when one is missing or of
+    the wrong kind.
     """
     file = Path(path)
     if not file.is_file():
@@ -109,4 +112,6 @@ def load_model_file(path: str | Path) -> ModelFile:
             raise TypeError(f"{file}: RECIPE must be one of RECIPES when one is called 'default'")
         name = DEFAULT_RECIPE_NAME
         recipes = {name: recipe, **recipes}
-    return ModelFile(file.resolve(), build, recipe, recipes, name)
+    figure = getattr(module, "REPORTED", None)
+    reported = None if figure is None else str(figure)
+    return ModelFile(file.resolve(), build, recipe, recipes, name, reported)

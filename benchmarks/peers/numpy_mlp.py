@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.loops import BatchCursor
 from benchmarks.nets import DenseWeights
-from benchmarks.timing import timed
+from benchmarks.timing import BatchCursor, timed
 from tinynet.typing import FloatArray, IntArray
 
 

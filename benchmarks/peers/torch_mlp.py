@@ -15,9 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.loops import BatchCursor
 from benchmarks.nets import DenseWeights
-from benchmarks.timing import timed
+from benchmarks.timing import BatchCursor, timed
 from tinynet.typing import FloatArray, IntArray
 
 

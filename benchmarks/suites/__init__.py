@@ -8,15 +8,29 @@
 - `scaling`: step time against batch size and hidden width, with FLOPs.
 - `memory`: peak RSS of a full training run, measured in a subprocess.
 - `dtypes`: the recipe trained in float32 and float64.
+
+`RUNNERS` names them: a new section is a module here and one row of that table. The
+peers they compare against are imported only when a section runs with them.
 """
 
-SECTIONS = (
-    "step",
-    "inference",
-    "epochs",
-    "time_to_accuracy",
-    "scaling",
-    "memory",
-    "dtypes",
-)
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.context import Context
+from benchmarks.suites import dtypes, epochs, memory, scaling, throughput, time_to_accuracy
+
+RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "step": throughput.step,
+    "inference": throughput.inference,
+    "epochs": epochs.run,
+    "time_to_accuracy": time_to_accuracy.run,
+    "scaling": scaling.run,
+    "memory": memory.run,
+    "dtypes": dtypes.run,
+}
+"""Each section's name -> the function that measures it, in the order a run measures them."""
+
+SECTIONS = tuple(RUNNERS)
 """Section names, in the order a run measures them (``--sections`` picks some)."""

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.context import Context
+from benchmarks.formatting import summary_line
 from benchmarks.nets import dense_weights, layer_sizes
-from benchmarks.report import summary_line
 from benchmarks.timing import Case, alternate
 from tinynet import CrossEntropyLoss
 from tinynet.callbacks import History

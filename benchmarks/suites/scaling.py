@@ -13,8 +13,8 @@ from typing import Any
 from benchmarks import loops
 from benchmarks.context import Context
 from benchmarks.data import batch_order
+from benchmarks.formatting import summary_line
 from benchmarks.nets import dense_weights, mlp, parameter_count, step_flops, width_sizes
-from benchmarks.report import summary_line
 from benchmarks.timing import Runner, alternate, calibrate_steps, step_cases
 
 RATIOS = [("tinynet", "torch"), ("tinynet", "numpy"), ("tinynet", "gemm")]

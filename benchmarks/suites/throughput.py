@@ -14,8 +14,8 @@ from typing import Any
 from benchmarks import loops
 from benchmarks.context import Context
 from benchmarks.data import batch_order
+from benchmarks.formatting import summary_line
 from benchmarks.nets import dense_weights, layer_sizes, step_flops
-from benchmarks.report import summary_line
 from benchmarks.timing import Runner, alternate, calibrate_steps, step_cases
 from tinynet.layers.base import Layer
 

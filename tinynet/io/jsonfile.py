@@ -11,12 +11,13 @@ from tinynet.atomic import atomic_write
 
 
 def write_json(path: str | os.PathLike[str], value: Any) -> None:
-    """Write ``value`` (JSON values) to ``path`` as indented JSON with a final newline,
-    atomically: the file is complete or as it was. NaN and infinities become ``null``
-    (JSON has none), so any reader can parse the file."""
-    text = json.dumps(finite_json(value), indent=2, allow_nan=False)
+    """Write ``value`` (JSON values) to ``path`` as JSON indented by two spaces, ending in
+    a newline. NaN and infinities become ``null`` (JSON has none), so any reader can
+    parse the file. The value is encoded before anything is written, and the file is
+    written with `tinynet.atomic.atomic_write`: it is complete or as it was."""
+    encoded = json.dumps(finite_json(value), indent=2, allow_nan=False).encode("utf-8")
     with atomic_write(path) as handle:
-        handle.write(text.encode("utf-8") + b"\n")
+        handle.write(encoded + b"\n")
 
 
 def finite_json(value: Any) -> Any:
