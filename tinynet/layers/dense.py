@@ -14,8 +14,8 @@ from tinynet.typing import DTypeLike, FloatArray
 
 
 class _Products(NamedTuple):
-    """Where `Dense` writes its gradient products: weight-shaped, bias-shaped, and the
-    ones vector (N,) whose product with grad_y sums its rows."""
+    """Where `Dense` writes its gradient products: weight-shaped, bias-shaped, and ones
+    (at least N of them) whose product with grad_y sums its rows."""
 
     weight: FloatArray
     bias: FloatArray
@@ -94,19 +94,17 @@ class Dense(Layer):
         if self.bias is not None:
             # The column sums as one BLAS matrix-vector product, ones @ grad_y: about 3x
             # faster than np.sum(grad_y, axis=0) on a (128, 128) batch.
-            self.bias.grad += np.matmul(products.ones, grad_y, out=products.bias)
+            ones = products.ones[: x.shape[0]]
+            self.bias.grad += np.matmul(ones, grad_y, out=products.bias)
 
     def _products(self, x: FloatArray) -> _Products:
         """The buffers the gradient products are written into, kept between calls: a
         fresh array the size of the weight costs page faults on every step."""
         n, dtype = x.shape[0], x.dtype
         kept = self._kept
-        if kept is None or kept.ones.shape[0] != n or kept.weight.dtype != dtype:
-            kept = _Products(
-                np.empty(self.weight.shape, dtype),
-                np.empty(self.out_features, dtype),
-                np.ones(n, dtype),
-            )
+        if kept is None or kept.weight.dtype != dtype or kept.ones.shape[0] < n:
+            weight, bias = np.empty(self.weight.shape, dtype), np.empty(self.out_features, dtype)
+            kept = _Products(weight, bias, np.ones(n, dtype))
             self._kept = kept
         return kept
 
