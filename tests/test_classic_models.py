@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinynet import Dense, Layer, MSELoss, ReLU, Sequential, Sigmoid
+from tinynet import CrossEntropyLoss, Dense, Layer, MSELoss, ReLU, Sequential, Sigmoid
 from tinynet.datasets import load_mnist
 from tinynet.modelfile import ModelFile, load_model_file
 from tinynet.optim import SGD
@@ -17,6 +17,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 
 # name: (layer sizes, hidden activation, output activation or None for logits, parameters)
 ARCHITECTURES = {
+    "kdexd_30": ([784, 30, 10], ReLU, None, 784 * 30 + 30 + 30 * 10 + 10),  # 23,860
     "nielsen_30": ([784, 30, 10], Sigmoid, Sigmoid, 784 * 30 + 30 + 30 * 10 + 10),  # 23,860
     "mlp_64_28": ([784, 64, 28, 10], ReLU, None, 784 * 64 + 64 + 64 * 28 + 28 + 28 * 10 + 10),
     "mlp_10_10": ([784, 10, 10], ReLU, None, 784 * 10 + 10 + 10 * 10 + 10),  # 7,960
@@ -83,6 +84,22 @@ def test_initializations_are_the_originals() -> None:
     assert w1.data.std() == pytest.approx(1.0, abs=0.02)  # 23,520 draws
     assert b1.data.std() == pytest.approx(1.0, abs=0.5)  # 30 draws
     assert np.all(b1.data != 0)
+    # kdexd: weights N(0, 1) / sqrt(fan_in), biases N(0, 1)
+    kdexd = load("kdexd_30").build(0).parameters()
+    for weight, bias in zip(kdexd[::2], kdexd[1::2], strict=True):
+        fan_in = weight.shape[0]
+        assert weight.data.std() == pytest.approx(np.sqrt(1 / fan_in), rel=0.15)
+        assert np.all(bias.data != 0)
+    w1, b1 = kdexd[:2]
+    assert w1.data.std() * np.sqrt(784) == pytest.approx(1.0, abs=0.02)  # 23,520 draws
+    assert b1.data.std() == pytest.approx(1.0, abs=0.5)  # 30 draws
+    # drawn layer by layer, weight then bias: standard normals scaled by 1 / sqrt(fan_in)
+    rng = np.random.default_rng(0)
+    for weight, bias in zip(kdexd[::2], kdexd[1::2], strict=True):
+        fan_in = weight.shape[0]
+        w = rng.standard_normal(weight.shape) / np.sqrt(fan_in)
+        np.testing.assert_allclose(weight.data, w, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(bias.data, rng.standard_normal(bias.shape), rtol=1e-6, atol=1e-7)
     # luke-harriman and the notebook: weights and biases U(-0.5, 0.5)
     for name in ("mlp_64_28", "mlp_10_10"):
         for p in load(name).build(0).parameters():
@@ -133,6 +150,9 @@ def test_the_original_recipes_say_what_the_originals_did() -> None:
     notebook = load("mlp_10_10").recipes["original"]
     assert (notebook.optimizer, notebook.optimizer_args) == ("sgd", {"lr": 0.1})
     assert (notebook.epochs, notebook.batch_size) == (500, None)
+    kdexd = load("kdexd_30").recipes["original"]
+    assert (kdexd.optimizer, kdexd.optimizer_args) == ("sgd", {"lr": 0.01})
+    assert (kdexd.epochs, kdexd.batch_size, kdexd.schedule) == (100, 16, "constant")
     varnit = load("mlp_128_64_momentum").recipes["original"]
     assert (varnit.epochs, varnit.batch_size) == (2000, None)
     optimizer = varnit.make_optimizer(load("mlp_128_64_momentum").build(0))
@@ -145,7 +165,7 @@ def test_the_original_recipes_say_what_the_originals_did() -> None:
         "weight_decay": 0.0,
         "initial_buffer": "zeros",
     }
-    for recipe in (harriman, notebook, varnit):
+    for recipe in (kdexd, harriman, notebook, varnit):
         assert (recipe.loss, recipe.targets, recipe.max_shift) == ("cross_entropy", "labels", 0)
 
 
@@ -206,4 +226,64 @@ def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np
     for p, b in zip(params[1::2], expected_b, strict=True):
         np.testing.assert_allclose(p.data, b[:, 0], rtol=1e-12, atol=1e-12)
     # and the step is not trivially small: it moved the weights
+    assert not np.allclose(params[0].data, weights[0].T)
+
+
+def softmax_column(z: np.ndarray) -> np.ndarray:
+    e: np.ndarray = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def kdexd_update(
+    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """network.py's fit, one mini-batch, written out: per-image backprop with a ReLU
+    hidden layer and a softmax output whose error is a - y, summed over the batch, then
+    w -= (lr / m) * sum. Column-vector layout as its (w of shape (out, in)); x (m, 784),
+    y one-hot (m, 10)."""
+    grad_w = [np.zeros_like(w) for w in weights]
+    grad_b = [np.zeros_like(b) for b in biases]
+    for image, target in zip(x, y, strict=True):
+        activations, zs = [image[:, None]], []
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            zs.append(w @ activations[-1] + b)
+            last = i == len(weights) - 1
+            activations.append(softmax_column(zs[-1]) if last else np.maximum(zs[-1], 0))
+        delta = activations[-1] - target[:, None]
+        for layer in range(len(weights) - 1, -1, -1):
+            grad_w[layer] += delta @ activations[layer].T
+            grad_b[layer] += delta
+            if layer:
+                delta = (weights[layer].T @ delta) * (zs[layer - 1] > 0)
+    m = x.shape[0]
+    new_w = [w - lr / m * g for w, g in zip(weights, grad_w, strict=True)]
+    new_b = [b - lr / m * g for b, g in zip(biases, grad_b, strict=True)]
+    return new_w, new_b
+
+
+def test_kdexd_recipe_takes_exactly_its_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
+    # CrossEntropyLoss(mean) on logits has gradient (softmax - onehot)/m, its summed output
+    # error a - y divided by m: SGD at 0.01 gives its update. One mini-batch of 16, float64.
+    file = load("kdexd_30")
+    recipe = file.recipes["original"]
+    model = file.build(3).astype(np.float64)
+    params = model.parameters()
+    weights = [p.data.T.copy() for p in params[::2]]
+    biases = [p.data[:, None].copy() for p in params[1::2]]
+    x, labels = small_slice
+    x, labels = x[:16].astype(np.float64), labels[:16]
+    onehot = np.eye(10)[labels]
+    expected_w, expected_b = kdexd_update(weights, biases, x, onehot, lr=0.01)
+
+    loss = recipe.make_loss()
+    assert isinstance(loss, CrossEntropyLoss)
+    optimizer = recipe.make_optimizer(model)
+    loss.forward(model(x), labels)
+    optimizer.zero_grad()
+    model.backward(loss.backward())
+    optimizer.step()
+    for p, w in zip(params[::2], expected_w, strict=True):
+        np.testing.assert_allclose(p.data, w.T, rtol=1e-12, atol=1e-12)
+    for p, b in zip(params[1::2], expected_b, strict=True):
+        np.testing.assert_allclose(p.data, b[:, 0], rtol=1e-12, atol=1e-12)
     assert not np.allclose(params[0].data, weights[0].T)
