@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -169,55 +171,88 @@ def test_the_original_recipes_say_what_the_originals_did() -> None:
         assert (recipe.loss, recipe.targets, recipe.max_shift) == ("cross_entropy", "labels", 0)
 
 
+Column = Callable[[np.ndarray], np.ndarray]
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     out: np.ndarray = 1 / (1 + np.exp(-z))
     return out
 
 
-def nielsen_update(
-    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, eta: float
+def sigmoid_prime(z: np.ndarray) -> np.ndarray:
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
+def relu_prime(z: np.ndarray) -> np.ndarray:
+    return (z > 0).astype(z.dtype)
+
+
+def softmax_column(z: np.ndarray) -> np.ndarray:
+    e: np.ndarray = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def per_image_update(
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    *,
+    hidden: Column,
+    hidden_prime: Column,
+    output: Column,
+    output_prime: Column | None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """network.py's update_mini_batch, written out: per-image backprop of
-    C_x = ||y - a||^2 / 2, summed, then w -= (eta / m) * sum. Column-vector layout as his
-    (w of shape (out, in)); x (m, 784), y one-hot (m, 10)."""
+    """Nielsen's network.py update_mini_batch, written out (kdexd's fit keeps it): per-image
+    backprop in his column-vector layout (w of shape (out, in)), summed over the batch,
+    then w -= (lr / m) * sum. The error at the output is (a - y) * output_prime(z), or
+    a - y when ``output_prime`` is None (a softmax under cross-entropy). x (m, 784), y
+    one-hot (m, 10)."""
     grad_w = [np.zeros_like(w) for w in weights]
     grad_b = [np.zeros_like(b) for b in biases]
     for image, target in zip(x, y, strict=True):
         activations, zs = [image[:, None]], []
-        for w, b in zip(weights, biases, strict=True):
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             zs.append(w @ activations[-1] + b)
-            activations.append(sigmoid(zs[-1]))
-        delta = (activations[-1] - target[:, None]) * sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))
+            activations.append((output if i == len(weights) - 1 else hidden)(zs[-1]))
+        delta = activations[-1] - target[:, None]
+        if output_prime is not None:
+            delta = delta * output_prime(zs[-1])
         for layer in range(len(weights) - 1, -1, -1):
             grad_w[layer] += delta @ activations[layer].T
             grad_b[layer] += delta
             if layer:
-                s = sigmoid(zs[layer - 1])
-                delta = (weights[layer].T @ delta) * s * (1 - s)
+                delta = (weights[layer].T @ delta) * hidden_prime(zs[layer - 1])
     m = x.shape[0]
-    new_w = [w - eta / m * g for w, g in zip(weights, grad_w, strict=True)]
-    new_b = [b - eta / m * g for b, g in zip(biases, grad_b, strict=True)]
+    new_w = [w - lr / m * g for w, g in zip(weights, grad_w, strict=True)]
+    new_b = [b - lr / m * g for b, g in zip(biases, grad_b, strict=True)]
     return new_w, new_b
 
 
-def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
-    # MSELoss(mean) over m*10 entries has gradient (a - y)/(5m); his is (a - y)/m:
-    # lr 15.0 = 5 * 3.0 gives his update. Checked on one mini-batch of 10, in float64.
-    file = load("nielsen_30")
+def assert_one_step_is_the_originals(
+    name: str,
+    x: np.ndarray,
+    labels: np.ndarray,
+    loss_type: type,
+    update: Callable[..., tuple[list[np.ndarray], list[np.ndarray]]],
+) -> None:
+    """One SGD step of the file's original recipe, in float64 from ``build(3)``, moves every
+    weight and bias where ``update(weights, biases, x, onehot)`` (the original's per-image
+    rule) does."""
+    file = load(name)
     recipe = file.recipes["original"]
     model = file.build(3).astype(np.float64)
     params = model.parameters()
     weights = [p.data.T.copy() for p in params[::2]]
     biases = [p.data[:, None].copy() for p in params[1::2]]
-    x, labels = small_slice
-    x, labels = x[:10].astype(np.float64), labels[:10]
-    y = recipe.prepare_targets(labels, np.float64)
-    expected_w, expected_b = nielsen_update(weights, biases, x, y, eta=3.0)
+    x = x.astype(np.float64)
+    expected_w, expected_b = update(weights, biases, x, np.eye(10)[labels])
 
     loss = recipe.make_loss()
-    assert isinstance(loss, MSELoss)
+    assert isinstance(loss, loss_type)
     optimizer = recipe.make_optimizer(model)
-    loss.forward(model(x), y)
+    loss.forward(model(x), recipe.prepare_targets(labels, np.float64))
     optimizer.zero_grad()
     model.backward(loss.backward())
     optimizer.step()
@@ -229,61 +264,42 @@ def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np
     assert not np.allclose(params[0].data, weights[0].T)
 
 
-def softmax_column(z: np.ndarray) -> np.ndarray:
-    e: np.ndarray = np.exp(z - z.max())
-    return e / e.sum()
-
-
-def kdexd_update(
-    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """network.py's fit, one mini-batch, written out: per-image backprop with a ReLU
-    hidden layer and a softmax output whose error is a - y, summed over the batch, then
-    w -= (lr / m) * sum. Column-vector layout as its (w of shape (out, in)); x (m, 784),
-    y one-hot (m, 10)."""
-    grad_w = [np.zeros_like(w) for w in weights]
-    grad_b = [np.zeros_like(b) for b in biases]
-    for image, target in zip(x, y, strict=True):
-        activations, zs = [image[:, None]], []
-        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            zs.append(w @ activations[-1] + b)
-            last = i == len(weights) - 1
-            activations.append(softmax_column(zs[-1]) if last else np.maximum(zs[-1], 0))
-        delta = activations[-1] - target[:, None]
-        for layer in range(len(weights) - 1, -1, -1):
-            grad_w[layer] += delta @ activations[layer].T
-            grad_b[layer] += delta
-            if layer:
-                delta = (weights[layer].T @ delta) * (zs[layer - 1] > 0)
-    m = x.shape[0]
-    new_w = [w - lr / m * g for w, g in zip(weights, grad_w, strict=True)]
-    new_b = [b - lr / m * g for b, g in zip(biases, grad_b, strict=True)]
-    return new_w, new_b
+def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
+    # MSELoss(mean) over m*10 entries has gradient (a - y)/(5m); his is (a - y)/m:
+    # lr 15.0 = 5 * 3.0 gives his update. Checked on one mini-batch of 10, in float64.
+    x, labels = small_slice
+    assert_one_step_is_the_originals(
+        "nielsen_30",
+        x[:10],
+        labels[:10],
+        MSELoss,
+        partial(
+            per_image_update,
+            lr=3.0,
+            hidden=sigmoid,
+            hidden_prime=sigmoid_prime,
+            output=sigmoid,
+            output_prime=sigmoid_prime,
+        ),
+    )
 
 
 def test_kdexd_recipe_takes_exactly_its_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
-    # CrossEntropyLoss(mean) on logits has gradient (softmax - onehot)/m, its summed output
-    # error a - y divided by m: SGD at 0.01 gives its update. One mini-batch of 16, float64.
-    file = load("kdexd_30")
-    recipe = file.recipes["original"]
-    model = file.build(3).astype(np.float64)
-    params = model.parameters()
-    weights = [p.data.T.copy() for p in params[::2]]
-    biases = [p.data[:, None].copy() for p in params[1::2]]
+    # CrossEntropyLoss(mean) on logits has gradient (softmax - onehot)/m: its output error
+    # a - y summed over the batch and divided by m. SGD at 0.01 gives its update. Checked on
+    # one mini-batch of 16, in float64.
     x, labels = small_slice
-    x, labels = x[:16].astype(np.float64), labels[:16]
-    onehot = np.eye(10)[labels]
-    expected_w, expected_b = kdexd_update(weights, biases, x, onehot, lr=0.01)
-
-    loss = recipe.make_loss()
-    assert isinstance(loss, CrossEntropyLoss)
-    optimizer = recipe.make_optimizer(model)
-    loss.forward(model(x), labels)
-    optimizer.zero_grad()
-    model.backward(loss.backward())
-    optimizer.step()
-    for p, w in zip(params[::2], expected_w, strict=True):
-        np.testing.assert_allclose(p.data, w.T, rtol=1e-12, atol=1e-12)
-    for p, b in zip(params[1::2], expected_b, strict=True):
-        np.testing.assert_allclose(p.data, b[:, 0], rtol=1e-12, atol=1e-12)
-    assert not np.allclose(params[0].data, weights[0].T)
+    assert_one_step_is_the_originals(
+        "kdexd_30",
+        x[:16],
+        labels[:16],
+        CrossEntropyLoss,
+        partial(
+            per_image_update,
+            lr=0.01,
+            hidden=lambda z: np.maximum(z, 0),
+            hidden_prime=relu_prime,
+            output=softmax_column,
+            output_prime=None,
+        ),
+    )
