@@ -20,6 +20,7 @@ from tinynet.io.native import FORMAT_VERSION, Loaded, load, load_full, save
 from tinynet.io.onnx_export import export_onnx, to_onnx
 from tinynet.io.onnx_graph import OnnxGraph, register_onnx
 from tinynet.io.safetensors_format import load_safetensors, save_safetensors
+from tinynet.io.torch_bridge import from_torch, to_torch
 
 __all__ = [
     "FORMAT_VERSION",
@@ -28,6 +29,7 @@ __all__ = [
     "ModelFormatError",
     "OnnxGraph",
     "export_onnx",
+    "from_torch",
     "load",
     "load_full",
     "load_safetensors",
@@ -35,5 +37,6 @@ __all__ = [
     "save",
     "save_safetensors",
     "to_onnx",
+    "to_torch",
     "write_json",
 ]
