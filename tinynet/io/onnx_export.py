@@ -29,7 +29,7 @@ import numpy as np
 
 import tinynet.io.onnx_converters as _builtin_converters
 from tinynet.atomic import atomic_write
-from tinynet.containers import first_layer
+from tinynet.containers import default_input_shape
 from tinynet.io.onnx_graph import OnnxGraph, import_onnx
 from tinynet.layers.base import Layer
 from tinynet.version import __version__
@@ -114,16 +114,9 @@ def export_onnx(
 
 
 def _input_shape(model: Layer, input_shape: Sequence[int] | None) -> tuple[int, ...]:
-    """``input_shape`` checked, or the first layer's feature count."""
+    """``input_shape`` checked, or the first layer's ``(in_features,)``."""
     if input_shape is None:
-        first = first_layer(model)
-        features = getattr(first, "in_features", getattr(first, "num_features", None))
-        if not isinstance(features, int):
-            raise ValueError(
-                f"export_onnx: cannot tell the input shape from {first!r}; pass input_shape, "
-                f"one sample's shape, e.g. input_shape=(784,) or (1, 28, 28)"
-            )
-        return (features,)
+        return default_input_shape(model, "export_onnx")
     shape = tuple(input_shape)
     if not all(
         isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape
