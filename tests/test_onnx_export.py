@@ -214,7 +214,8 @@ def test_initializers_are_the_pytorch_layout_state_dict() -> None:
     proto = to_onnx(model, (3, 4))
     weights = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
     for name, array in to_torch_layout(model).items():
-        np.testing.assert_array_equal(weights[name], array)
+        if not name.endswith("num_batches_tracked"):  # a training count, not used in inference
+            np.testing.assert_array_equal(weights[name], array)
     assert weights["1.weight"].shape == (16, 12)  # Linear's (out, in)
 
 

@@ -6,6 +6,7 @@ reprs (every constructor argument); outputs are compared with torch's own forwar
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,12 @@ class Double(Layer):
 def test_to_torch_refuses_by_name_and_position(model: Layer, match: str) -> None:
     with pytest.raises(ConversionError, match=match):
         to_torch(model)
+
+
+def test_missing_torch_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match="need PyTorch: pip install torch"):
+        to_torch(Dense(2, 2))
 
 
 def test_not_a_module() -> None:

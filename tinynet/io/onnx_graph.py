@@ -39,7 +39,7 @@ Converter = Callable[[Any, "OnnxGraph", str], str]
 
 _CONVERTERS: dict[type[Layer], Converter] = {}
 
-INSTALL_HINT = 'ONNX export needs the optional packages onnx: pip install "tinynet-nn[onnx]"'
+INSTALL_HINT = 'ONNX export needs the optional package onnx: pip install "tinynet-nn[onnx]"'
 
 
 def register_onnx(cls: type[L]) -> Callable[[Callable[[L, OnnxGraph, str], str]], Converter]:
