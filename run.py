@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-EXTRAS = {"train": "", "test": "[dev,bench,plot,safetensors]", "bench": "[bench,plot]"}
+EXTRAS = {"train": "", "test": "[dev,bench,plot,safetensors,onnx]", "bench": "[bench,plot]"}
 
 
 def venv_python() -> Path:

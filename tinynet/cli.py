@@ -5,6 +5,7 @@ tinynet train models/nielsen_30.py --recipe tuned --plot pictures/
 tinynet evaluate models/mnist_mlp.py --weights mlp.npz
 tinynet predict mlp.npz digit.png
 tinynet summary models/mnist_mlp.py
+tinynet export mlp.npz mlp.onnx
 """
 
 from __future__ import annotations
@@ -236,6 +237,24 @@ def command_summary(args: argparse.Namespace) -> dict[str, Any]:
     return {"parameters": model.num_parameters()}
 
 
+def command_export(args: argparse.Namespace) -> dict[str, Any]:
+    """Write a saved model as an ONNX file (`tinynet.io.export_onnx`)."""
+    from tinynet.io import export_onnx
+
+    shape = None
+    if args.input_shape is not None:
+        try:
+            shape = tuple(int(d) for d in args.input_shape.replace("x", ",").split(","))
+        except ValueError:
+            raise ValueError(
+                f"--input-shape: expected one sample's shape like 784 or 1,28,28, "
+                f"got {args.input_shape!r}"
+            ) from None
+    export_onnx(load(args.weights), args.output, shape, opset=args.opset)
+    print(f"wrote {args.output} (ONNX opset {args.opset}, input 'input', output 'output')")
+    return {"output": args.output}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tinynet", description=__doc__.split("\n")[0])
@@ -294,6 +313,19 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="print a model file's layers")
     summary.add_argument("model_file")
     summary.set_defaults(run=command_summary)
+
+    from tinynet.io.onnx_export import DEFAULT_OPSET
+
+    export = commands.add_parser("export", help="write a saved model as ONNX (needs onnx)")
+    export.add_argument("weights", help="a model saved with --save or tinynet.save")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument(
+        "--input-shape",
+        metavar="SHAPE",
+        help="one sample's shape, e.g. 784 or 1,28,28 (default: the first layer's features)",
+    )
+    export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
+    export.set_defaults(run=command_export)
     return parser
 
 

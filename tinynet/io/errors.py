@@ -7,3 +7,9 @@ class ModelFormatError(ValueError):
     """The file cannot be loaded: not the expected format, truncated, corrupt, hostile
     (pickled objects), or its arrays do not fit the architecture it describes. The
     message names the file and what was expected; nothing was loaded."""
+
+
+class ConversionError(ValueError):
+    """A model that cannot be converted to another framework's form (ONNX, PyTorch):
+    the message names the layer or module, its position in the model and what is
+    supported. Nothing was written."""

@@ -21,6 +21,7 @@ from typing import IO, BinaryIO
 import numpy as np
 
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.pickled import refuse_pickle
 from tinynet.state_dict import ArraySpec
 from tinynet.typing import Array
 
@@ -104,7 +105,7 @@ def open_npz(path: str | os.PathLike[str], kind: str = "an .npz file") -> Iterat
     """Open ``path`` for reading; ``kind`` names what it should be in error messages.
 
     ``FileNotFoundError`` if there is no such file; `ModelFormatError` if it is empty,
-    not a zip archive, truncated, or holds anything but ``.npy`` arrays.
+    a PyTorch pickle, not a zip archive, truncated, or holds anything but ``.npy`` arrays.
     """
     file = Path(path)
     if not file.exists():
@@ -113,6 +114,7 @@ def open_npz(path: str | os.PathLike[str], kind: str = "an .npz file") -> Iterat
         raise ModelFormatError(f"{file} is not a file; expected {kind}")
     if file.stat().st_size == 0:
         raise ModelFormatError(f"{file} is empty; expected {kind}")
+    refuse_pickle(file)
     try:
         archive = zipfile.ZipFile(file)
     except _CORRUPT as error:

@@ -27,6 +27,7 @@ import numpy as np
 
 from tinynet.atomic import atomic_write
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.pickled import refuse_pickle
 from tinynet.layers.base import Layer
 from tinynet.layers.dense import Dense
 from tinynet.state_dict import ArraySpec, IncompatibleKeys, StateDictError, find_mismatch
@@ -90,7 +91,8 @@ def load_safetensors(
 
     Names, shapes (in PyTorch's layout) and dtypes are all checked from the file's
     header before any data is read, so on any error ``model`` is unchanged:
-    ``FileNotFoundError``; `ModelFormatError` for a file that is not safetensors;
+    ``FileNotFoundError``; `ModelFormatError` for a file that is not safetensors (a
+    PyTorch pickle is refused unread, with how to save it as safetensors);
     `tinynet.state_dict.StateDictError` for weights that do not fit ``model``. dtypes
     are cast as ``load_state_dict`` does (safe casts only). Returns the missing and
     unexpected keys (both empty if ``strict``).
@@ -98,6 +100,7 @@ def load_safetensors(
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"no such file: {file}")
+    refuse_pickle(file)
     flip = transposed_names(model)
     expected = {
         name: ArraySpec(spec.shape[::-1], spec.dtype) if name in flip else spec
