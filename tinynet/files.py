@@ -12,6 +12,11 @@ import os
 import stat
 from typing import BinaryIO
 
+DEFLATE_MAX_RATIO = 1032
+"""No deflate stream (zip, gzip) expands more than this: each 258-byte match costs at
+least 2 bits. A file declaring more uncompressed bytes than its size times this is
+corrupt or hostile, and can be refused before anything is decompressed."""
+
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 

@@ -1,6 +1,6 @@
 """Datasets: the IDX file format and the MNIST-style datasets stored in it."""
 
-from tinynet.datasets.idx import read_idx, write_idx
+from tinynet.datasets.idx import IdxFormatError, read_idx, write_idx
 from tinynet.datasets.mnist import (
     FASHION_MNIST_CLASSES,
     load_fashion_mnist,
@@ -10,6 +10,7 @@ from tinynet.datasets.mnist import (
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
+    "IdxFormatError",
     "load_fashion_mnist",
     "load_idx_folder",
     "load_mnist",

@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tinynet.files import open_regular
+from tinynet.files import DEFLATE_MAX_RATIO, open_regular
 from tinynet.io import npy
 from tinynet.io.errors import ModelFormatError
 from tinynet.state_dict import ArraySpec
@@ -38,8 +38,6 @@ from tinynet.typing import Array
 _SUFFIX = ".npy"
 _LOCAL_HEADER = 30
 """Bytes of a zip local file header before its name: the least a member occupies."""
-DEFLATE_MAX_RATIO = 1032
-"""No deflate stream expands more than this (each 258-byte match costs at least 2 bits)."""
 _CORRUPT = (
     zipfile.BadZipFile,
     EOFError,
