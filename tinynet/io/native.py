@@ -317,8 +317,12 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
         optimizer = cls(params, **settings)
         optimizer.load_state_dict({"state": state, "param_groups": groups})
         optimizer.initial_lr = float(section.get("initial_lr", optimizer.lr))
-    except (TypeError, ValueError, KeyError) as error:
-        raise ModelFormatError(f"{where}: cannot restore {cls.__name__}: {error}") from error
+    except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError) as error:
+        # Whatever the optimizer raises on a malformed section (step=Infinity is an
+        # OverflowError) is the file's fault, and must name it.
+        raise ModelFormatError(
+            f"{where}: cannot restore {cls.__name__}: {type(error).__name__}: {error}"
+        ) from error
     return optimizer
 
 
@@ -345,7 +349,9 @@ def _optimizer_state(
     array's shape and dtype checked against its parameter before it is read."""
     state: dict[int, dict[str, Any]] = {}
     for key, entry in entries.items():
-        if not (re.fullmatch("[0-9]+", key) and int(key) < len(params) and isinstance(entry, dict)):
+        if not (
+            re.fullmatch("[0-9]{1,9}", key) and int(key) < len(params) and isinstance(entry, dict)
+        ):
             raise ModelFormatError(f"{where}: unexpected state entry {key!r}")
         state[int(key)] = dict(entry)
     for name, spec in reader.specs.items():
