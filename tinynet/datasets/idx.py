@@ -56,6 +56,17 @@ class IdxFormatError(ValueError):
     fit together; the message names the file, what was expected and what was found."""
 
 
+class _Expected(NamedTuple):
+    """What a caller requires an IDX header to declare (``None``: anything)."""
+
+    shape: Shape | None
+    dtype: np.dtype[Any] | None
+
+    @classmethod
+    def of(cls, shape: Shape | None, dtype: DTypeLike | None) -> _Expected:
+        return cls(shape, None if dtype is None else np.dtype(dtype))
+
+
 def read_idx(
     path: str | os.PathLike[str], *, shape: Shape | None = None, dtype: DTypeLike | None = None
 ) -> Array:
@@ -67,7 +78,7 @@ def read_idx(
     before the payload is read. Raises ``FileNotFoundError``, or `IdxFormatError` if
     the file is not a regular file, not a well-formed IDX file or not as expected.
     """
-    expect = _Expected(shape, None if dtype is None else np.dtype(dtype))
+    expect = _Expected.of(shape, dtype)
     with open_regular(path, _KIND, IdxFormatError) as handle:
         size = os.fstat(handle.fileno()).st_size
         compressed = is_gzip(handle.read(2))
@@ -99,7 +110,7 @@ def decompress(
     """Decompress a gzip stream holding one IDX file, never past what its header
     declares (``shape``, ``dtype``: as for `read_idx`); `IdxFormatError` if corrupt,
     malformed or not as expected."""
-    expect = _Expected(shape, None if dtype is None else np.dtype(dtype))
+    expect = _Expected.of(shape, dtype)
     with _gzip_errors(source, True), gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
         array = _read_array(stream, source, len(data), True, expect, native=False)
     return _header(array) + array.tobytes()
@@ -118,7 +129,7 @@ def decode_idx(
     int8 always), else a native-endian copy. ``shape``, ``dtype``: as for `read_idx`.
     Use `read_idx` for a file.
     """
-    expect = _Expected(shape, None if dtype is None else np.dtype(dtype))
+    expect = _Expected.of(shape, dtype)
     declared, dims = _parse_header(data, source)
     _check_declared(source, declared, dims, expect, len(data), compressed=False)
     try:
@@ -127,11 +138,6 @@ def decode_idx(
         raise _unholdable(source, dims, declared, error) from None
     native = declared.newbyteorder("=")
     return array if native == declared else array.astype(native)
-
-
-class _Expected(NamedTuple):
-    shape: Shape | None
-    dtype: np.dtype[Any] | None
 
 
 def _read_array(

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.npy import short_repr
 from tinynet.layers.base import Layer
 from tinynet.layers.dense import Dense
 from tinynet.layers.normalization import BatchNorm1d
@@ -116,7 +117,7 @@ def rebuild(
         raise ModelFormatError(f"{path}: {error}") from None
     if budget is not None:
         sized = _SIZED_BY_CONFIG.get(cls)
-        budget.charge(sized(config) if sized else 0, 1, path, f"{kind}({_short(config)})")
+        budget.charge(sized(config) if sized else 0, 1, path, f"{kind}({short_repr(config, 200)})")
     built = [
         rebuild(child, f"{path}.{_child_name(child)}", depth + 1, budget) for child in children
     ]
@@ -124,7 +125,7 @@ def rebuild(
         layer = cls.from_config(config, built)
     except Exception as error:
         raise ModelFormatError(
-            f"{path}: cannot rebuild {kind} from config {_short(config)} and {len(built)} "
+            f"{path}: cannot rebuild {kind} from config {short_repr(config, 200)} and {len(built)} "
             f"sub-layers: {type(error).__name__}: {error}"
         ) from error
     _check_children(layer, children, path)
@@ -156,12 +157,6 @@ def _elements(layer: Layer) -> int:
     return sum(p.size for p in layer.parameters()) + sum(
         buffer.size for _, buffer in layer.named_buffers()
     )
-
-
-def _short(value: object) -> str:
-    """``repr(value)`` cut to fit in an error message (a hostile config can be long)."""
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _fields(node: object, path: str) -> tuple[str, dict[str, Any], list[Any], bool]:

@@ -185,8 +185,10 @@ def load(path: str | os.PathLike[str]) -> Layer:
     Layer types are looked up in the registry (custom layers: import their module
     first). Optimizer state and metadata in the file are ignored (see `load_full`).
     Raises ``FileNotFoundError``, or `ModelFormatError` (a ``ValueError``) naming
-    the file and what is wrong with it; every array's name, shape and dtype is
-    checked against the rebuilt architecture before any is read.
+    the file and what is wrong with it; the architecture is sized against the file's
+    arrays before it is built, every array's name, shape and dtype is checked against
+    it before any is read, and parameters holding NaN or infinity are refused. Memory
+    and what a hostile file can do: see ``SECURITY.md``.
     """
     with open_npz(path, _KIND) as reader:
         return _read_model(reader, _read_header(reader))

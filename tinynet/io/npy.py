@@ -82,10 +82,10 @@ def read_header(stream: IO[bytes]) -> NpyHeader:
         and all(type(d) is int and d >= 0 for d in shape)
     ):
         raise ValueError(
-            f"expected a shape of at most {MAX_NDIM} non-negative integers, got {_short(shape)}"
+            f"expected a shape of at most {MAX_NDIM} non-negative integers, got {short_repr(shape)}"
         )
     if not isinstance(fortran_order, bool):
-        raise ValueError(f"expected fortran_order True or False, got {_short(fortran_order)}")
+        raise ValueError(f"expected fortran_order True or False, got {short_repr(fortran_order)}")
     offset = len(prefix) + width + length
     return NpyHeader(shape, _numeric_dtype(fields["descr"]), fortran_order, offset)
 
@@ -121,7 +121,7 @@ def _numeric_dtype(descr: object) -> np.dtype[Any]:
     """The plain numeric dtype ``descr`` names (no objects, strings, records, subarrays)."""
     if not isinstance(descr, str):
         raise ValueError(
-            f"expected descr to name a plain numeric dtype such as '<f4', got {_short(descr)} "
+            f"expected descr to name a plain numeric dtype such as '<f4', got {short_repr(descr)} "
             f"(structured arrays are not read)"
         )
     try:
@@ -130,7 +130,7 @@ def _numeric_dtype(descr: object) -> np.dtype[Any]:
         dtype = None
     if dtype is None or dtype.kind not in _NUMERIC_KINDS or dtype.fields or dtype.subdtype:
         raise ValueError(
-            f"expected a bool, integer, float or complex dtype, got descr {_short(descr)}"
+            f"expected a bool, integer, float or complex dtype, got descr {short_repr(descr)}"
             + (" (Python objects, which only pickle can read)" if "O" in descr else "")
         )
     return dtype
@@ -143,7 +143,8 @@ def _read_exactly(stream: IO[bytes], count: int, what: str) -> bytes:
     return data
 
 
-def _short(value: object) -> str:
-    """``repr(value)``, cut to a length that fits in an error message."""
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters to fit in an error message (a
+    hostile file's values can be long)."""
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
