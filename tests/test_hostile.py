@@ -371,3 +371,10 @@ def test_an_image_path_that_is_a_directory(tmp_path: Path) -> None:
     (tmp_path / "digit.png").mkdir()
     with pytest.raises(ImageFormatError, match=r"digit\.png is not a file \(it is a directory"):
         load_image(tmp_path / "digit.png")
+
+
+def test_load_safetensors_from_a_directory(tmp_path: Path) -> None:
+    """repro 23: a directory was reported as 'no such file'."""
+    pytest.importorskip("safetensors")
+    with pytest.raises(ModelFormatError, match=r"is not a file \(it is a directory\)"):
+        tinynet.io.load_safetensors(Sequential(Dense(2, 2)), tmp_path)
