@@ -38,6 +38,7 @@ import tinynet
 from tinynet.atomic import atomic_write
 from tinynet.io.architecture import Budget, describe, rebuild
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.npy import short_repr
 from tinynet.io.npz import NpzReader, open_npz, write_npz
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
@@ -354,7 +355,7 @@ def _optimizer_state(
         if not (
             re.fullmatch("[0-9]{1,9}", key) and int(key) < len(params) and isinstance(entry, dict)
         ):
-            raise ModelFormatError(f"{where}: unexpected state entry {key!r}")
+            raise ModelFormatError(f"{where}: unexpected state entry {short_repr(key)}")
         state[int(key)] = dict(entry)
     for name, spec in reader.specs.items():
         if not name.startswith(OPTIMIZER_PREFIX):
