@@ -44,9 +44,10 @@ def test_every_python_block_of_the_page_runs(page: Path, tmp_path: Path) -> None
     assert result.returncode == 0, f"{page.name}:\n{result.stdout}\n{result.stderr}"
 
 
-def test_the_readme_has_blocks_and_few_pages_skip_any() -> None:
+def test_the_readme_and_the_tutorial_have_blocks_and_few_skips() -> None:
     found = {page.name: blocks(page.read_text(), page.name) for page in PAGES}
     assert len(found["README.md"]) >= 1
+    assert len(found["tutorial.md"]) >= 5
     skipped = [(name, b.line) for name, page in found.items() for b in page if b.marker == "skip"]
     assert len(skipped) <= 2, f"blocks that never run: {skipped}"
 
