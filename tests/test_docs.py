@@ -9,6 +9,7 @@ REASON -->`` (not run; rare). A page added to docs/ is picked up with no change 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -138,3 +139,39 @@ def test_a_small_block_gets_the_first_samples_and_the_next_block_the_full_data(
         "x_full": 60_000
     }
     assert namespace["load_mnist"] is load_mnist  # the real loader again after the block
+
+
+def test_docstring_names_become_links_and_unknown_ones_fail_the_build(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The API reference's cross-references (scripts/griffe_crossrefs.py), without mkdocs.
+    griffe = pytest.importorskip("griffe")
+    from scripts.griffe_crossrefs import CrossReferences, definitions, rewrite
+
+    extensions = griffe.load_extensions(CrossReferences)
+    package = griffe.load("tinynet", extensions=extensions, search_paths=[str(ROOT)])
+    train = package["train"].docstring.value
+    assert "[`Callback`][tinynet.train.Callback]" in train  # defined there
+    assert "[`tinynet.inference`][tinynet.inference]" in train  # a full path
+    data = package["data"]
+    with caplog.at_level(logging.WARNING):
+        text = rewrite(
+            data,
+            "`Layer` (defined once in the package), `ImportError`, `numpy.random.Generator`",
+            package,
+            definitions(package, {}),
+        )
+    assert text.startswith("[`Layer`][tinynet.layers.base.Layer] (defined")
+    assert text.endswith(", `ImportError`, `numpy.random.Generator`")  # not ours: code
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        assert rewrite(data, "`NoSuchThing`", package, {}) == "`NoSuchThing`"
+    assert "tinynet.data: `NoSuchThing` in its docstring names nothing" in caplog.text
+
+
+def test_every_public_module_gets_a_reference_page() -> None:
+    from scripts.mkdocs_hooks import modules
+
+    names = [name for name, _ in modules()]
+    assert {"tinynet", "tinynet.layers", "tinynet.layers.dense", "tinynet.io.native"} <= set(names)
+    assert not [name for name in names if "._" in name or name.endswith("__main__")]
