@@ -10,7 +10,8 @@ the one object of that name defined in the package, and turns it into a link
 and other packages' objects, given by their full path (`numpy.random.Generator`), stay
 code. Anything else is a warning naming the docstring and the name: in the strict
 build (``python3 run.py docs``), a broken reference fails it. Doctest examples
-(``>>>`` lines) become fenced ``pycon`` blocks.
+(``>>>`` lines) become fenced ``pycon`` blocks, and reST's ``text::`` before an indented
+block (Markdown's code block too) loses its second colon.
 
 Listed in ``mkdocs.yml`` under the python handler's ``extensions``.
 """
@@ -123,6 +124,7 @@ def rewrite(obj: Object, text: str, package: Module, index: dict[str, list[str]]
             return match.group(0)
         return f"[`{name}`][{path}]" if path else match.group(0)
 
+    text = re.sub(r"::\n\n", ":\n\n", text)  # reST's literal-block marker
     fenced = DOCTEST.sub(lambda m: f"```pycon\n{m.group(0).rstrip()}\n```\n", text)
     parts = re.split(r"(```.*?```)", fenced, flags=re.DOTALL)
     return "".join(part if part.startswith("```") else SINGLE.sub(replace, part) for part in parts)
