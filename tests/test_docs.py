@@ -10,39 +10,22 @@ REASON -->`` (not run; rare). A page added to docs/ is picked up with no change 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, run_python
 
 from scripts import doc_snippets
 from scripts.doc_snippets import Block, SnippetError, blocks
 from tinynet.datasets import load_mnist
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
 def test_every_python_block_of_the_page_runs(page: Path, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    env.setdefault("MPLBACKEND", "Agg")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "doc_snippets.py"), str(page)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"{page.name}:\n{result.stdout}\n{result.stderr}"
+    run_python(ROOT / "scripts" / "doc_snippets.py", str(page), cwd=tmp_path, timeout=300)
 
 
 def test_the_readme_and_the_tutorial_have_blocks_and_few_skips() -> None:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT, run_python
 
 
 def run_example(name: str) -> str:
-    """Run examples/<name> with this checkout importable; return its output (must exit 0)."""
-    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    """Run examples/<name> from the repository root; return its output (must exit 0)."""
+    return run_python(ROOT / "examples" / name, cwd=ROOT)
 
 
 def test_custom_layer_example_checks_gradients_and_learns() -> None:
