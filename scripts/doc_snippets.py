@@ -18,7 +18,8 @@ changes how that one block runs:
 - ``<!-- test: small -->`` runs it **on small data**: while the block runs, tinynet's
   dataset loaders (every ``load*`` function of `tinynet.datasets` and each loader in
   `tinynet.datasets.DATASETS`, however the block reaches them) return only the first
-  `SMALL_TRAIN` training and `SMALL_TEST` test samples. What the block loads stays
+  `SMALL_TRAIN` training and `SMALL_TEST` test samples (a loader of one ``(x, y)``
+  pair, its first `SMALL_TRAIN`). What the block loads stays
   small for the blocks after it. Use it where the full data would take more than a few
   seconds; the page shows the full run's output (``--full`` runs such blocks on all
   the data, to see that output).
@@ -125,13 +126,17 @@ def blocks(text: str, name: str = "<markdown>") -> list[Block]:
 
 
 def _first(result: Any, train: int, test: int) -> Any:
-    """``((x, y), (x_test, y_test))`` cut to the first ``train`` and ``test`` samples;
-    anything else unchanged."""
-    try:
-        (x, y), (x_test, y_test) = result
-    except (TypeError, ValueError):
+    """A loader's result cut short: ``((x, y), (x_test, y_test))`` to the first ``train``
+    and ``test`` samples, one ``(x, y)`` pair of arrays to ``train``; anything else
+    unchanged."""
+    if not (isinstance(result, tuple) and len(result) == 2):
         return result
-    return (x[:train], y[:train]), (x_test[:test], y_test[:test])
+    if all(isinstance(pair, tuple) and len(pair) == 2 for pair in result):
+        (x, y), (x_test, y_test) = result
+        return (x[:train], y[:train]), (x_test[:test], y_test[:test])
+    if all(hasattr(array, "shape") for array in result):
+        return result[0][:train], result[1][:train]
+    return result
 
 
 @contextmanager

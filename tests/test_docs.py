@@ -13,6 +13,7 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import ROOT, run_python
 
@@ -158,3 +159,11 @@ def test_every_public_module_gets_a_reference_page() -> None:
     names = [name for name, _ in modules()]
     assert {"tinynet", "tinynet.layers", "tinynet.layers.dense", "tinynet.io.native"} <= set(names)
     assert not [name for name in names if "._" in name or name.endswith("__main__")]
+
+
+def test_small_data_cuts_a_single_pair_too_and_leaves_other_results_alone() -> None:
+    x, y = np.zeros((10, 3)), np.arange(10)
+    cut_x, cut_y = doc_snippets._first((x, y), 4, 2)
+    assert cut_x.shape == (4, 3)
+    assert cut_y.tolist() == [0, 1, 2, 3]
+    assert doc_snippets._first("a path", 4, 2) == "a path"
