@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +15,31 @@ from hypothesis import strategies as st
 
 from tinynet import Dropout, Layer, Loss
 from tinynet.typing import FloatArray
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(script: Path, *args: str, cwd: Path, timeout: float = 120) -> str:
+    """Run ``script`` with ``args`` in a fresh interpreter in ``cwd``, with this checkout
+    importable (and matplotlib drawing off-screen); return its output. Fails the test,
+    showing stdout and stderr, unless it exits 0."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    env.setdefault("MPLBACKEND", "Agg")
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{script.name} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout
+
 
 seeds = st.integers(0, 2**32 - 1)
 batch_sizes = st.integers(1, 4)

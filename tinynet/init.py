@@ -114,7 +114,7 @@ INITIALIZERS: dict[str, Initializer] = {
     "lecun_normal": lecun_normal,
     "zeros": zeros,
 }
-"""Initializers by name, as `Dense(init=...)` accepts them."""
+"""Initializers by name, as ``Dense(init=...)`` accepts them."""
 
 
 def get(init: str | Initializer) -> Initializer:
