@@ -150,7 +150,9 @@ class Layer(ABC):
         return self.train(False)
 
     def astype(self: L, dtype: DTypeLike) -> L:
-        """Cast every parameter (data and grad) to a float ``dtype``, in place; return self.
+        """Cast every parameter (data and grad) and float buffer to a float ``dtype``, in
+        place; return self. Integer buffers (BatchNorm's ``num_batches_tracked``) keep
+        their dtype.
 
         Use before making the optimizer (it packs the arrays it finds then).
         """
@@ -162,7 +164,9 @@ class Layer(ABC):
             p.grad = p.grad.astype(target)
         for layer in self.modules():
             for name in layer.buffer_names:
-                setattr(layer, name, getattr(layer, name).astype(target))
+                buffer = getattr(layer, name)
+                if buffer.dtype.kind == "f":
+                    setattr(layer, name, buffer.astype(target))
         return self
 
     # --- helpers for subclasses ------------------------------------------------------
