@@ -142,7 +142,8 @@ def load_mnist(
     """MNIST handwritten digits: ``(x_train, y_train), (x_test, y_test)``.
 
     Images are scaled to [0, 1] (``pixel / 255``) in the float ``dtype``, of shape
-    (60000, 784) and (10000, 784), or (N, 28, 28) with ``flatten=False``. Labels are
+    (60000, 784) and (10000, 784), or with ``flatten=False`` (N, 1, 28, 28), NCHW with
+    one channel, as `tinynet.Conv2d` (and PyTorch) take images. Labels are
     int64 digits 0..9 of shape (N,). Files are found as the module docstring says and
     verified against the SHA-256 of their decompressed bytes; a mismatch raises
     ``ValueError`` naming the file and both digests. A failed download raises
@@ -335,7 +336,8 @@ def _split(
 ) -> Split:
     """Read, check and convert one split: uint8 images -> [0, 1] floats, labels -> int64.
 
-    ``count`` is the number of samples required (``None``: as many as there are labels).
+    Images are (count, 784) if ``flatten``, else (count, 1, 28, 28). ``count`` is the
+    number of samples required (``None``: as many as there are labels).
     """
     images_path, images = _read(files, folder, images_name)
     labels_path, labels = _read(files, folder, labels_name)
@@ -351,7 +353,8 @@ def _split(
         )
     x = np.empty(images.shape, dtype)
     np.divide(images, dtype.type(255), out=x, dtype=dtype)
-    return (x.reshape(count, -1) if flatten else x), labels.astype(np.int64)
+    images_out = x.reshape(count, -1) if flatten else x.reshape(count, 1, *IMAGE_SHAPE)
+    return images_out, labels.astype(np.int64)
 
 
 def _expect(path: Path, array: Array, shape: tuple[int, ...]) -> None:

@@ -72,7 +72,8 @@ def _sniff(data: bytes) -> str:
 
 
 def _npy_images(data: bytes, path: Path) -> FloatArray:
-    """(N, 28, 28) float32 in [0, 1] from an .npy of uint8 0..255 or floats in [0, 1]."""
+    """(N, 28, 28) float32 in [0, 1] from an .npy of uint8 0..255 or floats in [0, 1],
+    holding (N, 28, 28), (N, 784) or (N, 1, 28, 28) (``load_mnist(flatten=False)``'s)."""
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as error:
@@ -82,12 +83,14 @@ def _npy_images(data: bytes, path: Path) -> FloatArray:
         array = array.reshape(shapes[array.shape])
     elif array.ndim == 3 and array.shape[1:] == (SIZE, SIZE):
         pass
-    elif array.ndim == 2 and array.shape[1] == SIZE * SIZE:
+    elif (array.ndim == 2 and array.shape[1] == SIZE * SIZE) or (
+        array.ndim == 4 and array.shape[1:] == (1, SIZE, SIZE)
+    ):
         array = array.reshape(-1, SIZE, SIZE)
     else:
         raise ImageFormatError(
-            f"{path}: expected an array of shape (N, {SIZE}, {SIZE}) or (N, {SIZE * SIZE}), "
-            f"got {array.shape}"
+            f"{path}: expected an array of shape (N, {SIZE}, {SIZE}), (N, {SIZE * SIZE}) or "
+            f"(N, 1, {SIZE}, {SIZE}), got {array.shape}"
         )
     return _scaled(array, path)
 
