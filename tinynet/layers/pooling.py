@@ -86,10 +86,16 @@ class _Pool2d(Layer):
         """Keep what backward needs of the input: its shape and memory layout."""
         self._input = (x.shape, (oh, ow), windows.memory_order(x)) if self.training else None
 
-    def _check_grad(self, grad_y: FloatArray) -> tuple[Shape, Pair]:
-        shape, out, _ = self.saved(self._input)
+    def _check_grad(self, grad_y: FloatArray) -> tuple[FloatArray, Shape, Pair]:
+        """``grad_y`` checked, and laid out as the input was (a copy if it is not: then
+        every pass of backward runs in memory order); the input shape and (OH, OW)."""
+        shape, out, order = self.saved(self._input)
         validation.same_shape(self, grad_y, (*shape[:2], *out), "grad_y")
-        return shape, out
+        if windows.memory_order(grad_y) != order:
+            ordered = windows.empty_in_order(grad_y.shape, order, grad_y.dtype)
+            np.copyto(ordered, grad_y)
+            grad_y = ordered
+        return grad_y, shape, out
 
     def _zeros_like_input(self, dtype: Any) -> FloatArray:
         """Zeros of the padded input's shape, laid out in memory as the input was (so a
@@ -164,7 +170,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_y: FloatArray) -> FloatArray:
         """grad_y (N, C, OH, OW) -> grad_x (N, C, H, W): each window's gradient at its
         first maximum."""
-        _, (oh, ow) = self._check_grad(grad_y)
+        grad_y, _, (oh, ow) = self._check_grad(grad_y)
         winners = self.saved(self._winners)
         taps = self.window.taps(oh, ow)
         grad = self._zeros_like_input(grad_y.dtype)
@@ -290,7 +296,7 @@ class AvgPool2d(_Pool2d):
     def backward(self, grad_y: FloatArray) -> FloatArray:
         """grad_y (N, C, OH, OW) -> grad_x (N, C, H, W): each window's gradient, divided
         as in forward, added to every cell of the window."""
-        shape, (oh, ow) = self._check_grad(grad_y)
+        grad_y, shape, (oh, ow) = self._check_grad(grad_y)
         share = grad_y * self._scale(shape[2], shape[3], oh, ow, grad_y.dtype)
         grad = self._zeros_like_input(grad_y.dtype)
         overlaps = self.window.overlaps()
