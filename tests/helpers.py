@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
-from tinynet import Dropout, Loss
+from tinynet import Dropout, Layer, Loss
 from tinynet.typing import FloatArray
 
 seeds = st.integers(0, 2**32 - 1)
@@ -120,3 +120,13 @@ def geometries(draw: st.DrawFn, *, dilation: bool = True, pool: bool = False) ->
         padding=padding,
         dilation=dilated,
     )
+
+
+def assert_inplace_is_exact(make: Any, x: FloatArray) -> None:
+    """``make(inplace)`` builds a model with in-place layers (``inplace=True``) or not: both
+    must give the same outputs and input gradients for ``x``, bit for bit."""
+    models: list[Layer] = [make(False), make(True)]
+    outputs = [model(x) for model in models]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    grads = [model.backward(np.ones_like(out)) for model, out in zip(models, outputs, strict=True)]
+    np.testing.assert_array_equal(grads[0], grads[1])

@@ -77,11 +77,8 @@ class Conv2d(Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Conv2d: {name} must be a positive integer, got {value!r}")
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
+        self.in_channels = validation.positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = validation.positive_int("Conv2d", "out_channels", out_channels)
         self.kernel_size = windows.pair("Conv2d", "kernel_size", kernel_size, 1)
         self.stride = windows.pair("Conv2d", "stride", stride, 1)
         self.dilation = windows.pair("Conv2d", "dilation", dilation, 1)

@@ -56,15 +56,11 @@ class _BatchNorm(Layer):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise ValueError(
-                f"{name}: num_features must be a positive integer, got {num_features!r}"
-            )
+        self.num_features = validation.positive_int(name, "num_features", num_features)
         if not eps > 0:
             raise ValueError(f"{name}: eps must be positive, got {eps!r}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{name}: momentum must lie in [0, 1] or be None, got {momentum!r}")
-        self.num_features = int(num_features)
         self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
