@@ -367,3 +367,33 @@ def test_safetensors_from_tinynet_load_strictly_into_torch_and_back(tmp_path: Pa
         np.testing.assert_allclose(
             ours(x), theirs(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-5
         )
+
+
+def test_a_cnn_trains_step_for_step_as_torch_does() -> None:
+    """Same weights, batches and Adam: the same losses, to 1e-10 in float64."""
+    torch = pytest.importorskip("torch")
+    from tinynet import CrossEntropyLoss
+    from tinynet.io.safetensors_format import to_torch_layout
+    from tinynet.optim import Adam
+
+    ours = small_cnn(seed=3, dtype=np.float64)
+    theirs = torch_cnn().double().train()
+    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in to_torch_layout(ours).items()}
+    theirs.load_state_dict(state, strict=True)
+    optimizer, their_optimizer = (
+        Adam(ours.parameters(), lr=3e-3),
+        torch.optim.Adam(theirs.parameters(), lr=3e-3),
+    )
+    loss, their_loss = CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(6)
+    for _ in range(5):
+        x, y = rng.random((16, 784)), rng.integers(0, 10, 16)
+        value = loss.forward(ours(x), y)
+        optimizer.zero_grad()
+        ours.backward_params(loss.backward())
+        optimizer.step()
+        their_value = their_loss(theirs(torch.from_numpy(x)), torch.from_numpy(y))
+        their_optimizer.zero_grad()
+        their_value.backward()
+        their_optimizer.step()
+        assert abs(value - their_value.item()) < 1e-10
