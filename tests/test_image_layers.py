@@ -397,3 +397,23 @@ def test_a_cnn_trains_step_for_step_as_torch_does() -> None:
         their_value.backward()
         their_optimizer.step()
         assert abs(value - their_value.item()) < 1e-10
+
+
+def test_batchnorm1d_exchanges_strictly_with_torch(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    from tinynet.io import load_safetensors, save_safetensors
+
+    ours = Sequential(Dense(5, 4, seed=0), BatchNorm1d(4), ReLU())
+    ours(rand((8, 5)).astype(np.float32))  # one batch counted
+    ours.eval()
+    save_safetensors(ours, tmp_path / "bn.safetensors")
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU())
+    theirs.load_state_dict(safetensors_torch.load_file(tmp_path / "bn.safetensors"), strict=True)
+    assert list(theirs.state_dict()) == list(ours.state_dict())
+    x = rand((3, 5), 1).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(ours(x), theirs.eval()(torch.from_numpy(x)).numpy(), rtol=1e-5)
+    copy = Sequential(Dense(5, 4, seed=9), BatchNorm1d(4), ReLU())
+    assert load_safetensors(copy, tmp_path / "bn.safetensors") == ([], [])
+    assert int(copy[1].num_batches_tracked) == 1

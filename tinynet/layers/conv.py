@@ -47,11 +47,12 @@ class Conv2d(Layer):
     Weights, then the bias, come from ``rng`` or a generator seeded with ``seed``.
 
     How it computes (see `tinynet.layers.im2col`): the input is copied once into a
-    zero-margined (C, Hp, Wp, N) buffer, every window into a (C*kh*kw, OH*OW*N) column
-    matrix (one strided copy), and the output is one product ``weight @ columns``,
-    returned as an NCHW view of an (out, OH, OW, N) array. Backward: the weight
-    gradient is one product contracted over the columns, the input gradient one
-    product ``weight.T @ grad`` and one addition per kernel offset (col2im).
+    zero-margined (C, Hp, Wp, N) buffer (or read in place if it is unpadded and already
+    laid out so, as another Conv2d's output is), every window into a (C*kh*kw, OH*OW*N)
+    column matrix (one strided copy), and the output is one product
+    ``weight @ columns``, returned as an NCHW view of an (out, OH, OW, N) array.
+    Backward: the weight gradient is one product contracted over the columns, the input
+    gradient one product ``weight.T @ grad`` and one addition per kernel offset (col2im).
     `backward_params` skips the input gradient (a network's first layer). Buffers are
     kept and reused while the input shape stays the same; in inference mode large
     batches go through in slices of about `INFERENCE_COLUMN_BYTES` of columns.

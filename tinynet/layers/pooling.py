@@ -97,13 +97,22 @@ class _Pool2d(Layer):
             grad_y = ordered
         return grad_y, shape, out
 
-    def _zeros_like_input(self, dtype: Any) -> FloatArray:
-        """Zeros of the padded input's shape, laid out in memory as the input was (so a
-        batch-last `Conv2d` output gets a batch-last gradient, which it reads in place)."""
+    def _input_grad_buffer(self, dtype: Any) -> FloatArray:
+        """An array of the padded input's shape for the input gradient, laid out in memory
+        as the input was (so a batch-last `Conv2d` output gets a batch-last gradient, which
+        it reads in place). Zeros, unless the windows tile it exactly (stride = kernel,
+        no padding or dilation, sizes divisible): then every cell is written once."""
         (n, c, h, w), _, order = self.saved(self._input)
-        zeros = windows.empty_in_order((n, c, *self.window.padded_size(h, w)), order, dtype)
-        zeros.fill(0)
-        return zeros
+        grad = windows.empty_in_order((n, c, *self.window.padded_size(h, w)), order, dtype)
+        tiles = (
+            self.window.stride == self.window.span == self.kernel_size
+            and self.padding == (0, 0)
+            and h % self.kernel_size[0] == 0
+            and w % self.kernel_size[1] == 0
+        )
+        if not tiles:
+            grad.fill(0)
+        return grad
 
     def extra_repr(self) -> str:
         parts = [f"kernel_size={self.kernel_size}", f"stride={self.stride}"]
@@ -173,7 +182,7 @@ class MaxPool2d(_Pool2d):
         grad_y, _, (oh, ow) = self._check_grad(grad_y)
         winners = self.saved(self._winners)
         taps = self.window.taps(oh, ow)
-        grad = self._zeros_like_input(grad_y.dtype)
+        grad = self._input_grad_buffer(grad_y.dtype)
         masks = (
             _pairwise_masks(*winners)
             if self._is_pairwise()
@@ -298,7 +307,7 @@ class AvgPool2d(_Pool2d):
         as in forward, added to every cell of the window."""
         grad_y, shape, (oh, ow) = self._check_grad(grad_y)
         share = grad_y * self._scale(shape[2], shape[3], oh, ow, grad_y.dtype)
-        grad = self._zeros_like_input(grad_y.dtype)
+        grad = self._input_grad_buffer(grad_y.dtype)
         overlaps = self.window.overlaps()
         for rows, cols in self.window.taps(oh, ow):
             if overlaps:
