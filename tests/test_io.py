@@ -239,6 +239,26 @@ def test_round_trip_predicts_identically(tmp_path: Path, middle: str, dtype: Any
     np.testing.assert_array_equal(got, expected)
 
 
+def test_a_file_from_before_batchnorm_counted_batches_still_loads(tmp_path: Path) -> None:
+    model = between(trained_batchnorm(8)).eval()
+    save(model, tmp_path / "new.npz")
+    old = {k: v for k, v in archive(tmp_path / "new.npz").items() if "num_batches" not in k}
+    with zipfile.ZipFile(tmp_path / "old.npz", "w") as zipped:  # as tinynet wrote it before
+        for name, array in old.items():
+            with zipped.open(name + ".npy", "w") as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+    loaded = load(tmp_path / "old.npz")
+    norm = layer_at(loaded, 2, BatchNorm1d)
+    assert int(norm.num_batches_tracked) == 0  # PyTorch's choice for its old files too
+    np.testing.assert_array_equal(norm.running_var, layer_at(model, 2, BatchNorm1d).running_var)
+    x = batch()
+    np.testing.assert_array_equal(loaded(x), model(x))
+    del old["2.running_var"]  # any other missing array is still an error
+    np.savez(tmp_path / "broken.npz", **old)
+    with pytest.raises(ModelFormatError, match=r"missing keys: 2\.running_var"):
+        load(tmp_path / "broken.npz")
+
+
 def test_training_mode_is_restored_per_layer(tmp_path: Path) -> None:
     model = between(Dropout(0.5, seed=0))
     model[2].eval()

@@ -51,6 +51,7 @@ HEADER = "__tinynet__"
 OPTIMIZER_PREFIX = "optimizer/"
 MAX_HEADER_BYTES = 64 * 2**20
 _KIND = "a tinynet model file (.npz written by tinynet.save)"
+_COUNTER = "num_batches_tracked"
 _OPTIMIZER_ARRAY = re.compile(r"optimizer/state/([0-9]+)/([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -240,12 +241,16 @@ def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
     expected = specs(model)
     given = {name: spec for name, spec in reader.specs.items() if _is_weight(name)}
     mismatch = find_mismatch(expected, given, casting="equiv")
+    # Files written before BatchNorm counted its batches lack num_batches_tracked: it
+    # starts at 0 then, as PyTorch loads its own files of that age.
+    mismatch.missing = [name for name in mismatch.missing if not name.endswith(_COUNTER)]
     if mismatch.fatal(strict=True):
         raise ModelFormatError(
             f"{reader.source}: the weights do not fit the architecture the file describes\n"
             + mismatch.message(type(model).__name__)
         )
-    model.load_state_dict({name: reader.read(name) for name in expected}, casting="equiv")
+    arrays = {name: reader.read(name) for name in expected if name in given}
+    model.load_state_dict(arrays, strict=False, casting="equiv")
     return model
 
 
