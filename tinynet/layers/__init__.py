@@ -11,11 +11,12 @@ from tinynet.layers.activations import (
     Swish,
     Tanh,
 )
+from tinynet.layers.adaptive import AdaptiveAvgPool2d
 from tinynet.layers.base import Layer
 from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
-from tinynet.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.regularization import Dropout
 from tinynet.layers.reshape import Flatten, Reshape, Unflatten
 
