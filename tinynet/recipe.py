@@ -7,6 +7,7 @@ overridden from the command line (``--epochs``).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -36,7 +37,7 @@ OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
     "adamw": optim.AdamW,
     "rmsprop": optim.RMSProp,
 }
-SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "piecewise")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ class Recipe:
     - ``schedule``: ``"constant"``, ``"step"`` (``step_size``, ``gamma``), ``"cosine"``
       (``eta_min``) over all epochs, or ``"warmup_cosine"`` (a linear warm-up over
       ``warmup`` epochs (may be fractional) from ``start_factor``, then cosine to
-      ``eta_min`` at the end); ``schedule_per`` says whether the learning rate changes
+      ``eta_min`` at the end), or ``"piecewise"`` (the rate times ``factors[i]`` from
+      epoch ``milestones[i - 1]`` on: ``{"milestones": [2, 5], "factors": [1, 0.4, 0.2]}``
+      is the full rate for two epochs, 0.4 of it for three, then 0.2; Keras's
+      ``PiecewiseConstantDecay``); ``schedule_per`` says whether the learning rate changes
       every ``"epoch"`` or every ``"batch"``.
     - ``epochs``, ``batch_size`` (``None``: the whole training set, full-batch descent).
     - ``max_shift``: augmentation by random shifts of up to that many pixels (0: none).
@@ -110,6 +114,8 @@ class Recipe:
             return optim.StepLR(optimizer, **args)
         if self.schedule == "cosine":
             return optim.CosineAnnealingLR(optimizer, T_max=max(units, 1), **args)
+        if self.schedule == "piecewise":
+            return piecewise(optimizer, args["milestones"], args["factors"], per_epoch)
         warmup = round(float(args.pop("warmup")) * per_epoch)
         start = float(args.pop("start_factor", 0.1))
         warm = optim.LinearLR(optimizer, start, 1.0, total_iters=max(warmup, 1))
@@ -180,3 +186,21 @@ class Recipe:
             verbose=verbose,
             loader=loader,
         )
+
+
+def piecewise(
+    optimizer: optim.Optimizer,
+    milestones: Iterable[float],
+    factors: Iterable[float],
+    per_epoch: int,
+) -> LRScheduler:
+    """The ``"piecewise"`` schedule: ``factors[i]`` times the rate from epoch
+    ``milestones[i - 1]`` (``per_epoch`` steps an epoch) until ``milestones[i]``."""
+    bounds = [round(float(m) * per_epoch) for m in milestones]
+    scales = [float(f) for f in factors]
+    if len(scales) != len(bounds) + 1 or bounds != sorted(bounds):
+        raise ValueError(
+            f"Recipe: a piecewise schedule needs increasing milestones and one factor more, "
+            f"got milestones {list(milestones)} and factors {scales}"
+        )
+    return optim.LambdaLR(optimizer, lambda t: scales[bisect.bisect_right(bounds, t)])
