@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
-from tinynet.data import validation_split
+from tinynet.data import as_layout, validation_split
 from tinynet.datasets import DATASETS, dataset_info, load_dataset, load_idx_folder
 from tinynet.datasets.mnist import Split
 from tinynet.images import predict_images
@@ -55,6 +55,8 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
     epochs = recipe.epochs
     dataset = args.dataset or recipe.dataset
     (x_train, y_train), (x_test, y_test) = read_data(dataset, args.data)
+    x_train = as_layout(x_train, model_file.input_shape)  # (N, 1, 28, 28) for a CNN: a view
+    x_test = as_layout(x_test, model_file.input_shape)
     validation = None
     if args.validation_split:
         (x_train, y_train), validation = validation_split(x_train, y_train, args.validation_split)
@@ -119,7 +121,13 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         f"in {seconds:.1f} s ({metrics['train_samples_per_second']:,.0f} samples/s)"
     )
     if args.save:
-        save(model, args.save, metadata={"recipe": recipe.to_dict(), "test": scores})
+        shape = model_file.input_shape
+        metadata = {
+            "recipe": recipe.to_dict(),
+            "test": scores,
+            "input_shape": None if shape is None else list(shape),  # for tinynet predict
+        }
+        save(model, args.save, metadata=metadata)
         print(f"saved the model to {args.save}")
     if args.metrics_json:
         write_json(args.metrics_json, metrics)
@@ -201,7 +209,7 @@ def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     model = load(args.weights)
     dataset = args.dataset or recipe.dataset
     _, (x_test, y_test) = read_data(dataset, args.data)
-    scores = recipe.evaluate(model, x_test, y_test)
+    scores = recipe.evaluate(model, as_layout(x_test, model_file.input_shape), y_test)
     print(
         f"{args.weights} on {dataset} test: accuracy {100 * scores['accuracy']:.2f}%, "
         f"loss {scores['loss']:.4f}"
@@ -210,12 +218,26 @@ def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def command_predict(args: argparse.Namespace) -> dict[str, Any]:
-    """Print the predicted class and its probability for each image."""
+    """Print the predicted class and its probability for each image.
+
+    Images go in as the model file's ``INPUT_SHAPE`` that ``train --save`` stored in the
+    file, else as the model's first layer takes them (`tinynet.images.predict_images`)."""
     loaded = load_full(args.weights)
     recipe = loaded.metadata.get("recipe")
     loss = recipe.get("loss") if isinstance(recipe, dict) else None
+    shape = loaded.metadata.get("input_shape")
+    if shape is not None and not (
+        isinstance(shape, list) and all(isinstance(d, int) and d > 0 for d in shape)
+    ):
+        raise ValueError(
+            f"{args.weights}: metadata input_shape must be a list of ints, not {shape}"
+        )
     predictions = predict_images(
-        loaded.model, args.images, invert=args.invert, loss=loss if isinstance(loss, str) else None
+        loaded.model,
+        args.images,
+        invert=args.invert,
+        loss=loss if isinstance(loss, str) else None,
+        input_shape=None if shape is None else tuple(shape),
     )
     for p in predictions:
         print(f"{p.source}: {p.label} ({100 * p.probability:.1f}%)")
@@ -228,7 +250,7 @@ def command_summary(args: argparse.Namespace) -> dict[str, Any]:
     model = model_file.build(0)
     summary = getattr(model, "summary", None)
     if callable(summary):
-        summary()
+        summary(model_file.input_shape)  # None: the first layer's features
     else:
         print(repr(model), f"\nTotal params: {model.num_parameters():,}", sep="")
     print(f"Recipe ({model_file.recipe_name}): {model_file.recipe}")

@@ -1,4 +1,4 @@
-"""Batching: `DataLoader` over in-memory arrays, `validation_split` and `one_hot`."""
+"""Batching: `DataLoader` over in-memory arrays, `validation_split`, `one_hot` and `as_layout`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from tinynet import validation
 from tinynet.init import make_rng
-from tinynet.typing import Array, DTypeLike, FloatArray, IntArray
+from tinynet.typing import Array, DTypeLike, FloatArray, IntArray, Shape
 
 Y = TypeVar("Y", Array, None)
 Transform = Callable[[Array], Array]
@@ -230,3 +230,27 @@ def one_hot(labels: IntArray, classes: int, dtype: DTypeLike = np.float32) -> Fl
     out = np.zeros((n, classes), dtype=dtype)
     out[np.arange(n), labels] = 1
     return out
+
+
+def as_layout(x: Array, input_shape: Shape | None) -> Array:
+    """A batch ``x`` (N, ...) as the samples a model wants: (N, *input_shape).
+
+    ``input_shape`` is one sample's shape, a model file's ``INPUT_SHAPE`` (``(1, 28, 28)``
+    for a convolutional net on MNIST: NCHW, as PyTorch); ``None`` means flat rows
+    (N, features), what a fully connected net takes. Only the shape changes, never the
+    order of the values: MNIST rows (N, 784) and images (N, 1, 28, 28) hold the same
+    pixels row by row, so either becomes the other. The result is a view of ``x`` when
+    ``x`` is contiguous (no copy), else a copy. ``ValueError`` when one sample of ``x``
+    does not hold as many values as ``input_shape``.
+    """
+    if x.ndim == 0:
+        raise ValueError("as_layout: expected a batch of shape (N, ...), got a scalar")
+    n = x.shape[0]
+    per_sample = math.prod(x.shape[1:])
+    shape: Shape = (per_sample,) if input_shape is None else tuple(input_shape)
+    if math.prod(shape) != per_sample:
+        raise ValueError(
+            f"as_layout: expected samples of shape {shape} ({math.prod(shape)} values), "
+            f"got a batch of shape {x.shape} ({per_sample} values per sample)"
+        )
+    return x if x.shape[1:] == shape else x.reshape(n, *shape)

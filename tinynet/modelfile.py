@@ -2,7 +2,9 @@
 
 A file may also define ``RECIPES``, named variants (``{"original": ..., "tuned": ...}``),
 of which ``RECIPE`` is the default; ``tinynet train --recipe NAME`` picks one. And it
-may define ``REPORTED``, the published figure of the network it reproduces (``"95.42%"``).
+may define ``REPORTED``, the published figure of the network it reproduces (``"95.42%"``),
+and ``INPUT_SHAPE``, one sample's shape as its network takes it (``(1, 28, 28)`` for a
+convolutional net: NCHW; without it, flat rows of 784 features).
 ``models/mnist_mlp.py`` is one; a user's file of the same shape works everywhere a
 built-in one does (``tinynet train my_model.py``). Loading a model file runs it: it is
 code, like any script you run. Saved weights (`tinynet.io`) never run code.
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
+from tinynet.typing import Shape
 
 DEFAULT_RECIPE_NAME = "default"
 """The name of a ``RECIPE`` that is not one of the file's ``RECIPES``."""
@@ -38,6 +41,7 @@ class ModelFile:
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     recipe_name: str = DEFAULT_RECIPE_NAME
     reported: str | None = None
+    input_shape: Shape | None = None
 
     @property
     def name(self) -> str:
@@ -78,7 +82,8 @@ def load_model_file(path: str | Path) -> ModelFile:
 
     The file must define ``build(seed: int) -> Layer``; ``RECIPE`` (a `Recipe`) is
     optional and defaults to the first of ``RECIPES`` (a dict of name to `Recipe`, also
-    optional), or else to ``Recipe()``; ``REPORTED`` is optional too. Raises
+    optional), or else to ``Recipe()``; ``REPORTED`` and ``INPUT_SHAPE`` (a tuple of
+    positive ints) are optional too. Raises
     ``FileNotFoundError`` or ``TypeError`` with the file's name when one is missing or of
     the wrong kind.
     """
@@ -114,4 +119,16 @@ def load_model_file(path: str | Path) -> ModelFile:
         recipes = {name: recipe, **recipes}
     figure = getattr(module, "REPORTED", None)
     reported = None if figure is None else str(figure)
-    return ModelFile(file.resolve(), build, recipe, recipes, name, reported)
+    input_shape = getattr(module, "INPUT_SHAPE", None)
+    if input_shape is not None:
+        if not (
+            isinstance(input_shape, (tuple, list))
+            and input_shape
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)
+        ):
+            raise TypeError(
+                f"{file}: INPUT_SHAPE must be a tuple of positive ints, one sample's shape "
+                f"such as (1, 28, 28), got {input_shape!r}"
+            )
+        input_shape = tuple(input_shape)
+    return ModelFile(file.resolve(), build, recipe, recipes, name, reported, input_shape)

@@ -9,11 +9,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tinynet.containers import first_layer
+from tinynet.data import as_layout
 from tinynet.images.common import SIZE
 from tinynet.images.load import read
 from tinynet.inference import forward_in_batches, probabilities
 from tinynet.layers.base import Layer
-from tinynet.typing import FloatArray
+from tinynet.typing import FloatArray, Shape
 
 
 class Prediction(NamedTuple):
@@ -32,13 +34,18 @@ def predict_images(
     invert: bool = False,
     batch_size: int = 1024,
     loss: str | None = None,
+    input_shape: Shape | None = None,
 ) -> list[Prediction]:
     """Classify every image in ``paths`` (PGM, PNG, or ``.npy`` batches) with ``model``.
 
-    Images are fed as float (N, 784) rows in the model's dtype, in inference mode
-    (the model's modes are restored afterwards). The model's outputs (N, classes) become
-    probabilities by `tinynet.inference.probabilities` (``loss``: the recipe loss that
-    trained it, if known). Returns one `Prediction` per image, in order.
+    Images are fed in the model's dtype, in inference mode (the model's modes are
+    restored afterwards), as samples of ``input_shape`` (`tinynet.data.as_layout`; a
+    model file's ``INPUT_SHAPE``, which ``tinynet train --save`` stores in the file's
+    metadata). Without one, the model's first layer decides (`image_shape`): (C, 28, 28)
+    images for a `tinynet.layers.Conv2d` of C input channels, else (784,) rows, what a
+    `tinynet.layers.Dense` takes. The model's outputs (N, classes) become probabilities
+    by `tinynet.inference.probabilities` (``loss``: the recipe loss that trained it, if
+    known). Returns one `Prediction` per image, in order.
     """
     sources: list[str] = []
     batches: list[FloatArray] = []
@@ -48,7 +55,8 @@ def predict_images(
         batches.append(images)
     if not batches:
         return []
-    x = np.concatenate(batches).reshape(len(sources), SIZE * SIZE).astype(model.dtype)
+    shape = image_shape(model) if input_shape is None else input_shape
+    x = as_layout(np.concatenate(batches), shape).astype(model.dtype)
     probs = probabilities(model, forward_in_batches(model, x, batch_size), loss)
     if probs is None:
         raise ValueError(
@@ -60,3 +68,12 @@ def predict_images(
         Prediction(source, int(label), float(row[label]))
         for source, label, row in zip(sources, labels, probs, strict=True)
     ]
+
+
+def image_shape(model: Layer) -> Shape:
+    """One 28x28 image's shape as ``model`` takes it, read from its first layer:
+    (in_channels, 28, 28) before a convolution, else flat rows (784,)."""
+    channels = getattr(first_layer(model), "in_channels", None)
+    if isinstance(channels, int):
+        return (channels, SIZE, SIZE)
+    return (SIZE * SIZE,)
