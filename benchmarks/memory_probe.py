@@ -71,31 +71,39 @@ def train_tinynet(
     model_file: str, x: Any, y: Any, epochs: int, seed: int, dtype: str
 ) -> dict[str, Any]:
     """Train the model file's net with its recipe; return what was trained."""
+    from tinynet.data import as_layout
     from tinynet.modelfile import load_model_file
 
     loaded = load_model_file(model_file)
     model = loaded.build(seed).astype(dtype)
-    history = loaded.recipe.fit(
-        model, x.astype(dtype, copy=False), y, seed=seed, epochs=epochs, verbose=0
-    )
+    x = as_layout(x.astype(dtype, copy=False), loaded.input_shape)
+    history = loaded.recipe.fit(model, x, y, seed=seed, epochs=epochs, verbose=0)
     return {"parameters": model.num_parameters(), "epochs": len(history.epoch)}
 
 
 def train_torch(
     model_file: str, x: Any, y: Any, epochs: int, seed: int, dtype: str
 ) -> dict[str, Any]:
-    """Train the same net in PyTorch's ordinary epoch loop (same weights, batches)."""
+    """Train the same net in PyTorch's ordinary epoch loop (same weights, batches; Adam
+    at the recipe's learning rate). A model file with an ``INPUT_SHAPE`` is a CNN: its
+    layers are rebuilt one by one (`benchmarks.peers.torch_cnn`)."""
     from benchmarks.nets import dense_weights
+    from benchmarks.peers.torch_cnn import TorchCNNEpochs
     from benchmarks.peers.torch_mlp import TorchEpochs
+    from tinynet.data import as_layout
     from tinynet.modelfile import load_model_file
 
     loaded = load_model_file(model_file)
     model = loaded.build(seed).astype(dtype)
     recipe = loaded.recipe
     lr = float(recipe.optimizer_args.get("lr", 1e-3))
-    trainer = TorchEpochs(
-        dense_weights(model), x.astype(dtype, copy=False), y, recipe.batch_size or len(x), seed, lr
-    )
+    batch = recipe.batch_size or len(x)
+    x = x.astype(dtype, copy=False)
+    trainer: TorchEpochs | TorchCNNEpochs
+    if loaded.input_shape is not None:
+        trainer = TorchCNNEpochs(model, as_layout(x, loaded.input_shape), y, batch, seed, lr)
+    else:
+        trainer = TorchEpochs(dense_weights(model), x, y, batch, seed, lr)
     for _ in range(epochs):
         trainer.epoch()
     return {"parameters": model.num_parameters(), "epochs": epochs}

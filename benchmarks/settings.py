@@ -30,6 +30,9 @@ class Settings:
     - ``memory_epochs``, ``dtype_epochs``: epochs of the memory run and of the float32
       versus float64 runs (``None``: the recipe's); ``memory_peers``: whether torch's
       memory is measured too (a second subprocess, a few seconds of imports).
+    - ``cnn_*``: the CNN section's batch size, test images labelled per inference call
+      (``None``: all), and the epochs and training images (``None``: all) of its memory
+      runs.
     """
 
     mode: str
@@ -51,6 +54,10 @@ class Settings:
     memory_epochs: int | None
     memory_peers: bool
     dtype_epochs: int | None
+    cnn_batch: int = 128
+    cnn_test_subset: int | None = None
+    cnn_memory_train: int | None = None
+    cnn_memory_epochs: int = 1
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +85,9 @@ SMOKE = Settings(
     memory_epochs=1,
     memory_peers=False,
     dtype_epochs=1,
+    cnn_batch=32,
+    cnn_test_subset=64,
+    cnn_memory_train=256,
 )
 
 QUICK = Settings(
@@ -100,6 +110,8 @@ QUICK = Settings(
     memory_epochs=1,
     memory_peers=False,
     dtype_epochs=1,
+    cnn_test_subset=2048,
+    cnn_memory_train=6400,
 )
 
 FULL = Settings(
@@ -122,6 +134,7 @@ FULL = Settings(
     memory_epochs=None,
     memory_peers=True,
     dtype_epochs=None,
+    cnn_memory_train=12800,
 )
 
 PRESETS = {"smoke": SMOKE, "quick": QUICK, "full": FULL}

@@ -27,7 +27,16 @@ from benchmarks.timing import Case, alternate, calibrate_steps
 from tinynet import Dense, ReLU, Sequential
 from tinynet.modelfile import load_model_file
 
-SECTIONS = ("step", "inference", "epochs", "time_to_accuracy", "scaling", "memory", "dtypes")
+SECTIONS = (
+    "step",
+    "inference",
+    "epochs",
+    "time_to_accuracy",
+    "scaling",
+    "memory",
+    "dtypes",
+    "cnn",
+)
 POSITIVE_KEYS = {
     "seconds",
     "median_seconds",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.markdown.blocks import machine_lines, notes_lines
+from benchmarks.markdown.cnn import cnn_markdown
 from benchmarks.markdown.dtypes import dtypes_markdown
 from benchmarks.markdown.epochs import epochs_markdown
 from benchmarks.markdown.memory import memory_markdown
@@ -25,6 +26,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "scaling": scaling_markdown,
     "memory": memory_markdown,
     "dtypes": dtypes_markdown,
+    "cnn": cnn_markdown,
 }
 """Each section's name -> its Markdown lines from the section's JSON, in report order."""
 

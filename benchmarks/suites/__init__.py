@@ -8,6 +8,8 @@
 - `scaling`: step time against batch size and hidden width, with FLOPs.
 - `memory`: peak RSS of a full training run, measured in a subprocess.
 - `dtypes`: the recipe trained in float32 and float64.
+- `cnn`: LeNet-5 and mnist_cnn: training steps (with the GEMM ceiling of their im2col
+  products) and inference against PyTorch, and peak memory.
 
 `RUNNERS` names them: a new section is a module here and one row of that table. The
 peers they compare against are imported only when a section runs with them.
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.context import Context
-from benchmarks.suites import dtypes, epochs, memory, scaling, throughput, time_to_accuracy
+from benchmarks.suites import cnn, dtypes, epochs, memory, scaling, throughput, time_to_accuracy
 
 RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "step": throughput.step,
@@ -29,6 +31,7 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "scaling": scaling.run,
     "memory": memory.run,
     "dtypes": dtypes.run,
+    "cnn": cnn.run,
 }
 """Each section's name -> the function that measures it, in the order a run measures them."""
 

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from benchmarks.context import Context
@@ -19,14 +20,17 @@ from benchmarks.nets import ROOT
 MIB = 1024 * 1024
 
 
-def probe(ctx: Context, framework: str, epochs: int, train: int) -> dict[str, Any] | None:
-    """Run the probe; its JSON, or ``None`` (with a note) if it failed."""
+def probe(
+    ctx: Context, framework: str, epochs: int, train: int, model_file: Path | None = None
+) -> dict[str, Any] | None:
+    """Run the probe on ``model_file`` (default: the run's); its JSON, or ``None`` (with a
+    note) if it failed."""
     command = [
         sys.executable,
         "-m",
         "benchmarks.memory_probe",
         "--model-file",
-        str(ctx.model_file.path),
+        str(model_file or ctx.model_file.path),
         "--framework",
         framework,
         "--epochs",
