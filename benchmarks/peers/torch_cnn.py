@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.peers.torch_mlp import StepLoop
 from benchmarks.timing import BatchCursor, timed
 from tinynet.containers import Sequential
 from tinynet.io.safetensors_format import to_torch_layout
@@ -83,8 +84,8 @@ class TorchCNN:
         return torch.cat(parts)
 
 
-class TorchCNNSteps(TorchCNN):
-    """The bare step loop over consecutive batches of pre-shuffled images."""
+class TorchCNNSteps(TorchCNN, StepLoop):
+    """The MLP's bare step loop (`benchmarks.peers.torch_mlp.StepLoop`) on images."""
 
     def __init__(
         self, model: Layer, x: FloatArray, y: IntArray, batch: int, lr: float = 1e-3
@@ -92,20 +93,6 @@ class TorchCNNSteps(TorchCNN):
         super().__init__(model, lr)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
         self.cursor = BatchCursor(len(x), batch)
-
-    def steps(self, n: int) -> float:
-        """Run ``n`` steps; return their seconds."""
-        starts = self.cursor.take(n)
-        return timed(lambda: self._run(starts))
-
-    def _run(self, starts: list[int]) -> None:
-        model, loss_fn, optimizer = self.model, self.loss, self.optimizer
-        x, y, b = self.x, self.y, self.cursor.batch
-        for i in starts:
-            loss = loss_fn(model(x[i : i + b]), y[i : i + b])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
 
 
 class TorchCNNInference:

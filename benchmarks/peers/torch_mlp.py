@@ -89,22 +89,16 @@ class TorchMLP:
         return float(np.mean(self.labels(x) == y))
 
 
-class TorchSteps(TorchMLP):
-    """The bare step loop over consecutive batches of pre-shuffled arrays."""
+class StepLoop:
+    """The bare step loop over consecutive batches of pre-shuffled arrays, for a class
+    that sets ``model``, ``loss``, ``optimizer``, ``x``, ``y`` and ``cursor``."""
 
-    def __init__(
-        self,
-        weights: list[DenseWeights],
-        x: FloatArray,
-        y: IntArray,
-        batch: int,
-        lr: float = 1e-3,
-        *,
-        fused: bool = False,
-    ) -> None:
-        super().__init__(weights, lr, fused=fused)
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
-        self.cursor = BatchCursor(len(x), batch)
+    model: nn.Sequential
+    loss: nn.CrossEntropyLoss
+    optimizer: torch.optim.Adam
+    x: torch.Tensor
+    y: torch.Tensor
+    cursor: BatchCursor
 
     def steps(self, n: int) -> float:
         """Run ``n`` steps; return their seconds."""
@@ -119,6 +113,24 @@ class TorchSteps(TorchMLP):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+
+
+class TorchSteps(TorchMLP, StepLoop):
+    """`StepLoop` on the MLP: consecutive batches of pre-shuffled arrays."""
+
+    def __init__(
+        self,
+        weights: list[DenseWeights],
+        x: FloatArray,
+        y: IntArray,
+        batch: int,
+        lr: float = 1e-3,
+        *,
+        fused: bool = False,
+    ) -> None:
+        super().__init__(weights, lr, fused=fused)
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.cursor = BatchCursor(len(x), batch)
 
 
 class TorchEpochs(TorchMLP):
