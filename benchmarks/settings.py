@@ -110,8 +110,8 @@ QUICK = Settings(
     memory_epochs=1,
     memory_peers=False,
     dtype_epochs=1,
-    cnn_test_subset=2048,
-    cnn_memory_train=6400,
+    cnn_test_subset=512,
+    cnn_memory_train=2560,
 )
 
 FULL = Settings(
