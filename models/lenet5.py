@@ -44,7 +44,14 @@ epoch here (14 minutes for 20), so RECIPES["original"] keeps what it can: plain 
 no momentum, no augmentation, 20 epochs and the schedule's shape (the factors 1, 0.4,
 0.2, 0.1, 0.02 of ``LECUN_SCHEDULE``, a ``"piecewise"`` schedule), with a small batch
 for stochastic steps. SGD has no Hessian to divide by, so its one free constant, the
-first rate, was chosen on the validation split (below).
+first rate, was chosen on a validation split (the last 10,000 training images, the
+model trained on the first 50,000; seed 0): 0.1 gave 98.81%, 0.2 98.85%, 0.4 98.71%.
+
+RECIPES["tuned"] keeps the network and changes only its training: AdamW (rate 2e-3,
+weight decay 0.05) with a cosine to zero, batches of 128, label smoothing 0.1 and random
+shifts of up to 1 pixel, 20 epochs. On the same split: Adam at 2e-3 with shifts of 2,
+99.19%; with AdamW, weight decay and label smoothing added, 99.25%; at 5e-3, 99.30%; at
+2e-3 with shifts of 1, 99.35%; 40 epochs instead of 20, 99.34%.
 """
 
 import numpy as np
@@ -103,7 +110,7 @@ RECIPES = {
         dataset="mnist",
         loss="cross_entropy",
         optimizer="sgd",
-        optimizer_args={"lr": 0.05},
+        optimizer_args={"lr": 0.2},
         schedule="piecewise",
         schedule_args=LECUN_SCHEDULE,
         epochs=20,
@@ -112,12 +119,13 @@ RECIPES = {
     "tuned": Recipe(
         dataset="mnist",
         loss="cross_entropy",
-        optimizer="adam",
-        optimizer_args={"lr": 2e-3},
+        loss_args={"label_smoothing": 0.1},
+        optimizer="adamw",
+        optimizer_args={"lr": 2e-3, "weight_decay": 0.05},
         schedule="cosine",
         epochs=20,
         batch_size=128,
-        max_shift=2,
+        max_shift=1,
     ),
 }
 RECIPE = RECIPES["original"]
