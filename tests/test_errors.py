@@ -265,7 +265,7 @@ def test_optimizer_hyperparameters_are_checked() -> None:
         Adam(params(), weight_decay=-1)
     with pytest.raises(ValueError, match="eps must be"):
         Adam(params(), eps=-1e-8)
-    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, 1\], got 1.5"):
         RMSProp(params(), alpha=1.5)
 
 

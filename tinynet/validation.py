@@ -7,6 +7,8 @@ dataset) live where they run once (the training loop, the dataset loaders).
 
 from __future__ import annotations
 
+from typing import Any, TypeGuard
+
 import numpy as np
 
 from tinynet.typing import Array, FloatArray, IntArray
@@ -100,3 +102,23 @@ def class_labels(where: object, y: object, n: int, classes: int) -> IntArray:
             f"({bad.size} of {n} out of range)"
         )
     return y
+
+
+def is_real(value: object) -> TypeGuard[int | float | np.integer[Any] | np.floating[Any]]:
+    """Whether ``value`` is a real number: an int or float (NumPy's too), not a bool or str."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def is_integer(value: object) -> TypeGuard[int | np.integer[Any]]:
+    """Whether ``value`` is an int (NumPy's too), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def short(value: object) -> str:
+    """``repr(value)`` cut to 40 characters, with its type unless it is a number or None:
+    ``'0.001' (a str)``. For messages about settings read from files or arguments."""
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return text if is_real(value) or value is None else f"{text} (a {type(value).__name__})"
