@@ -103,6 +103,7 @@ class BatchNorm1d(Layer):
         """
         x_hat, inv_std = self.saved(self._cache)
         grad_sum, grad_dot = self._accumulate(grad_y, x_hat)
+        self._cache = None  # consumed: one backward per forward
         n = x_hat.shape[0]
         grad_x: FloatArray = x_hat * (grad_dot / n)
         grad_x += grad_sum / n
@@ -114,6 +115,7 @@ class BatchNorm1d(Layer):
         """Accumulate ``weight.grad += sum(grad_y * x_hat)`` and ``bias.grad += sum(grad_y)``."""
         x_hat, _ = self.saved(self._cache)
         self._accumulate(grad_y, x_hat)
+        self._cache = None
 
     def _accumulate(self, grad_y: FloatArray, x_hat: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Check grad_y; return its column sums and those of grad_y * x_hat, adding them

@@ -14,8 +14,10 @@ from tinynet.typing import FloatArray, Shape
 class Flatten(Layer):
     """Flatten every axis but the batch axis: (N, d1, ..., dk) -> (N, d1*...*dk).
 
-    A view where possible (no copy); the gradient is reshaped back.
+    A view where possible (no copy): ``aliases_input``. The gradient is reshaped back.
     """
+
+    aliases_input = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,4 +36,5 @@ class Flatten(Layer):
         shape, dtype = self.saved(self._input)
         flat = (shape[0], math.prod(shape[1:]))
         validation.same_shape(self, grad_y, flat, "grad_y", dtype=dtype)
+        self._input = None  # consumed: one backward per forward
         return grad_y.reshape(shape)
