@@ -7,6 +7,7 @@ dataset) live where they run once (the training loop, the dataset loaders).
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -45,8 +46,9 @@ def float_array(
     ``where`` names the caller in the message (a layer's repr). ``ndim`` is the number
     of dimensions required, ``last`` the size of the last one, ``dtype`` the exact dtype
     required (no silent casts: a float64 batch into a float32 layer is an error, as in
-    PyTorch). Raises ``TypeError`` for a wrong type or dtype and ``ValueError`` for a
-    wrong shape.
+    PyTorch; the dataset loops convert once instead, see
+    `tinynet.inference.as_model_input`). Raises ``TypeError`` for a wrong type or dtype
+    and ``ValueError`` for a wrong shape.
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{where}: expected {name} to be a numpy array, got {describe(x)}")
@@ -122,3 +124,35 @@ def short(value: object) -> str:
     text = repr(value)
     text = text if len(text) <= 40 else text[:37] + "..."
     return text if is_real(value) or value is None else f"{text} (a {type(value).__name__})"
+
+
+def number(
+    owner: str,
+    name: str,
+    value: object,
+    low: float = 0.0,
+    high: float = math.inf,
+    *,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float, or ``ValueError`` unless it is a real number (`is_real`),
+    finite and in ``[low, high]`` (``[low, high)`` with ``high_open``)."""
+    try:
+        as_float = float(value) if is_real(value) else math.nan
+    except OverflowError:  # an int of 309 digits or more
+        as_float = math.nan
+    below_high = as_float < high or (as_float == high and not high_open)
+    if math.isfinite(as_float) and low <= as_float and below_high:
+        return as_float
+    if high == math.inf:
+        interval = f">= {low:g}"
+    else:
+        interval = f"in [{low:g}, {high:g}{')' if high_open else ']'}"
+    raise ValueError(f"{owner}: {name} must be a finite number {interval}, got {short(value)}")
+
+
+def flag(owner: str, name: str, value: object) -> bool:
+    """``value`` as a bool, or ``ValueError`` unless it is ``True`` or ``False``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{owner}: {name} must be True or False, got {short(value)}")
+    return bool(value)

@@ -40,10 +40,11 @@ from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
 from tinynet.io.npz import NpzReader, open_npz, write_npz
 from tinynet.layers.base import Layer
-from tinynet.optim.optimizer import Optimizer, number
+from tinynet.optim.optimizer import Optimizer
 from tinynet.parameter import Parameter
 from tinynet.state_dict import ArraySpec, find_mismatch
 from tinynet.typing import Array
+from tinynet.validation import number
 from tinynet.version import __version__
 
 FORMAT = "tinynet"

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, number, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, with_weight_decay
 from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
-from tinynet.validation import is_real, short
+from tinynet.validation import is_real, number, short
 
 
 class Adam(Optimizer):

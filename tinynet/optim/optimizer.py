@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 
 from tinynet.parameter import Parameter, Span, pack
 from tinynet.typing import FloatArray
-from tinynet.validation import is_integer, is_real, short
+from tinynet.validation import is_integer, number, short
 
 
 class Optimizer(ABC):
@@ -282,38 +281,6 @@ def with_weight_decay(
     np.multiply(data, weight_decay, out=out)
     out += grad
     return out
-
-
-def number(
-    owner: str,
-    name: str,
-    value: object,
-    low: float = 0.0,
-    high: float = math.inf,
-    *,
-    high_open: bool = False,
-) -> float:
-    """``value`` as a float, or ``ValueError`` unless it is a real number (`is_real`),
-    finite and in ``[low, high]`` (``[low, high)`` with ``high_open``)."""
-    try:
-        as_float = float(value) if is_real(value) else math.nan
-    except OverflowError:  # an int of 309 digits or more
-        as_float = math.nan
-    below_high = as_float < high or (as_float == high and not high_open)
-    if math.isfinite(as_float) and low <= as_float and below_high:
-        return as_float
-    if high == math.inf:
-        interval = f">= {low:g}"
-    else:
-        interval = f"in [{low:g}, {high:g}{')' if high_open else ']'}"
-    raise ValueError(f"{owner}: {name} must be a finite number {interval}, got {short(value)}")
-
-
-def flag(owner: str, name: str, value: object) -> bool:
-    """``value`` as a bool, or ``ValueError`` unless it is ``True`` or ``False``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{owner}: {name} must be True or False, got {short(value)}")
-    return bool(value)
 
 
 def non_negative(owner: str, name: str, value: object) -> float:

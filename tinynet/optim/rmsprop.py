@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, flag, number, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, with_weight_decay
 from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
+from tinynet.validation import flag, number
 
 
 class RMSProp(Optimizer):

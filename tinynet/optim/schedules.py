@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tinynet.optim.optimizer import Optimizer, number
-from tinynet.validation import is_integer, short
+from tinynet.optim.optimizer import Optimizer
+from tinynet.validation import is_integer, number, short
 
 
 class LRScheduler(ABC):

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, flag, number, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, with_weight_decay
 from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
-from tinynet.validation import short
+from tinynet.validation import flag, number, short
 
 INITIAL_BUFFERS = ("grad", "zeros")
 """Where the momentum buffer starts: the first gradient (PyTorch's) or zeros (an EMA)."""
