@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+import string
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,7 +37,9 @@ class ModelCheckpoint(Callback):
     """Save a resumable checkpoint every ``every`` epochs, or only the best ones.
 
     ``filepath`` may contain ``{epoch}`` (1-based) and any logged name, e.g.
-    ``"ckpt-{epoch:03d}-{val_accuracy:.4f}.npz"``, as in Keras. With
+    ``"ckpt-{epoch:03d}-{val_accuracy:.4f}.npz"``, as in Keras; a template that cannot
+    name a file (``{0}``, ``{epoch.real}``, an unclosed ``{``) is a ``ValueError`` here,
+    and `check_filepath` checks it against the names a run will log before it starts. With
     ``save_best_only``, a file is written only when ``monitor`` improves (``mode`` as
     in `EarlyStopping`). Every write is atomic: a crash mid-save leaves the previous
     checkpoint intact. Extra ``metadata`` (JSON) is stored beside the training state.
@@ -54,6 +57,7 @@ class ModelCheckpoint(Callback):
     ) -> None:
         if every < 1:
             raise ValueError(f"ModelCheckpoint: every must be >= 1, got {every}")
+        self.fields = template_fields(str(filepath))
         self.filepath = str(filepath)
         self.every = every
         self.save_best_only = save_best_only
@@ -68,8 +72,32 @@ class ModelCheckpoint(Callback):
                 return
         elif (run.epoch + 1) % self.every:
             return
-        self.last_path = Path(self.filepath.format(epoch=run.epoch + 1, **logs))
+        self.last_path = Path(self.format_filepath(run.epoch + 1, logs))
         save_checkpoint(self.last_path, run, metadata=self.metadata)
+
+    def format_filepath(self, epoch: int, logs: dict[str, float]) -> str:
+        """The file name for ``epoch`` (1-based) and its ``logs``; ``ValueError`` naming
+        the template when it names something not logged or a format that does not fit."""
+        missing = sorted(set(self.fields) - {"epoch", *logs})
+        if missing:
+            raise ValueError(
+                f"ModelCheckpoint: the file name template {self.filepath!r} names "
+                f"{', '.join(f'{{{name}}}' for name in missing)}, which the run does not "
+                f"log; it logs: epoch, {', '.join(logs)} (val_* needs validation data)"
+            )
+        try:
+            return self.filepath.format(epoch=epoch, **logs)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"ModelCheckpoint: the file name template {self.filepath!r} cannot be "
+                f"formatted: {error}"
+            ) from error
+
+    def check_filepath(self, names: Iterable[str]) -> Path:
+        """The file the first checkpoint would be written to, by a run that will log
+        ``names`` (``loss``, ``val_accuracy``... besides ``epoch``): formatted with
+        placeholder values, so a template that fails would fail here, before training."""
+        return Path(self.format_filepath(1, dict.fromkeys(names, 0.5)))
 
     def state_dict(self) -> dict[str, Any]:
         return self.tracker.state_dict() if self.save_best_only else {}
@@ -117,6 +145,32 @@ class BackupAndRestore(Callback):
     def on_train_end(self, run: Run) -> None:
         if self.delete_checkpoint:
             self.path.unlink(missing_ok=True)
+
+
+def template_fields(template: str) -> list[str]:
+    """The names a file name template formats, as ``str.format`` reads it; ``ValueError``
+    for a template that cannot name a file: unbalanced braces, a positional field
+    (``{}``, ``{0}``), an attribute or index (``{epoch.real}``, ``{loss[0]}``)."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"ModelCheckpoint: the file name template {template!r}: {error}") from None
+    names = []
+    for _, field, spec, _ in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier():
+            raise ValueError(
+                f"ModelCheckpoint: the file name template {template!r} has the field "
+                f"{{{field}}}; fields are logged names, e.g. {{epoch:03d}} or {{val_loss:.4f}}"
+            )
+        if spec and "{" in spec:
+            raise ValueError(
+                f"ModelCheckpoint: the file name template {template!r} nests a field in "
+                f"the format of {{{field}}}"
+            )
+        names.append(field)
+    return names
 
 
 def generators(run: Run) -> Iterator[tuple[str, np.random.Generator]]:

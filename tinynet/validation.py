@@ -119,11 +119,13 @@ def is_integer(value: object) -> TypeGuard[int | np.integer[Any]]:
 
 
 def short(value: object) -> str:
-    """``repr(value)`` cut to 40 characters, with its type unless it is a number or None:
-    ``'0.001' (a str)``. For messages about settings read from files or arguments."""
+    """``repr(value)`` cut to 40 characters, with its type unless that is plain (a number,
+    None, a list, tuple or dict): ``'0.001' (a str)``. For messages about settings read
+    from files or arguments."""
     text = repr(value)
     text = text if len(text) <= 40 else text[:37] + "..."
-    return text if is_real(value) or value is None else f"{text} (a {type(value).__name__})"
+    plain = is_real(value) or isinstance(value, (list, tuple, dict, type(None)))
+    return text if plain else f"{text} (a {type(value).__name__})"
 
 
 def number(
