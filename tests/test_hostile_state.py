@@ -183,22 +183,28 @@ def make_run(width: int = 5) -> tuple[Sequential, Adam, list[Any]]:
     return model, optimizer, callbacks
 
 
-@pytest.fixture
-def checkpoint(tmp_path: Path) -> Path:
-    model, optimizer, callbacks = make_run()
-    path = tmp_path / "ck.npz"
+def train(run: tuple[Sequential, Adam, list[Any]], epochs: int, *extra: Any) -> Sequential:
+    """``fit`` the run's model for ``epochs`` with its callbacks and ``extra`` ones."""
+    model, optimizer, callbacks = run
     fit(
         model,
         X,
         Y,
         loss=CrossEntropyLoss(),
         optimizer=optimizer,
-        epochs=2,
+        epochs=epochs,
         batch_size=8,
         seed=0,
         verbose=0,
-        callbacks=[*callbacks, ModelCheckpoint(path)],
+        callbacks=[*callbacks, *extra],
     )
+    return model
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "ck.npz"
+    train(make_run(), 2, ModelCheckpoint(path))
     return path
 
 
@@ -300,61 +306,26 @@ def test_a_malformed_checkpoint_state_is_refused_and_changes_nothing(
     """repro 07: bare KeyError/IndexError/TypeError after the model was overwritten,
     or epochs -5..2 trained; now one CheckpointError naming the file, nothing changed."""
     bad = edit_header(checkpoint, training_state(edit), tmp_path / "bad.npz")
-    model, optimizer, callbacks = make_run()
-    before = snapshot(model, optimizer, callbacks)
+    run = make_run()
+    before = snapshot(*run)
     with pytest.raises(CheckpointError, match=f"bad.npz: .*{message}"):
-        fit(
-            model,
-            X,
-            Y,
-            loss=CrossEntropyLoss(),
-            optimizer=optimizer,
-            epochs=3,
-            batch_size=8,
-            seed=0,
-            verbose=0,
-            callbacks=[*callbacks, BackupAndRestore(bad)],
-        )
-    assert_same(snapshot(model, optimizer, callbacks), before)
+        train(run, 3, BackupAndRestore(bad))
+    assert_same(snapshot(*run), before)
 
 
 def test_a_checkpoint_of_another_architecture_is_refused_before_anything_changes(
     checkpoint: Path,
 ) -> None:
-    model, optimizer, callbacks = make_run(width=6)
-    before = snapshot(model, optimizer, callbacks)
+    run = make_run(width=6)
+    before = snapshot(*run)
     with pytest.raises(CheckpointError, match=r"ck\.npz: the checkpoint's model does not fit"):
-        fit(
-            model,
-            X,
-            Y,
-            loss=CrossEntropyLoss(),
-            optimizer=optimizer,
-            epochs=3,
-            verbose=0,
-            callbacks=[*callbacks, BackupAndRestore(checkpoint)],
-        )
-    assert_same(snapshot(model, optimizer, callbacks), before)
+        train(run, 3, BackupAndRestore(checkpoint))
+    assert_same(snapshot(*run), before)
 
 
 def test_a_sound_checkpoint_still_resumes_bit_identically(checkpoint: Path) -> None:
-    def run(callbacks_extra: list[Any]) -> Sequential:
-        model, optimizer, callbacks = make_run()
-        fit(
-            model,
-            X,
-            Y,
-            loss=CrossEntropyLoss(),
-            optimizer=optimizer,
-            epochs=3,
-            batch_size=8,
-            seed=0,
-            verbose=0,
-            callbacks=[*callbacks, *callbacks_extra],
-        )
-        return model
-
-    resumed, straight = run([BackupAndRestore(checkpoint)]), run([])
+    resumed = train(make_run(), 3, BackupAndRestore(checkpoint))
+    straight = train(make_run(), 3)
     for (name, a), (_, b) in zip(
         resumed.state_dict().items(), straight.state_dict().items(), strict=True
     ):
