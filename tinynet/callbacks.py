@@ -16,6 +16,7 @@ from typing import Any
 from tinynet.optim.schedules import LRScheduler
 from tinynet.train import Callback, History, ProgressBar, Run
 from tinynet.typing import Array
+from tinynet.validation import is_integer, is_real, short
 
 __all__ = [
     "Callback",
@@ -78,8 +79,13 @@ class Monitor:
         return {"best": self.best if math.isfinite(self.best) else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict`."""
+        """Restore `state_dict`; ``ValueError`` (nothing changed) unless ``best`` is a
+        number or ``None``."""
         best = state["best"]
+        if best is not None and not (is_real(best) and not math.isnan(best)):
+            raise ValueError(
+                f"{self.owner}: the saved best must be a number or null, got {short(best)}"
+            )
         self.best = -math.inf if best is None else float(best)
 
 
@@ -127,9 +133,15 @@ class EarlyStopping(Callback):
         return {**self.tracker.state_dict(), "best_epoch": self.best_epoch, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        best_epoch, wait = state["best_epoch"], state["wait"]
+        if not (is_integer(best_epoch) and best_epoch >= -1 and is_integer(wait) and wait >= 0):
+            raise ValueError(
+                f"EarlyStopping: expected a saved best_epoch >= -1 and wait >= 0, integers, "
+                f"got {short(best_epoch)} and {short(wait)}"
+            )
         self.tracker.load_state_dict(state)
-        self.best_epoch = int(state["best_epoch"])
-        self.wait = int(state["wait"])
+        self.best_epoch = int(best_epoch)
+        self.wait = int(wait)
 
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
         if self.tracker.improves(logs):

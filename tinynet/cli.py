@@ -6,30 +6,36 @@ tinynet evaluate models/mnist_mlp.py --weights mlp.npz
 tinynet predict mlp.npz digit.png
 tinynet summary models/mnist_mlp.py
 tinynet export mlp.npz mlp.onnx
+
+Every error is one line on stderr, ``tinynet COMMAND: error: ...`` naming the file or
+option and the problem, and exit status 2; ``--debug`` (or ``TINYNET_DEBUG=1``) shows
+the full traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
+from tinynet.atomic import check_writable
 from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
 from tinynet.data import validation_split
 from tinynet.datasets import DATASETS, dataset_info, load_dataset, load_idx_folder
 from tinynet.datasets.mnist import Split
 from tinynet.images import predict_images
+from tinynet.inference import count_correct, forward_in_batches, probabilities
 from tinynet.inference import evaluate as evaluate_model
-from tinynet.inference import forward_in_batches, probabilities
 from tinynet.io import load, load_full, save, write_json
 from tinynet.layers.base import Layer
-from tinynet.modelfile import load_model_file
+from tinynet.modelfile import ModelFileError, line_in, load_model_file
 from tinynet.recipe import Recipe
 from tinynet.train import Callback, Run
 from tinynet.typing import Array, FloatArray
@@ -59,6 +65,7 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
     if args.validation_split:
         (x_train, y_train), validation = validation_split(x_train, y_train, args.validation_split)
     model = model_file.build(args.seed)
+    check_outputs(args, model, recipe, x_train[:2], y_train[:2], validation is not None)
     print(
         f"tinynet {__version__}: training {model_file.name} (recipe {recipe_name}, "
         f"{model.num_parameters():,} parameters) on {dataset} ({x_train.shape[0]:,} images) "
@@ -128,6 +135,51 @@ def command_train(args: argparse.Namespace) -> dict[str, Any]:
         for path in write_plots(args.plot, model, recipe, dataset, logs, x_test, y_test, title):
             print(f"wrote {path}")
     return metrics
+
+
+def check_outputs(
+    args: argparse.Namespace,
+    model: Layer,
+    recipe: Recipe,
+    x_probe: FloatArray,
+    y_probe: Array,
+    validating: bool,
+) -> None:
+    """Before training, refuse what would fail after it: an output path that cannot be
+    written (`tinynet.atomic.check_writable`: a directory, a file as a folder, no
+    permission, less free space than the model's arrays take), and a ``--checkpoint``
+    template that names a value the run will not log or cannot be formatted
+    (`ModelCheckpoint.check_filepath`, with the names the run will log). ``x_probe`` and
+    ``y_probe`` are two training samples: one forward in inference mode tells whether
+    the run logs accuracy. Raises ``ValueError``/``OSError`` naming the option."""
+    weights = sum(array.nbytes for array in model.state_dict(copy=False).values())
+    outputs: list[tuple[str, str | None, int]] = [
+        ("--save", args.save, weights),
+        ("--metrics-json", args.metrics_json, 0),
+        ("--plot", args.plot and str(Path(args.plot) / "curves.png"), 0),
+        ("--resume", args.resume, weights),
+    ]
+    if args.checkpoint and not args.resume:
+        outputs_probe = forward_in_batches(model, x_probe)
+        classifies = count_correct(outputs_probe, recipe.prepare_targets(y_probe, model.dtype))
+        metrics = ["loss", *(["accuracy"] if classifies is not None else [])]
+        names = [*metrics, "lr", "seconds", "samples_per_second"]
+        if validating:
+            names += [f"val_{name}" for name in metrics]
+        elif args.plot:
+            names += [f"test_{name}" for name in metrics]
+        try:
+            first = ModelCheckpoint(args.checkpoint).check_filepath(names)
+        except ValueError as error:
+            message = str(error).removeprefix("ModelCheckpoint: ")
+            raise ValueError(f"--checkpoint: {message}") from None
+        outputs.append(("--checkpoint", str(first), weights))
+    for option, path, size in outputs:
+        if path:
+            try:
+                check_writable(path, size)
+            except OSError as error:
+                raise type(error)(f"{option}: {error}") from None
 
 
 def require_same_run(checkpoint: str, settings: dict[str, Any]) -> None:
@@ -255,9 +307,16 @@ def command_export(args: argparse.Namespace) -> dict[str, Any]:
     return {"output": args.output}
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are one line too (the usage: ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="tinynet", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="tinynet", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -326,16 +385,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
     export.set_defaults(run=command_export)
+    for sub in (parser, *commands.choices.values()):  # tinynet --debug train, train ... --debug
+        sub.add_argument(
+            "--debug",
+            action="store_true",
+            default=False if sub is parser else argparse.SUPPRESS,
+            help="on an error, print the full traceback (also: TINYNET_DEBUG=1)",
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (errors print one line, status 2)."""
+    """Run the command line; return the exit status.
+
+    Any error prints one line, ``tinynet COMMAND: error: MESSAGE``, and returns 2: the
+    documented ones (``OSError``: a missing or unwritable file, a failed download, a
+    full disk; ``ValueError``/``TypeError``: a bad file or argument; ``ImportError``: an
+    optional extra missing; ``ArithmeticError``: training diverged) as their message,
+    anything else with its type. One raised inside the model file's code names its
+    file and line. With ``--debug`` or ``TINYNET_DEBUG=1`` the error is raised instead,
+    with its full traceback. Ctrl-C prints ``interrupted`` and returns 130. NumPy's
+    floating-point warnings are off: a diverged run is reported by the loss check.
+    """
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("TINYNET_DEBUG", "") not in ("", "0")
     try:
-        args.run(args)
-    # OSError: a failed download, a full disk; ImportError: an optional extra missing
-    except (OSError, ImportError, ValueError, TypeError) as error:
-        print(f"tinynet {args.command}: error: {error}", file=sys.stderr)
+        # NumPy's overflow warnings would add lines to the one-line error that follows:
+        # tinynet checks what matters itself (a non-finite loss, output or weight).
+        with np.errstate(all="ignore"):
+            args.run(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"tinynet {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            raise
+        print(f"tinynet {args.command}: error: {one_line(error, args)}", file=sys.stderr)
         return 2
     return 0
+
+
+DOCUMENTED = (OSError, ValueError, TypeError, ImportError, ArithmeticError)
+"""The errors whose message says it all; others are shown with their type's name."""
+
+
+def one_line(error: Exception, args: argparse.Namespace) -> str:
+    """``error`` as one line for the terminal: its message on one line, its type's name
+    unless it is a documented error, and the model file's line if it came from there."""
+    message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, ModelFileError):
+        return message
+    if not isinstance(error, DOCUMENTED) or not message:
+        message = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    model_file = getattr(args, "model_file", None)
+    line = line_in(error, model_file) if model_file else None
+    return f"{model_file}:{line}: {message}" if line is not None else message

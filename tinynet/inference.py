@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinynet.containers import last_layer
+from tinynet import validation
+from tinynet.containers import last_layer, writes_input
 from tinynet.functional import sigmoid, softmax
 from tinynet.layers.activations import Sigmoid, Softmax
 from tinynet.layers.base import Layer
 from tinynet.losses import Loss
 from tinynet.typing import Array, FloatArray, IntArray
+from tinynet.validation import is_integer, short
 
 
 def as_model_input(
@@ -21,6 +23,11 @@ def as_model_input(
 ) -> FloatArray:
     """``x`` as a finite float array of the model's dtype (converted once, if it is float).
 
+    The float rule: `tinynet.train.fit`, `evaluate`, `predict`, `predict_proba` and
+    `forward_in_batches` take a whole dataset and convert float input (float64, float16)
+    to the model's dtype here, once, as Keras does; a layer called directly never casts
+    (``model(x)`` with a float64 batch into a float32 model is a ``TypeError``, as in
+    PyTorch), so no per-batch conversion hides in a training loop you write yourself.
     Integer arrays are refused rather than cast: raw uint8 pixels would train silently
     badly; scale them to [0, 1] first. NaN or infinite values are refused, naming the
     first sample that holds one (unless ``check_finite`` is false).
@@ -52,6 +59,36 @@ def require_finite(x: FloatArray, name: str) -> None:
         )
 
 
+def require_batch_size(batch_size: object) -> None:
+    """``ValueError`` unless ``batch_size`` is a positive int (not a bool, not a float)."""
+    if not (is_integer(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a positive integer, got {short(batch_size)}")
+
+
+def require_targets(where: str, x: object, y: object) -> None:
+    """``y`` must be a numpy array with one row per sample of ``x`` (N, ...)."""
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{where}: expected y to be a numpy array, got {type(y).__name__}")
+    n = x.shape[0] if isinstance(x, np.ndarray) and x.ndim else None
+    if y.ndim == 0 or (n is not None and y.shape[0] != n):
+        raise ValueError(
+            f"{where}: expected one target per sample, {n} of them; got y of shape {y.shape}"
+        )
+
+
+def require_class_targets(where: str, outputs: FloatArray, y: Array) -> None:
+    """For a classifier's ``outputs`` (N, C >= 2): ``y`` integer labels (N,) in [0, C)
+    or one-hot/probability rows (N, C); any other outputs are not checked here."""
+    if outputs.ndim != 2 or outputs.shape[1] < 2 or y.shape == outputs.shape:
+        return
+    if y.ndim != 1:
+        raise ValueError(
+            f"{where}: for outputs of shape {outputs.shape}, expected y as integer labels "
+            f"({outputs.shape[0]},) or rows {outputs.shape}, got shape {y.shape}"
+        )
+    validation.class_labels(where, y, outputs.shape[0], outputs.shape[1])
+
+
 def count_correct(outputs: FloatArray, targets: Array) -> int | None:
     """How many rows of ``outputs`` (N, C) have their argmax at the target class.
 
@@ -74,11 +111,16 @@ def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> F
     refused, found from the outputs (a NaN or inf propagates to its row's outputs), so
     the common case costs no pass over the input.
     """
+    require_batch_size(batch_size)
     x = as_model_input(model, x, check_finite=False)
+    copy = writes_input(model)  # a bare in-place layer; a Sequential protects x itself
     modes = [(layer, layer.training) for layer in model.modules()]
     model.eval()
     try:
-        parts = [model.forward(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        parts = [
+            model.forward(x[i : i + batch_size].copy() if copy else x[i : i + batch_size])
+            for i in range(0, x.shape[0], batch_size)
+        ]
     finally:
         for layer, mode in modes:  # as they were, layer by layer
             layer.training = mode
@@ -99,8 +141,15 @@ def evaluate(
     """``{"loss": mean loss (if ``loss`` given), "accuracy": fraction correct}`` on (x, y).
 
     Runs in inference mode and in batches; for classification outputs only, accuracy.
+    ``y`` must hold one target per sample; without a ``loss`` (which checks its own
+    targets), a classifier's (outputs (N, C), C >= 2) must be integer labels in [0, C)
+    or rows (N, C): a ``TypeError``/``ValueError`` naming ``y`` otherwise, never a
+    broadcast or a silently missing accuracy.
     """
+    require_targets("evaluate", x, y)
     outputs = forward_in_batches(model, x, batch_size)
+    if loss is None:
+        require_class_targets("evaluate", outputs, y)
     scores: dict[str, float] = {}
     if loss is not None:
         total = 0.0

@@ -6,12 +6,18 @@ may define ``REPORTED``, the published figure of the network it reproduces (``"9
 ``models/mnist_mlp.py`` is one; a user's file of the same shape works everywhere a
 built-in one does (``tinynet train my_model.py``). Loading a model file runs it: it is
 code, like any script you run. Saved weights (`tinynet.io`) never run code.
+
+An exception raised by the file's own code, when it is imported or its ``build(seed)``
+runs, becomes a `ModelFileError` whose message names the file and the line
+(``my_model.py:12: KeyError: 'width'``); the original is its ``__cause__``, with the
+full traceback (``tinynet ... --debug`` prints it).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +27,35 @@ from tinynet.recipe import Recipe
 
 DEFAULT_RECIPE_NAME = "default"
 """The name of a ``RECIPE`` that is not one of the file's ``RECIPES``."""
+
+
+class ModelFileError(ValueError):
+    """An exception raised by a model file's own code, as one line naming the file and
+    the line in it: ``path:LINE: ExceptionType: message`` (the original: ``__cause__``)."""
+
+
+def line_in(error: BaseException, path: str | Path) -> int | None:
+    """The line of ``path`` where ``error`` was raised, or passed through on its way up:
+    the deepest frame of its traceback in that file (a ``SyntaxError``'s own line).
+    ``None`` if the error never went through the file."""
+    file = Path(path).resolve()
+    if isinstance(error, SyntaxError) and error.filename and Path(error.filename).resolve() == file:
+        return error.lineno
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if Path(frame.filename).resolve() == file:
+            return frame.lineno
+    return None
+
+
+def in_model_file(error: Exception, path: str | Path) -> ModelFileError:
+    """``error`` as a `ModelFileError` naming ``path`` and its line (raise it ``from error``)."""
+    line = line_in(error, path)
+    shown = Path(path)
+    if shown.is_absolute() and shown.is_relative_to(Path.cwd()):
+        shown = shown.relative_to(Path.cwd())  # as the user would type it
+    where = f"{shown}:{line}" if line is not None else str(shown)
+    message = " ".join(str(error).split()) or "(no message)"
+    return ModelFileError(f"{where}: {type(error).__name__}: {message}")
 
 
 @dataclass(frozen=True)
@@ -45,8 +80,12 @@ class ModelFile:
         return self.path.stem
 
     def build(self, seed: int = 0) -> Layer:
-        """Call the file's ``build(seed)`` and check that it returned a `Layer`."""
-        model = self.build_fn(seed)
+        """Call the file's ``build(seed)`` and check that it returned a `Layer`; an
+        exception it raises becomes a `ModelFileError` naming the file and line."""
+        try:
+            model = self.build_fn(seed)
+        except Exception as error:
+            raise in_model_file(error, self.path) from error
         if not isinstance(model, Layer):
             raise TypeError(
                 f"{self.path}: build(seed) must return a tinynet Layer (e.g. a Sequential), "
@@ -80,7 +119,8 @@ def load_model_file(path: str | Path) -> ModelFile:
     optional and defaults to the first of ``RECIPES`` (a dict of name to `Recipe`, also
     optional), or else to ``Recipe()``; ``REPORTED`` is optional too. Raises
     ``FileNotFoundError`` or ``TypeError`` with the file's name when one is missing or of
-    the wrong kind.
+    the wrong kind, and `ModelFileError` (file and line) for any exception the file
+    raises as it runs, a recipe's ``ValueError`` included.
     """
     file = Path(path)
     if not file.is_file():
@@ -91,7 +131,11 @@ def load_model_file(path: str | Path) -> ModelFile:
         raise TypeError(f"{file}: not a Python file that can be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling-free reprs need it
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise in_model_file(error, path) from error
     build = getattr(module, "build", None)
     if not callable(build):
         raise TypeError(f"{file}: expected a function build(seed: int) -> Layer")

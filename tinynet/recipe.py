@@ -7,6 +7,7 @@ overridden from the command line (``--epochs``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -23,6 +24,7 @@ from tinynet.layers.base import Layer
 from tinynet.optim.schedules import LRScheduler
 from tinynet.train import Callback, History, fit
 from tinynet.typing import Array, FloatArray
+from tinynet.validation import number
 
 LOSSES: dict[str, Callable[..., losses.Loss]] = {
     "cross_entropy": losses.CrossEntropyLoss,
@@ -37,6 +39,63 @@ OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
     "rmsprop": optim.RMSProp,
 }
 SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+
+
+SCHEDULE_ARGUMENTS: dict[str, tuple[Callable[..., Any] | None, set[str], set[str]]] = {
+    "constant": (None, set(), set()),
+    "step": (optim.StepLR, set(), set()),
+    "cosine": (optim.CosineAnnealingLR, {"T_max"}, set()),
+    "warmup_cosine": (optim.CosineAnnealingLR, {"T_max"}, {"warmup", "start_factor"}),
+}
+"""Per schedule: the class its ``schedule_args`` go to, the arguments the recipe gives
+that class itself, and the recipe's own extra ones (of which ``warmup`` is required)."""
+
+
+def _parameters(target: Callable[..., Any] | None, skip: set[str]) -> tuple[set[str], set[str]]:
+    """The keyword arguments ``target`` takes, and those of them without a default."""
+    takes, needs = set(), set()
+    for p in inspect.signature(target).parameters.values() if target else ():
+        if p.name not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            takes.add(p.name)
+            if p.default is p.empty:
+                needs.add(p.name)
+    return takes, needs
+
+
+def check_arguments(recipe: Recipe) -> None:
+    """Each of ``loss_args``, ``optimizer_args`` and ``schedule_args`` names only
+    arguments its class takes and every one it needs: a ``ValueError`` naming the field
+    when the recipe is made, not a ``KeyError``/``TypeError`` in the first epoch."""
+    schedule, given, extra = SCHEDULE_ARGUMENTS[recipe.schedule]
+    loss, optimizer = LOSSES[recipe.loss], OPTIMIZERS[recipe.optimizer]
+    fields: list[tuple[str, str, Mapping[str, Any], tuple[set[str], set[str]]]] = [
+        ("loss_args", f"loss {recipe.loss!r}", recipe.loss_args, _parameters(loss, set())),
+        (
+            "optimizer_args",
+            f"optimizer {recipe.optimizer!r}",
+            recipe.optimizer_args,
+            _parameters(optimizer, {"params"}),
+        ),
+    ]
+    takes, needs = _parameters(schedule, {"optimizer", *given})
+    fields.append(
+        (
+            "schedule_args",
+            f"schedule {recipe.schedule!r}",
+            recipe.schedule_args,
+            (takes | extra, needs | ({"warmup"} & extra)),
+        )
+    )
+    for name, owner, args, (takes, needs) in fields:
+        unknown, missing = sorted(set(args) - takes), sorted(needs - set(args))
+        if unknown or missing:
+            problem = f"unknown {unknown}" if unknown else f"missing {missing}"
+            raise ValueError(
+                f"Recipe: {name} of {owner}: {problem}; it takes {sorted(takes) or 'none'}, "
+                f"got {dict(args)}"
+            )
+    if "warmup" in recipe.schedule_args:
+        number("Recipe", "schedule_args['warmup']", recipe.schedule_args["warmup"])
 
 
 @dataclass(frozen=True)
@@ -86,6 +145,7 @@ class Recipe:
                 f"Recipe: expected epochs >= 0 and batch_size >= 1 or None, "
                 f"got {self.epochs} and {self.batch_size}"
             )
+        check_arguments(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as JSON-ready values."""

@@ -35,6 +35,7 @@ from tinynet.layers.base import Layer
 from tinynet.losses import Loss
 from tinynet.optim.optimizer import Optimizer
 from tinynet.typing import Array, FloatArray
+from tinynet.validation import is_integer, short
 
 __all__ = [
     "Callback",
@@ -215,6 +216,7 @@ def fit(
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    _check_fit_arguments(model, optimizer, epochs, initial_epoch, seed, validation_data)
     if loader is None:
         if x is None or y is None:
             raise TypeError("fit: give the data as x and y, or as a DataLoader (loader=)")
@@ -259,6 +261,44 @@ def fit(
     for callback in all_callbacks:
         callback.on_train_end(run)
     return run.history
+
+
+def _check_fit_arguments(
+    model: Layer,
+    optimizer: object,
+    epochs: int,
+    initial_epoch: object,
+    seed: object,
+    validation_data: object,
+) -> None:
+    """The arguments of `fit` that would otherwise train nothing, or the wrong epochs,
+    without a word: each refused by name."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: expected a tinynet Optimizer, got {type(optimizer).__name__}")
+    ours = {id(p) for p in model.parameters()}
+    foreign = sum(1 for p in optimizer.params if id(p) not in ours)
+    if foreign:
+        raise ValueError(
+            f"fit: {foreign} of the optimizer's {len(optimizer.params)} parameters are not "
+            f"this model's, so its steps would not train it; make the optimizer from this "
+            f"model: {type(optimizer).__name__}(model.parameters(), ...)"
+        )
+    if not (is_integer(initial_epoch) and 0 <= initial_epoch <= epochs):
+        raise ValueError(
+            f"fit: initial_epoch must be an integer in [0, epochs={epochs}], "
+            f"got {short(initial_epoch)}"
+        )
+    if seed is not None and not (is_integer(seed) and seed >= 0):
+        raise ValueError(f"fit: seed must be None or an integer >= 0, got {short(seed)}")
+    if validation_data is not None and not (
+        isinstance(validation_data, (tuple, list)) and len(validation_data) == 2
+    ):
+        got = (
+            f"a {type(validation_data).__name__} of {len(validation_data)}"
+            if isinstance(validation_data, (tuple, list))
+            else short(validation_data)
+        )
+        raise ValueError(f"fit: validation_data must be a pair (x_val, y_val), got {got}")
 
 
 def _check_loader(

@@ -40,6 +40,11 @@ def predict_images(
     probabilities by `tinynet.inference.probabilities` (``loss``: the recipe loss that
     trained it, if known). Returns one `Prediction` per image, in order.
     """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"predict_images: expected a list of image paths, got one path {str(paths)!r}; "
+            f"pass [path]"
+        )
     sources: list[str] = []
     batches: list[FloatArray] = []
     for path in paths:

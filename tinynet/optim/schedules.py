@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinynet.optim.optimizer import Optimizer
+from tinynet.validation import is_integer, number, short
 
 
 class LRScheduler(ABC):
@@ -45,9 +46,18 @@ class LRScheduler(ABC):
         return {"last_epoch": self.last_epoch, "base_lr": self.base_lr}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict` and set the optimizer's learning rate to match."""
-        self.last_epoch = int(state["last_epoch"])
-        self.base_lr = float(state["base_lr"])
+        """Restore `state_dict` and set the optimizer's learning rate to match; ``ValueError``
+        (nothing changed) unless ``last_epoch`` is an integer >= 0 and ``base_lr`` a
+        finite number >= 0."""
+        last_epoch = state["last_epoch"]
+        if not (is_integer(last_epoch) and last_epoch >= 0):
+            raise ValueError(
+                f"{type(self).__name__}: the saved last_epoch must be an integer >= 0, "
+                f"got {short(last_epoch)}"
+            )
+        base_lr = number(type(self).__name__, "the saved base_lr", state["base_lr"])
+        self.last_epoch = int(last_epoch)
+        self.base_lr = base_lr
         self.optimizer.lr = self.lr_at(self.last_epoch)
 
 
