@@ -368,8 +368,9 @@ def one_hot(labels: IntArray, classes: int, dtype: DTypeLike = np.float32) -> Fl
     return out
 
 
-ClassWeight = Mapping[int, float] | str
-"""``{class: weight}`` or ``"balanced"``."""
+ClassWeight = Mapping[int, float] | Mapping[str, float] | str
+"""``{class: weight}`` (the class as an int, or a string of one, as JSON has it) or
+``"balanced"``."""
 
 
 def class_labels_of(y: Array, where: str = "class_weight") -> IntArray:

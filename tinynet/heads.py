@@ -109,6 +109,17 @@ class Head:
         values: Array = outputs[:, 0] if self.columns == 1 else outputs
         return values
 
+    def confidence(self, probabilities: FloatArray, labels: Array) -> FloatArray:
+        """The probability (N,) of each predicted label (N,) of a multiclass or binary
+        head: its column, or for a binary head P(1) or 1 - P(1)."""
+        if self.task == "binary":
+            p: FloatArray = probabilities[:, 0]
+            return np.where(labels == 1, p, 1 - p)
+        if self.task != "multiclass":
+            raise ValueError(f"confidence: a {self.task} head has no single predicted label")
+        chosen: FloatArray = probabilities[np.arange(labels.shape[0]), labels]
+        return chosen
+
     def labels(self, targets: Array) -> Array:
         """The training targets in the form `predict` gives, for metrics: labels (N,)
         from labels or one-hot/probability rows; 0/1 from binary or multi-label targets;

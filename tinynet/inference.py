@@ -56,6 +56,19 @@ def require_finite(x: FloatArray, name: str) -> None:
         )
 
 
+def probe(model: Layer, x: FloatArray) -> FloatArray:
+    """``model``'s outputs for a small batch ``x``, in inference mode, leaving every layer
+    as it was (its caches and its train/eval mode): a look at the output shape before
+    training, as `Sequential.summary` takes one."""
+    snapshot = [(layer, dict(vars(layer))) for layer in model.modules()]
+    model.eval()
+    try:
+        return model.forward(x)
+    finally:
+        for layer, attributes in snapshot:
+            vars(layer).update(attributes)
+
+
 def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
     """The model's outputs for ``x`` (N, ...), in inference mode, ``batch_size`` rows at a time.
 
