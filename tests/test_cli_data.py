@@ -29,7 +29,7 @@ from tinynet.recipe import Recipe
 
 
 @tinynet.register_layer
-class Scale(Layer):
+class Gain(Layer):
     """y = x * scale, one learned factor per feature."""
 
     def __init__(self, features):
@@ -52,7 +52,7 @@ class Scale(Layer):
 
 
 def build(seed):
-    return Sequential(Dense(784, 32, seed=seed), ReLU(), Scale(32), Dense(32, 10, seed=seed + 1))
+    return Sequential(Dense(784, 32, seed=seed), ReLU(), Gain(32), Dense(32, 10, seed=seed + 1))
 
 
 RECIPE = Recipe(optimizer="adam", optimizer_args={"lr": 0.003}, epochs=2, batch_size=64)
@@ -80,6 +80,11 @@ def run(*args: str) -> int:
     return main([*args])
 
 
+def train(model_file: str | Path, *args: object) -> int:
+    """``tinynet train MODEL_FILE --verbose 0 ARGS``."""
+    return main(["train", str(model_file), "--verbose", "0", *map(str, args)])
+
+
 def test_kaggle_csv_trains_as_the_idx_files_do(
     tmp_path: Path, small_mnist: Path, kaggle_csv: Path
 ) -> None:
@@ -98,28 +103,9 @@ def test_unlabeled_test_csv_no_metrics_and_a_submission_file(
     tmp_path: Path, kaggle_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     weights, metrics = tmp_path / "w.npz", tmp_path / "m.json"
-    args = [
-        "--data",
-        str(kaggle_csv / "train.csv"),
-        "--test-data",
-        str(kaggle_csv / "unlabeled.csv"),
-    ]
-    assert (
-        run(
-            "train",
-            MNIST_MLP,
-            *args,
-            "--epochs",
-            "1",
-            "--verbose",
-            "0",
-            "--save",
-            str(weights),
-            "--metrics-json",
-            str(metrics),
-        )
-        == 0
-    )
+    data = ["--data", kaggle_csv / "train.csv", "--test-data", kaggle_csv / "unlabeled.csv"]
+    outputs = ["--save", weights, "--metrics-json", metrics]
+    assert train(MNIST_MLP, *data, "--epochs", "1", *outputs) == 0
     out = capsys.readouterr().out
     assert "the test data has no labels: no test metrics" in out
     assert json.loads(metrics.read_text())["test_accuracy"] is None
@@ -161,14 +147,14 @@ def test_custom_layer_trains_saves_and_loads_with_import(
     model_file, weights = tmp_path / "my_layers.py", tmp_path / "custom.npz"
     model_file.write_text(CUSTOM)
     data = ["--data", str(small_mnist)]
-    assert run("train", str(model_file), *data, "--verbose", "0", "--save", str(weights)) == 0
+    assert train(model_file, *data, "--save", weights) == 0
     trained = capsys.readouterr().out
     batch = tmp_path / "digits.npy"
     np.save(batch, load_idx_folder(small_mnist, flatten=False)[1][0][:3])
     # without the layer's module, loading says how to get it
     plain = tinynet_process("predict", "custom.npz", "digits.npy", cwd=tmp_path)
     assert plain.returncode == 2
-    assert "unknown layer type 'Scale'" in plain.stderr
+    assert "unknown layer type 'Gain'" in plain.stderr
     assert "--import" in plain.stderr
     imported = tinynet_process(
         "predict", "--import", "my_layers.py", "custom.npz", "digits.npy", cwd=tmp_path
@@ -186,7 +172,7 @@ def test_custom_layer_trains_saves_and_loads_with_import(
     accuracy = trained.split("test accuracy ")[1].split("%")[0]
     assert f"accuracy {accuracy}%" in evaluated.stdout
     assert run("summary", "--import", "json", str(model_file)) == 0
-    assert "Scale(" in capsys.readouterr().out
+    assert "Gain(" in capsys.readouterr().out
     assert run("predict", "--import", "no_such_module_xyz", str(weights), str(batch)) == 2
     assert "--import no_such_module_xyz: No module named" in capsys.readouterr().err
 
@@ -196,19 +182,7 @@ def test_evaluate_refuses_weights_of_another_architecture(
 ) -> None:
     weights = tmp_path / "w.npz"
     assert (
-        run(
-            "train",
-            MNIST_MLP,
-            "--data",
-            str(small_mnist),
-            "--epochs",
-            "1",
-            "--verbose",
-            "0",
-            "--save",
-            str(weights),
-        )
-        == 0
+        train(MNIST_MLP, "--data", str(small_mnist), "--epochs", "1", "--save", str(weights)) == 0
     )
     nielsen = str(ROOT / "models" / "nielsen_30.py")
     assert run("evaluate", nielsen, "--weights", str(weights), "--data", str(small_mnist)) == 2
@@ -227,7 +201,7 @@ def test_npz_and_a_mismatched_model_name_both_sides(
     rng = np.random.default_rng(0)
     x = rng.random((60, 8, 8)).astype(np.float32)
     np.savez(data, x_train=x, y_train=np.arange(60) % 3, x_test=x[:9], y_test=np.arange(9) % 3)
-    assert run("train", MNIST_MLP, "--data", str(data), "--verbose", "0") == 2
+    assert train(MNIST_MLP, "--data", data) == 2
     err = capsys.readouterr().err
     assert "its samples, of shape (8, 8) (64 values), do not fit the model's first layer" in err
     assert "Dense(784, 128)" in err
@@ -236,7 +210,7 @@ def test_npz_and_a_mismatched_model_name_both_sides(
         "from tinynet import Dense, Sequential\n"
         "def build(seed):\n    return Sequential(Dense(64, 10, seed=seed))\n"
     )
-    assert run("train", str(model), "--data", str(data), "--verbose", "0") == 2
+    assert train(model, "--data", data) == 2
     err = capsys.readouterr().err
     assert "has 3 classes (labels 0..2), but the model's last layer Dense(64, 10) gives 10" in err
     model.write_text(
@@ -245,21 +219,8 @@ def test_npz_and_a_mismatched_model_name_both_sides(
         "RECIPE = Recipe(epochs=3, batch_size=16, metrics=('accuracy', 'f1_macro'))\n"
     )
     out = tmp_path / "m.json"
-    assert (
-        run(
-            "train",
-            str(model),
-            "--data",
-            str(data),
-            "--verbose",
-            "0",
-            "--metrics-json",
-            str(out),
-            "--metrics",
-            "accuracy,top_2_accuracy",
-        )
-        == 0
-    )
+    metrics_option = ["--metrics", "accuracy,top_2_accuracy"]
+    assert train(model, "--data", data, "--metrics-json", out, *metrics_option) == 0
     metrics = json.loads(out.read_text())
     assert set(metrics["test"]) == {"loss", "accuracy", "top_2_accuracy"}  # --metrics wins
     assert len(metrics["history"]["top_2_accuracy"]) == 3
@@ -285,25 +246,11 @@ def binary_and_table_files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_binary_head_from_a_csv_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    train, model = binary_and_table_files(tmp_path)
+    data, model = binary_and_table_files(tmp_path)
     weights, out = tmp_path / "b.npz", tmp_path / "m.json"
-    args = ["--data", str(train), "--test-data", str(tmp_path / "moons_test.csv")]
-    assert (
-        run(
-            "train",
-            str(model),
-            *args,
-            "--verbose",
-            "0",
-            "--save",
-            str(weights),
-            "--metrics-json",
-            str(out),
-            "--class-weight",
-            "balanced",
-        )
-        == 0
-    )
+    args = ["--data", data, "--test-data", tmp_path / "moons_test.csv"]
+    outputs = ["--save", weights, "--metrics-json", out]
+    assert train(model, *args, *outputs, "--class-weight", "balanced") == 0
     printed = capsys.readouterr().out
     assert "binary classification (1 output, logits, sigmoid)" in printed
     metrics = json.loads(out.read_text())
@@ -345,30 +292,9 @@ def test_regression_from_a_csv_logs_mae_rmse_r2(
         "                batch_size=32, schedule='plateau', schedule_args={'patience': 3})\n"
     )
     weights, out = tmp_path / "r.npz", tmp_path / "m.json"
-    args = [
-        "--data",
-        str(tmp_path / "houses.csv"),
-        "--test-data",
-        str(tmp_path / "houses_test.csv"),
-    ]
-    assert (
-        run(
-            "train",
-            str(model),
-            *args,
-            "--target",
-            "price",
-            "--verbose",
-            "0",
-            "--save",
-            str(weights),
-            "--metrics-json",
-            str(out),
-            "--clip-grad-norm",
-            "100",
-        )
-        == 0
-    )
+    args = ["--data", tmp_path / "houses.csv", "--test-data", tmp_path / "houses_test.csv"]
+    outputs = ["--save", weights, "--metrics-json", out, "--clip-grad-norm", "100"]
+    assert train(model, *args, "--target", "price", *outputs) == 0
     printed = capsys.readouterr().out
     assert "regression (1 output, values)" in printed
     assert "test mae " in printed
@@ -379,7 +305,7 @@ def test_regression_from_a_csv_logs_mae_rmse_r2(
     assert run("predict", str(weights), str(tmp_path / "houses_test.csv")) == 0
     values = [float(line.split(": ")[1]) for line in capsys.readouterr().out.splitlines()]
     np.testing.assert_allclose(values, price[160:], atol=1.0)  # the columns found by name
-    assert run("train", str(model), *args, "--verbose", "0") == 2  # no column 'label'
+    assert train(model, *args) == 2  # no column 'label'
     assert "no column 'label'; its columns are 'a,b,c,price'" in capsys.readouterr().err
 
 

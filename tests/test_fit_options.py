@@ -13,8 +13,14 @@ from helpers import loss_gradcheck
 from tinynet import BCEWithLogitsLoss, CrossEntropyLoss, Dense, Loss, MSELoss, ReLU, Sequential
 from tinynet.data import DataLoader, class_sample_weights, compute_class_weight, validation_split
 from tinynet.optim import SGD, Adam
-from tinynet.train import fit, predict
+from tinynet.train import History, fit, predict
 from tinynet.typing import FloatArray
+
+
+def train(model: Any, x: Any, y: Any, loss: Loss, lr: float = 1e-3, **options: Any) -> History:
+    """``fit`` with Adam at ``lr``, quiet, seed 0, batches of 32 unless ``options`` say."""
+    settings = {"batch_size": 32, "seed": 0, "verbose": 0, **options}
+    return fit(model, x, y, loss=loss, optimizer=Adam(model.parameters(), lr), **settings)
 
 
 class Weighted(Loss):
@@ -76,18 +82,7 @@ def test_class_weight_equals_the_matching_sample_weight_and_changes_training() -
 
     def run(**weights: Any) -> list[float]:
         model = Sequential(Dense(2, 8, seed=0), ReLU(), Dense(8, 2, seed=1))
-        history = fit(
-            model,
-            x,
-            y,
-            loss=CrossEntropyLoss(),
-            optimizer=Adam(model.parameters(), 0.05),
-            epochs=3,
-            batch_size=8,
-            seed=0,
-            verbose=0,
-            **weights,
-        )
+        history = train(model, x, y, CrossEntropyLoss(), 0.05, epochs=3, batch_size=8, **weights)
         return history["loss"]
 
     by_class = run(class_weight="balanced")
@@ -148,35 +143,15 @@ def test_fit_validation_mode_and_metrics_in_history() -> None:
     x, y = iris()
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     model = Sequential(Dense(4, 16, seed=0), ReLU(), Dense(16, 3, seed=1))
-    history = fit(
-        model,
-        x,
-        y,
-        loss=CrossEntropyLoss(),
-        optimizer=Adam(model.parameters(), 0.02),
-        epochs=20,
-        batch_size=16,
-        seed=0,
-        verbose=0,
-        validation_split=0.2,
-        validation_mode="stratify",
-        metrics=["accuracy", "f1", "top_2_accuracy"],
-    )
+    held_out = {"validation_split": 0.2, "validation_mode": "stratify"}
+    metrics = ["accuracy", "f1", "top_2_accuracy"]
+    history = train(model, x, y, CrossEntropyLoss(), 0.02, epochs=20, metrics=metrics, **held_out)
     for name in ("loss", "accuracy", "f1", "top_2_accuracy", "val_loss", "val_accuracy", "val_f1"):
         assert len(history[name]) == 20, name
     assert history["val_accuracy"][-1] > 0.85
     assert history["val_top_2_accuracy"][-1] >= history["val_accuracy"][-1]
     with pytest.warns(UserWarning, match="no samples of 2 classes"):
-        fit(
-            model,
-            x,
-            y,
-            loss=CrossEntropyLoss(),
-            optimizer=Adam(model.parameters()),
-            epochs=1,
-            verbose=0,
-            validation_split=0.2,
-        )
+        train(model, x, y, CrossEntropyLoss(), epochs=1, validation_split=0.2)
 
 
 def test_binary_head_trains_with_one_logit_and_logs_accuracy() -> None:
@@ -184,19 +159,7 @@ def test_binary_head_trains_with_one_logit_and_logs_accuracy() -> None:
     x = rng.standard_normal((200, 2)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)  # labels (N,), one output unit
     model = Sequential(Dense(2, 8, seed=0), ReLU(), Dense(8, 1, seed=1))
-    history = fit(
-        model,
-        x,
-        y,
-        loss=BCEWithLogitsLoss(),
-        optimizer=Adam(model.parameters(), 0.05),
-        epochs=10,
-        batch_size=32,
-        seed=0,
-        verbose=0,
-        validation_data=(x, y),
-        metrics=["accuracy"],
-    )
+    history = train(model, x, y, BCEWithLogitsLoss(), 0.05, epochs=10, validation_data=(x, y))
     assert history["accuracy"][-1] > 0.95
     assert history["val_accuracy"][-1] > 0.95
     labels = predict(model, x, loss="bce_with_logits")
@@ -209,21 +172,37 @@ def test_regression_logs_mae_rmse_r2_instead_of_accuracy() -> None:
     x = rng.standard_normal((128, 3)).astype(np.float32)
     y = x @ np.array([1.0, -2.0, 0.5], dtype=np.float32) + 3  # (N,), one output unit
     model = Dense(3, 1, seed=0)
-    history = fit(
-        model,
-        x,
-        y,
-        loss=MSELoss(),
-        optimizer=Adam(model.parameters(), 0.1),
-        epochs=30,
-        batch_size=32,
-        seed=0,
-        verbose=0,
-        validation_data=(x, y),
-    )
+    history = train(model, x, y, MSELoss(), 0.1, epochs=30, validation_data=(x, y))
     assert {"mae", "rmse", "r2", "val_mae", "val_rmse", "val_r2"} <= set(history.history)
     assert "accuracy" not in history.history
     assert history["val_r2"][-1] > 0.99
     assert history["val_rmse"][-1] ** 2 == pytest.approx(history["val_loss"][-1], rel=1e-4)
     plain = fit(model, x, y, loss=MSELoss(), optimizer=Adam(model.parameters()), metrics=[])
     assert plain.history.keys() == {"loss", "lr", "seconds", "samples_per_second"}
+
+
+def test_multilabel_head_and_metrics_in_the_progress_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 3)).astype(np.float32)
+    y = np.stack([x[:, 0] > 0, x[:, 1] > 0, x[:, 0] + x[:, 2] > 0], axis=1).astype(np.int64)
+    model = Sequential(Dense(3, 16, seed=0), ReLU(), Dense(16, 3, seed=1))  # 3 logits, 3 labels
+    history = train(
+        model,
+        x,
+        y,
+        BCEWithLogitsLoss(),
+        0.05,
+        epochs=15,
+        verbose=2,
+        validation_data=(x, y),
+        metrics=["accuracy", "f1_micro"],
+    )
+    assert history["val_f1_micro"][-1] > 0.9
+    assert history["val_accuracy"][-1] > 0.8  # every label of a sample right
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 15
+    assert "f1_micro" in lines[-1]
+    assert "val_f1_micro" in lines[-1]
+    assert predict(model, x, loss="bce_with_logits").shape == (256, 3)

@@ -109,7 +109,28 @@ class TopKAccuracy(Metric):
         return self.hits / self.count if self.count else float("nan")
 
 
-class ClassScore(Metric):
+class SummingMetric(Metric):
+    """A metric of sums that add up batch by batch (`ClassCounts`, `RegressionSums`):
+    subclasses say how one batch's sums are made and what the result is."""
+
+    sums: ClassCounts | RegressionSums | None
+
+    def reset(self) -> None:
+        self.sums = None
+
+    @abstractmethod
+    def batch_sums(self, y_true: Array, y_pred: Array) -> ClassCounts | RegressionSums:
+        """The sums of one batch."""
+
+    def update(self, y_true: Array, y_pred: Array, outputs: FloatArray) -> None:
+        sums = self.batch_sums(y_true, y_pred)
+        if self.sums is None:
+            self.sums = sums
+        else:
+            self.sums.add(sums)  # type: ignore[arg-type]  # the same kind, from batch_sums
+
+
+class ClassScore(SummingMetric):
     """Precision, recall or F1 (``score``) with scikit-learn's ``average``, from counts."""
 
     def __init__(self, score: str, average: str, name: str | None = None) -> None:
@@ -119,24 +140,17 @@ class ClassScore(Metric):
         self.name = name or score
         self.reset()
 
-    def reset(self) -> None:
-        self.counts: ClassCounts | None = None
-
-    def update(self, y_true: Array, y_pred: Array, outputs: FloatArray) -> None:
-        counts = ClassCounts.of(self.name, y_true, y_pred)
-        if self.counts is None:
-            self.counts = counts
-        else:
-            self.counts.add(counts)
+    def batch_sums(self, y_true: Array, y_pred: Array) -> ClassCounts:
+        return ClassCounts.of(self.name, y_true, y_pred)
 
     def result(self) -> float:
-        if self.counts is None:
+        if not isinstance(self.sums, ClassCounts):
             return float("nan")
-        values = self.counts.scores(self.name, self.average)
+        values = self.sums.scores(self.name, self.average)
         return float(values[CLASS_SCORES.index(self.score)])
 
 
-class RegressionScore(Metric):
+class RegressionScore(SummingMetric):
     """MAE, MSE, RMSE or R2 (``score``), averaged over the targets, from running sums."""
 
     tasks = ("regression",)
@@ -150,18 +164,11 @@ class RegressionScore(Metric):
         self.name = name or score
         self.reset()
 
-    def reset(self) -> None:
-        self.sums: RegressionSums | None = None
-
-    def update(self, y_true: Array, y_pred: Array, outputs: FloatArray) -> None:
-        sums = RegressionSums.of(self.name, y_true, y_pred)
-        if self.sums is None:
-            self.sums = sums
-        else:
-            self.sums.add(sums)
+    def batch_sums(self, y_true: Array, y_pred: Array) -> RegressionSums:
+        return RegressionSums.of(self.name, y_true, y_pred)
 
     def result(self) -> float:
-        if self.sums is None or self.sums.n == 0:
+        if not isinstance(self.sums, RegressionSums) or self.sums.n == 0:
             return float("nan")
         value = getattr(self.sums, self.score)()
         return float(value)
