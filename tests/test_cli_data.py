@@ -171,6 +171,12 @@ def test_custom_layer_trains_saves_and_loads_with_import(
     assert evaluated.returncode == 0, evaluated.stderr
     accuracy = trained.split("test accuracy ")[1].split("%")[0]
     assert f"accuracy {accuracy}%" in evaluated.stdout
+    tiny = tmp_path / "tiny.csv"  # 2x2 images, not the 28x28 the model was trained on
+    write_image_csv(tiny, np.zeros((1, 2, 2), np.uint8))
+    assert run("predict", str(weights), str(tiny)) == 2
+    assert "trained on samples of shape (28, 28); the inputs are of shape (2, 2)" in (
+        capsys.readouterr().err
+    )
     assert run("summary", "--import", "json", str(model_file)) == 0
     assert "Gain(" in capsys.readouterr().out
     assert run("predict", "--import", "no_such_module_xyz", str(weights), str(batch)) == 2

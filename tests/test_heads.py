@@ -108,3 +108,19 @@ def test_evaluate_logs_accuracy_for_a_binary_head() -> None:
     scores = evaluate(model, X, y, loss=BCEWithLogitsLoss(), metrics=["accuracy", "f1"])
     assert scores["accuracy"] == pytest.approx(5 / 6)
     assert set(scores) == {"loss", "accuracy", "f1"}
+
+
+def test_one_output_of_an_unknown_loss_logs_no_guessed_metric() -> None:
+    model = net(1)
+    assert evaluate(model, X, np.arange(6.0)) == {}  # a logit or a value? nothing guessed
+    assert set(evaluate(model, X, np.arange(6) % 2, metrics=["accuracy"])) == {"accuracy"}
+
+
+def test_a_function_metric_is_left_out_of_running_logs() -> None:
+    from tinynet.scoring import Scorer
+
+    model = net(3)
+    scorer = Scorer(model, CrossEntropyLoss(), ["accuracy", lambda t, p: float(np.mean(t == p))])
+    scorer.update(model(X), np.zeros(6, np.int64))
+    assert set(scorer.results()) == {"accuracy", "metric"}
+    assert set(scorer.results(running=True)) == {"accuracy"}

@@ -388,7 +388,7 @@ def command_predict(args: argparse.Namespace) -> dict[str, Any]:
     info = data_info if isinstance(data_info, dict) else {}
     inputs = read_inputs(args.inputs, args.invert, info)
     head, predictions, probs = predict_inputs(
-        loaded.model, inputs, loss if isinstance(loss, str) else None, args.weights
+        loaded.model, inputs, loss if isinstance(loss, str) else None, args.weights, info
     )
     if args.out:
         write_prediction_file(args.out, head, inputs, predictions, info)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinynet.containers import first_layer, last_layer
-from tinynet.datasets import DataSplits, load_data, named_splits
+from tinynet.datasets import DataSplits, load_data, model_layout, named_splits
 from tinynet.datasets.csv import is_image_csv, load_image_csv, read_csv, write_predictions
 from tinynet.heads import Head, head_for
 from tinynet.images.load import read as read_image_file
@@ -164,11 +164,22 @@ def output_head(model: Layer, outputs: FloatArray, loss: str | None, weights: st
 
 
 def predict_inputs(
-    model: Layer, inputs: Inputs, loss: str | None, weights: str, input_shape: Shape | None = None
+    model: Layer,
+    inputs: Inputs,
+    loss: str | None,
+    weights: str,
+    data_info: dict[str, Any],
+    input_shape: Shape | None = None,
 ) -> tuple[Head, Array, FloatArray | None]:
-    """``(head, predictions, probabilities or None)`` of ``model`` for ``inputs``."""
-    from tinynet.datasets.layout import model_layout
-
+    """``(head, predictions, probabilities or None)`` of ``model`` for ``inputs``;
+    ``ValueError`` naming both shapes if the model was trained on samples of another
+    shape (``data_info["sample_shape"]``, recorded by ``tinynet train --save``)."""
+    trained = data_info.get("sample_shape")
+    if isinstance(trained, list) and math.prod(trained) != math.prod(inputs.x.shape[1:]):
+        raise ValueError(
+            f"{weights} was trained on samples of shape {tuple(trained)}; the inputs are of "
+            f"shape {inputs.x.shape[1:]}"
+        )
     x = model_layout(inputs.x, input_shape, "predict").astype(model.dtype, copy=False)
     outputs = forward_in_batches(model, x)
     head = output_head(model, outputs, loss, weights)

@@ -23,9 +23,10 @@ class Scorer:
     """Accumulates ``metrics`` (names, callables or `Metric` objects, each copied, so
     one list serves training and validation) over batches of ``model``'s outputs.
 
-    ``metrics=None`` means the head's defaults; an empty list, none. Outputs that are
-    not (N, C) have no head: with default metrics nothing is logged, with metrics asked
-    for it is a ``ValueError``.
+    ``metrics=None`` means the head's defaults (none for one output unit trained with a
+    loss tinynet does not know: a logit and a value look alike); an empty list, none.
+    Outputs that are not (N, C) have no head: with default metrics nothing is logged,
+    with metrics asked for it is a ``ValueError``.
     """
 
     def __init__(
@@ -52,6 +53,9 @@ class Scorer:
             self._unscored = True
             return False
         self.head = head_for(self.model, self.loss, int(outputs.shape[1]))
+        if self.specs is None and self.head.guessed and self.head.columns == 1:
+            self._unscored = True  # one output, loss unknown: a logit or a value? log none
+            return False
         specs = default_metrics(self.head.task) if self.specs is None else self.specs
         self.metrics = [copy.deepcopy(make_metric(spec, self.head.task)) for spec in specs]
         names = [metric.name for metric in self.metrics]
@@ -75,9 +79,11 @@ class Scorer:
         for metric in self.metrics:
             metric.update(y_true, y_pred, outputs)
 
-    def results(self) -> dict[str, float]:
-        """Each metric's value over the batches so far, by name."""
-        return {metric.name: metric.result() for metric in self.metrics}
+    def results(self, *, running: bool = False) -> dict[str, float]:
+        """Each metric's value over the batches so far, by name; ``running`` (a progress
+        bar's look in the middle of an epoch) leaves out those that are not cheap to
+        compute at any time (a user's function, called on all the labels so far)."""
+        return {m.name: m.result() for m in self.metrics if m.running or not running}
 
     def reset(self) -> None:
         """Forget the batches (the head and metrics stay)."""

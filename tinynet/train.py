@@ -124,7 +124,7 @@ class Run:
         """Mean loss and the metrics of the epoch so far, and samples per second."""
         seen = max(self.samples, 1)
         elapsed = max(time.perf_counter() - self.epoch_start, 1e-9)
-        metrics = {} if self.scorer is None else self.scorer.results()
+        metrics = {} if self.scorer is None else self.scorer.results(running=True)
         return {
             "loss": self.loss_sum / seen,
             **metrics,

@@ -17,7 +17,7 @@ Samples keep their natural shape (images (N, H, W), tables (N, F));
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,8 @@ class DataSplits:
     source: str
     kind: str = "images"
     class_names: tuple[str, ...] | None = None
-    features: tuple[str, ...] = field(default=())
-    targets: tuple[str, ...] = field(default=())
+    features: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
 
     @property
     def sample_shape(self) -> Shape:

@@ -44,6 +44,8 @@ class Metric(ABC):
     name: str
     tasks: tuple[str, ...] = CLASSIFICATION
     """The head tasks (`tinynet.heads.TASKS`) this metric means something for."""
+    running: bool = True
+    """Whether `result` is cheap at any time (a progress bar asks it mid-epoch)."""
 
     @abstractmethod
     def reset(self) -> None:
@@ -178,6 +180,7 @@ class FunctionMetric(Metric):
     """A user's ``fn(y_true, y_pred) -> float``, called once on all the batches' labels."""
 
     tasks = (*CLASSIFICATION, "regression")
+    running = False
 
     def __init__(self, fn: MetricFunction, name: str | None = None) -> None:
         if not callable(fn):
