@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-EXTRAS = {"train": "", "test": "[dev,bench,plot,safetensors]", "bench": "[bench,plot]"}
+EXTRAS = {"train": "", "test": "[dev,bench,plot,safetensors,onnx]", "bench": "[bench,plot]"}
 OPTION_EXTRAS = {("train", "--plot"): "plot"}
 """Options that need an extra beyond their command's: ``run.py train --plot DIR``."""
 

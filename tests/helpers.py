@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -94,6 +96,53 @@ def perturb(layer: Layer, seed: int = 1) -> Layer:
     for p in layer.parameters():
         p.data += rng.standard_normal(p.shape) * 0.5
     return layer
+
+
+# --- a small independent PNG encoder (vectorised filters; Pillow checks it below) --------
+
+
+def paeth(a: Any, b: Any, c: Any) -> Any:
+    p = a + b - c
+    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+    return np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_bytes(
+    pixels: Any, colour: int, filters: tuple[int, ...] = (0,), *, interlace: int = 0
+) -> bytes:
+    """An 8-bit PNG of ``pixels`` (h, w, channels); row y uses filter filters[y % len]."""
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, -1).astype(np.int64)
+    bpp = rows.shape[1] // width
+    previous = np.zeros(rows.shape[1], np.int64)
+    raw = bytearray()
+    for y, row in enumerate(rows):
+        left = np.concatenate([np.zeros(bpp, np.int64), row[:-bpp]])
+        up_left = np.concatenate([np.zeros(bpp, np.int64), previous[:-bpp]])
+        kind = filters[y % len(filters)]
+        predicted = [
+            0 * row,
+            left,
+            previous,
+            (left + previous) // 2,
+            paeth(left, previous, up_left),
+        ]
+        raw.append(kind)
+        raw += ((row - predicted[kind]) % 256).astype(np.uint8).tobytes()
+        previous = row
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, interlace)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"tEXt", b"Comment\x00ancillary chunks are skipped")
+        + chunk(b"IDAT", zlib.compress(bytes(raw))[:20])  # image data may span chunks
+        + chunk(b"IDAT", zlib.compress(bytes(raw))[20:])
+        + chunk(b"IEND", b"")
+    )
 
 
 def write_image_csv(path: Any, images: Any, labels: Any = None) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinynet import Dense, Layer, MSELoss, ReLU, Sequential, Sigmoid
+from tinynet import CrossEntropyLoss, Dense, Layer, MSELoss, ReLU, Sequential, Sigmoid
 from tinynet.datasets import load_mnist
 from tinynet.modelfile import ModelFile, load_model_file
 from tinynet.optim import SGD
@@ -17,6 +19,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 
 # name: (layer sizes, hidden activation, output activation or None for logits, parameters)
 ARCHITECTURES = {
+    "kdexd_30": ([784, 30, 10], ReLU, None, 784 * 30 + 30 + 30 * 10 + 10),  # 23,860
     "nielsen_30": ([784, 30, 10], Sigmoid, Sigmoid, 784 * 30 + 30 + 30 * 10 + 10),  # 23,860
     "mlp_64_28": ([784, 64, 28, 10], ReLU, None, 784 * 64 + 64 + 64 * 28 + 28 + 28 * 10 + 10),
     "mlp_10_10": ([784, 10, 10], ReLU, None, 784 * 10 + 10 + 10 * 10 + 10),  # 7,960
@@ -83,6 +86,22 @@ def test_initializations_are_the_originals() -> None:
     assert w1.data.std() == pytest.approx(1.0, abs=0.02)  # 23,520 draws
     assert b1.data.std() == pytest.approx(1.0, abs=0.5)  # 30 draws
     assert np.all(b1.data != 0)
+    # kdexd: weights N(0, 1) / sqrt(fan_in), biases N(0, 1)
+    kdexd = load("kdexd_30").build(0).parameters()
+    for weight, bias in zip(kdexd[::2], kdexd[1::2], strict=True):
+        fan_in = weight.shape[0]
+        assert weight.data.std() == pytest.approx(np.sqrt(1 / fan_in), rel=0.15)
+        assert np.all(bias.data != 0)
+    w1, b1 = kdexd[:2]
+    assert w1.data.std() * np.sqrt(784) == pytest.approx(1.0, abs=0.02)  # 23,520 draws
+    assert b1.data.std() == pytest.approx(1.0, abs=0.5)  # 30 draws
+    # drawn layer by layer, weight then bias: standard normals scaled by 1 / sqrt(fan_in)
+    rng = np.random.default_rng(0)
+    for weight, bias in zip(kdexd[::2], kdexd[1::2], strict=True):
+        fan_in = weight.shape[0]
+        w = rng.standard_normal(weight.shape) / np.sqrt(fan_in)
+        np.testing.assert_allclose(weight.data, w, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(bias.data, rng.standard_normal(bias.shape), rtol=1e-6, atol=1e-7)
     # luke-harriman and the notebook: weights and biases U(-0.5, 0.5)
     for name in ("mlp_64_28", "mlp_10_10"):
         for p in load(name).build(0).parameters():
@@ -133,6 +152,9 @@ def test_the_original_recipes_say_what_the_originals_did() -> None:
     notebook = load("mlp_10_10").recipes["original"]
     assert (notebook.optimizer, notebook.optimizer_args) == ("sgd", {"lr": 0.1})
     assert (notebook.epochs, notebook.batch_size) == (500, None)
+    kdexd = load("kdexd_30").recipes["original"]
+    assert (kdexd.optimizer, kdexd.optimizer_args) == ("sgd", {"lr": 0.01})
+    assert (kdexd.epochs, kdexd.batch_size, kdexd.schedule) == (100, 16, "constant")
     varnit = load("mlp_128_64_momentum").recipes["original"]
     assert (varnit.epochs, varnit.batch_size) == (2000, None)
     optimizer = varnit.make_optimizer(load("mlp_128_64_momentum").build(0))
@@ -145,8 +167,11 @@ def test_the_original_recipes_say_what_the_originals_did() -> None:
         "weight_decay": 0.0,
         "initial_buffer": "zeros",
     }
-    for recipe in (harriman, notebook, varnit):
+    for recipe in (kdexd, harriman, notebook, varnit):
         assert (recipe.loss, recipe.targets, recipe.max_shift) == ("cross_entropy", "labels", 0)
+
+
+Column = Callable[[np.ndarray], np.ndarray]
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -154,50 +179,80 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def nielsen_update(
-    weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray, y: np.ndarray, eta: float
+def sigmoid_prime(z: np.ndarray) -> np.ndarray:
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
+def relu_prime(z: np.ndarray) -> np.ndarray:
+    return (z > 0).astype(z.dtype)
+
+
+def softmax_column(z: np.ndarray) -> np.ndarray:
+    e: np.ndarray = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def per_image_update(
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    *,
+    hidden: Column,
+    hidden_prime: Column,
+    output: Column,
+    output_prime: Column | None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """network.py's update_mini_batch, written out: per-image backprop of
-    C_x = ||y - a||^2 / 2, summed, then w -= (eta / m) * sum. Column-vector layout as his
-    (w of shape (out, in)); x (m, 784), y one-hot (m, 10)."""
+    """Nielsen's network.py update_mini_batch, written out (kdexd's fit keeps it): per-image
+    backprop in his column-vector layout (w of shape (out, in)), summed over the batch,
+    then w -= (lr / m) * sum. The error at the output is (a - y) * output_prime(z), or
+    a - y when ``output_prime`` is None (a softmax under cross-entropy). x (m, 784), y
+    one-hot (m, 10)."""
     grad_w = [np.zeros_like(w) for w in weights]
     grad_b = [np.zeros_like(b) for b in biases]
     for image, target in zip(x, y, strict=True):
         activations, zs = [image[:, None]], []
-        for w, b in zip(weights, biases, strict=True):
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             zs.append(w @ activations[-1] + b)
-            activations.append(sigmoid(zs[-1]))
-        delta = (activations[-1] - target[:, None]) * sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))
+            activations.append((output if i == len(weights) - 1 else hidden)(zs[-1]))
+        delta = activations[-1] - target[:, None]
+        if output_prime is not None:
+            delta = delta * output_prime(zs[-1])
         for layer in range(len(weights) - 1, -1, -1):
             grad_w[layer] += delta @ activations[layer].T
             grad_b[layer] += delta
             if layer:
-                s = sigmoid(zs[layer - 1])
-                delta = (weights[layer].T @ delta) * s * (1 - s)
+                delta = (weights[layer].T @ delta) * hidden_prime(zs[layer - 1])
     m = x.shape[0]
-    new_w = [w - eta / m * g for w, g in zip(weights, grad_w, strict=True)]
-    new_b = [b - eta / m * g for b, g in zip(biases, grad_b, strict=True)]
+    new_w = [w - lr / m * g for w, g in zip(weights, grad_w, strict=True)]
+    new_b = [b - lr / m * g for b, g in zip(biases, grad_b, strict=True)]
     return new_w, new_b
 
 
-def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
-    # MSELoss(mean) over m*10 entries has gradient (a - y)/(5m); his is (a - y)/m:
-    # lr 15.0 = 5 * 3.0 gives his update. Checked on one mini-batch of 10, in float64.
-    file = load("nielsen_30")
+def assert_one_step_is_the_originals(
+    name: str,
+    x: np.ndarray,
+    labels: np.ndarray,
+    loss_type: type,
+    update: Callable[..., tuple[list[np.ndarray], list[np.ndarray]]],
+) -> None:
+    """One SGD step of the file's original recipe, in float64 from ``build(3)``, moves every
+    weight and bias where ``update(weights, biases, x, onehot)`` (the original's per-image
+    rule) does."""
+    file = load(name)
     recipe = file.recipes["original"]
     model = file.build(3).astype(np.float64)
     params = model.parameters()
     weights = [p.data.T.copy() for p in params[::2]]
     biases = [p.data[:, None].copy() for p in params[1::2]]
-    x, labels = small_slice
-    x, labels = x[:10].astype(np.float64), labels[:10]
-    y = recipe.prepare_targets(labels, np.float64)
-    expected_w, expected_b = nielsen_update(weights, biases, x, y, eta=3.0)
+    x = x.astype(np.float64)
+    expected_w, expected_b = update(weights, biases, x, np.eye(10)[labels])
 
     loss = recipe.make_loss()
-    assert isinstance(loss, MSELoss)
+    assert isinstance(loss, loss_type)
     optimizer = recipe.make_optimizer(model)
-    loss.forward(model(x), y)
+    loss.forward(model(x), recipe.prepare_targets(labels, np.float64))
     optimizer.zero_grad()
     model.backward(loss.backward())
     optimizer.step()
@@ -207,3 +262,44 @@ def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np
         np.testing.assert_allclose(p.data, b[:, 0], rtol=1e-12, atol=1e-12)
     # and the step is not trivially small: it moved the weights
     assert not np.allclose(params[0].data, weights[0].T)
+
+
+def test_nielsen_recipe_takes_exactly_his_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
+    # MSELoss(mean) over m*10 entries has gradient (a - y)/(5m); his is (a - y)/m:
+    # lr 15.0 = 5 * 3.0 gives his update. Checked on one mini-batch of 10, in float64.
+    x, labels = small_slice
+    assert_one_step_is_the_originals(
+        "nielsen_30",
+        x[:10],
+        labels[:10],
+        MSELoss,
+        partial(
+            per_image_update,
+            lr=3.0,
+            hidden=sigmoid,
+            hidden_prime=sigmoid_prime,
+            output=sigmoid,
+            output_prime=sigmoid_prime,
+        ),
+    )
+
+
+def test_kdexd_recipe_takes_exactly_its_step(small_slice: tuple[np.ndarray, np.ndarray]) -> None:
+    # CrossEntropyLoss(mean) on logits has gradient (softmax - onehot)/m: its output error
+    # a - y summed over the batch and divided by m. SGD at 0.01 gives its update. Checked on
+    # one mini-batch of 16, in float64.
+    x, labels = small_slice
+    assert_one_step_is_the_originals(
+        "kdexd_30",
+        x[:16],
+        labels[:16],
+        CrossEntropyLoss,
+        partial(
+            per_image_update,
+            lr=0.01,
+            hidden=lambda z: np.maximum(z, 0),
+            hidden_prime=relu_prime,
+            output=softmax_column,
+            output_prime=None,
+        ),
+    )

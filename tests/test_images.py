@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import chunk, png_bytes
 
 from tinynet import Dense, Flatten, Sequential, Softmax
 from tinynet.functional import softmax
@@ -28,53 +29,6 @@ def digit(channels: int = 1, seed: int = 0, size: int = 28) -> Any:
     pixels = np.random.default_rng(seed).integers(0, 256, (size, size, channels), np.uint8)
     pixels[0, 0], pixels[-1, -1] = 0, 255
     return pixels
-
-
-# --- a small independent PNG encoder (vectorised filters; Pillow checks it below) --------
-
-
-def paeth(a: Any, b: Any, c: Any) -> Any:
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    return np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_bytes(
-    pixels: Any, colour: int, filters: tuple[int, ...] = (0,), *, interlace: int = 0
-) -> bytes:
-    """An 8-bit PNG of ``pixels`` (h, w, channels); row y uses filter filters[y % len]."""
-    height, width = pixels.shape[:2]
-    rows = pixels.reshape(height, -1).astype(np.int64)
-    bpp = rows.shape[1] // width
-    previous = np.zeros(rows.shape[1], np.int64)
-    raw = bytearray()
-    for y, row in enumerate(rows):
-        left = np.concatenate([np.zeros(bpp, np.int64), row[:-bpp]])
-        up_left = np.concatenate([np.zeros(bpp, np.int64), previous[:-bpp]])
-        kind = filters[y % len(filters)]
-        predicted = [
-            0 * row,
-            left,
-            previous,
-            (left + previous) // 2,
-            paeth(left, previous, up_left),
-        ]
-        raw.append(kind)
-        raw += ((row - predicted[kind]) % 256).astype(np.uint8).tobytes()
-        previous = row
-    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, interlace)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"tEXt", b"Comment\x00ancillary chunks are skipped")
-        + chunk(b"IDAT", zlib.compress(bytes(raw))[:20])  # image data may span chunks
-        + chunk(b"IDAT", zlib.compress(bytes(raw))[20:])
-        + chunk(b"IEND", b"")
-    )
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -281,7 +235,7 @@ def test_npy_batches(tmp_path: Path) -> None:
         (np.zeros((2, 28, 27), np.uint8), r"expected an array of shape \(N, 28, 28\)"),
         (np.full((1, 784), 255.0), r"must lie in \[0, 1\]"),
         (np.zeros((1, 784), np.int32), "uint8"),
-        (np.array([None] * 784, dtype=object), "allow_pickle"),
+        (np.array([None] * 784, dtype=object), "Python objects, which only pickle can read"),
     ],
 )
 def test_bad_npy(tmp_path: Path, array: Any, message: str) -> None:

@@ -525,7 +525,7 @@ def test_oversized_array_is_refused_before_it_is_allocated(saved: Path, tmp_path
         with out.open("1.weight.npy", "w") as member:
             header_data = {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)}
             np.lib.format.write_array_header_1_0(member, header_data)
-    with pytest.raises(ModelFormatError, match=r"got shape \(1000000, 1000000\)"):
+    with pytest.raises(ModelFormatError, match=r"declares 4000000000000 data bytes \(shape"):
         load(path)
 
 

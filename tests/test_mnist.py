@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import tinynet
-from tinynet.datasets import idx, load_fashion_mnist, load_mnist, mnist
+from tinynet.datasets import IdxFormatError, idx, load_fashion_mnist, load_mnist, mnist
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "mnist"
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -275,16 +275,17 @@ def test_fashion_download_checks_the_published_md5(
 def test_checksum_mismatch_names_file_and_digests(isolated: Path) -> None:
     root = isolated / "fake"
     root.mkdir()
-    for name in mnist.FILES:  # valid IDX files, just not MNIST's
-        shape = (3, 28, 28) if "images" in name else (3,)
+    for name in mnist.FILES:  # valid IDX files of MNIST's shapes, just not MNIST's
+        count = mnist.TRAIN_SIZE if name.startswith("train") else mnist.TEST_SIZE
+        shape = (count, 28, 28) if "images" in name else (count,)
         idx.write_idx(root / f"{name}.gz", np.zeros(shape, np.uint8))
-    path = root / f"{mnist.TRAIN_IMAGES}.gz"
+    path = root / f"{mnist.TRAIN_LABELS}.gz"  # the labels are read first
     actual = hashlib.sha256(idx.read_bytes(path)).hexdigest()
-    with pytest.raises(ValueError, match="sha256 of the decompressed content") as error:
+    with pytest.raises(IdxFormatError, match="sha256 of the decompressed content") as error:
         load_mnist(root)
     message = str(error.value)
     assert str(path) in message
-    assert mnist.MNIST.checksums[mnist.TRAIN_IMAGES].hexdigest in message
+    assert mnist.MNIST.checksums[mnist.TRAIN_LABELS].hexdigest in message
     assert actual in message
 
 

@@ -1,5 +1,5 @@
 """The tinynet command (also python -m tinynet): train, evaluate and summarize model files,
-and predict with saved models."""
+predict with saved models and export them to ONNX."""
 
 from __future__ import annotations
 
@@ -415,6 +415,16 @@ def command_summary(args: argparse.Namespace) -> dict[str, Any]:
     return {"parameters": model.num_parameters()}
 
 
+def command_export(args: argparse.Namespace) -> dict[str, Any]:
+    """Write a saved model as an ONNX file (`tinynet.io.export_onnx`)."""
+    from tinynet.io import export_onnx
+
+    import_modules(args.imports)
+    export_onnx(load(args.weights), args.output, args.input_shape, opset=args.opset)
+    print(f"wrote {args.output} (ONNX opset {args.opset}, input 'input', output 'output')")
+    return {"output": args.output}
+
+
 def shape(text: str) -> tuple[int, ...]:
     """``1,28,28`` (or ``1x28x28``) as a shape."""
     try:
@@ -456,6 +466,10 @@ PREDICT_EXAMPLES = """examples:
 SUMMARY_EXAMPLES = """examples:
   tinynet summary models/mnist_mlp.py
   tinynet summary my_cnn.py --input-shape 1,28,28
+"""
+EXPORT_EXAMPLES = """examples:
+  tinynet export mlp.npz mlp.onnx
+  tinynet export cnn.npz cnn.onnx --input-shape 1,28,28 --opset 17
 """
 
 
@@ -587,6 +601,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the shape of one sample, e.g. 784 or 1,28,28 (default: from the first layer)",
     )
     summary.set_defaults(run=command_summary)
+
+    from tinynet.io.onnx_export import DEFAULT_OPSET
+
+    export = command("export", "write a saved model as ONNX (needs onnx)", EXPORT_EXAMPLES)
+    export.add_argument("weights", help="a model saved with --save or tinynet.save")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument(
+        "--input-shape",
+        type=shape,
+        metavar="SHAPE",
+        help="one sample's shape, e.g. 784 or 1,28,28 (default: the first layer's features)",
+    )
+    export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
+    export.set_defaults(run=command_export)
     return parser
 
 

@@ -58,6 +58,20 @@ def last_layer(layer: Layer) -> Layer:
     return layer
 
 
+def default_input_shape(layer: Layer, owner: str) -> Shape:
+    """One sample's shape as ``layer``'s first leaf layer tells it: ``(in_features,)`` or
+    ``(num_features,)``. ``ValueError`` (its message headed by ``owner``) when that layer
+    has neither, as an activation or `Flatten` (the sample's shape is then not known)."""
+    first = next((m for m in layer.modules() if next(m.named_children(), None) is None), None)
+    features = getattr(first, "in_features", getattr(first, "num_features", None))
+    if not isinstance(features, int):
+        raise ValueError(
+            f"{owner}: cannot tell the input shape from {first!r}; pass input_shape, one "
+            f"sample's shape, e.g. input_shape=(784,)"
+        )
+    return (features,)
+
+
 def _require_safe_inplace(layers: Sequence[Layer]) -> None:
     """Raise ``ValueError`` where an in-place layer would overwrite the output the layer
     before it keeps for its backward: gradients would silently be wrong."""
@@ -174,7 +188,11 @@ class Sequential(Layer):
         attributes are restored afterwards, so a summary between a forward and its
         backward leaves the backward cache (and the train/eval modes) as they were.
         """
-        shape = input_shape if input_shape is not None else self._default_input_shape()
+        shape = (
+            input_shape
+            if input_shape is not None
+            else default_input_shape(self, "Sequential.summary")
+        )
         dtype = self.dtype
         # forward rebinds its cache attributes (in eval mode, to None): snapshot them all
         snapshot = [(layer, dict(vars(layer))) for layer in self.modules()]
@@ -199,16 +217,6 @@ class Sequential(Layer):
         if print_fn is not None:
             print_fn(text)
         return text
-
-    def _default_input_shape(self) -> Shape:
-        first = next((m for m in self.modules() if next(m.named_children(), None) is None), None)
-        features = getattr(first, "in_features", getattr(first, "num_features", None))
-        if not isinstance(features, int):
-            raise ValueError(
-                f"Sequential.summary: cannot tell the input shape from {first!r}; "
-                f"pass input_shape, e.g. summary(input_shape=(784,))"
-            )
-        return (features,)
 
 
 class Residual(Layer):

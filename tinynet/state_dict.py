@@ -26,6 +26,15 @@ Casting: TypeAlias = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
 """numpy's casting rules (see ``numpy.can_cast``)."""
 
 _NOT_NUMBERS = frozenset("OSUVMm")  # object, bytes, str, void, datetime, timedelta
+_TRANSPOSED_HINT = (
+    " (the transpose: PyTorch's Linear weight is (out, in), tinynet's Dense weight "
+    "(in, out); tinynet.io.load_safetensors and tinynet.io.from_torch transpose Linear "
+    "weights, load_state_dict does not)"
+)
+_TORCH_HINT = (
+    " (a torch tensor: convert the module with tinynet.io.from_torch(module), or save it "
+    "with safetensors and use tinynet.io.load_safetensors, which transposes Linear weights)"
+)
 
 
 class StateDictError(ValueError):
@@ -108,10 +117,12 @@ def _array_problem(want: ArraySpec, value: object, casting: Casting) -> str | No
     """Why ``value`` cannot be copied into an array like ``want``, or None if it can."""
     expected = f"expected shape {want.shape} and dtype {want.dtype}"
     if not isinstance(value, (np.ndarray, ArraySpec)):
-        return f"{expected}, got a {type(value).__name__}, not a numpy array"
+        hint = _TORCH_HINT if type(value).__module__.split(".")[0] == "torch" else ""
+        return f"{expected}, got a {type(value).__name__}, not a numpy array{hint}"
     got = f"got shape {value.shape} and dtype {value.dtype}"
     if value.shape != want.shape:
-        return f"{expected}, {got}"
+        transposed = len(want.shape) == 2 and value.shape == want.shape[::-1]
+        return f"{expected}, {got}{_TRANSPOSED_HINT if transposed else ''}"
     if value.dtype.kind in _NOT_NUMBERS or not np.can_cast(value.dtype, want.dtype, casting):
         return f"{expected}, {got} (not castable under casting={casting!r})"
     return None

@@ -10,7 +10,7 @@ from tinynet.datasets.catalog import DATASETS, DatasetInfo, dataset_info, load_d
 from tinynet.datasets.csv import load_csv, load_image_csv, write_predictions
 from tinynet.datasets.errors import DataFormatError
 from tinynet.datasets.folder import load_idx_folder
-from tinynet.datasets.idx import read_idx, write_idx
+from tinynet.datasets.idx import IdxFormatError, read_idx, write_idx
 from tinynet.datasets.layout import model_layout
 from tinynet.datasets.mnist import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
 from tinynet.datasets.npz import load_npz
@@ -22,6 +22,7 @@ __all__ = [
     "DataFormatError",
     "DataSplits",
     "DatasetInfo",
+    "IdxFormatError",
     "dataset_info",
     "load_csv",
     "load_data",

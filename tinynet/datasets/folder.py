@@ -1,9 +1,8 @@
 """A dataset of your own as IDX files in a folder, MNIST's four names, any image size.
 
 ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
-``t10k-labels-idx1-ubyte``, each optionally ``.gz``: uint8 images (N, H, W) (or
-(N, H, W, C), any trailing dimensions) and integer labels (N,). This is what
-``tinynet train --data DIR`` reads from a folder.
+``t10k-labels-idx1-ubyte``, each optionally ``.gz``: uint8 images (N, H, W) of any size
+and integer labels (N,). This is what ``tinynet train --data DIR`` reads from a folder.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from tinynet.datasets import idx
-from tinynet.datasets.errors import DataFormatError
 from tinynet.datasets.mnist import (
     FILES,
     TEST_IMAGES,
@@ -51,7 +49,7 @@ def load_idx_folder(
     (x, y) = _split(place, TRAIN_IMAGES, TRAIN_LABELS, float_dtype)
     (x_test, y_test) = _split(place, TEST_IMAGES, TEST_LABELS, float_dtype)
     if x.shape[1:] != x_test.shape[1:]:
-        raise DataFormatError(
+        raise idx.IdxFormatError(
             f"{place}: training images have shape {x.shape[1:]}, test images "
             f"{x_test.shape[1:]}; they must agree"
         )
@@ -61,23 +59,20 @@ def load_idx_folder(
 
 
 def _split(folder: Path, images_name: str, labels_name: str, dtype: np.dtype[Any]) -> Split:
+    """One split: the labels first, so the images' header is checked against their
+    number (and uint8) before any image is read; then uint8 / 255 in ``dtype``."""
     images_path, labels_path = find_file(folder, images_name), find_file(folder, labels_name)
     assert images_path is not None
     assert labels_path is not None
     labels = idx.read_idx(labels_path)
     if labels.ndim != 1 or labels.shape[0] == 0 or labels.dtype.kind not in "iu":
-        raise DataFormatError(
-            f"{labels_path}: expected integer labels of shape (N,), N > 0, found "
+        raise idx.IdxFormatError(
+            f"{labels_path}: expected 1-D labels, at least one, of integers; found "
             f"{labels.dtype} data of shape {labels.shape}"
         )
     if int(labels.min()) < 0:
-        raise DataFormatError(f"{labels_path}: expected labels >= 0, found {int(labels.min())}")
-    images = idx.read_idx(images_path)
-    if images.dtype != np.uint8 or images.ndim < 2 or images.shape[0] != labels.shape[0]:
-        raise DataFormatError(
-            f"{images_path}: expected uint8 images of shape ({labels.shape[0]}, H, W) to match "
-            f"{labels_path.name}, found {images.dtype} data of shape {images.shape}"
-        )
+        raise idx.IdxFormatError(f"{labels_path}: expected labels >= 0, found {int(labels.min())}")
+    images = idx.read_idx(images_path, shape=(labels.shape[0], None, None), dtype=np.uint8)
     x = np.empty(images.shape, dtype)
     np.divide(images, dtype.type(255), out=x, dtype=dtype)
     return x, labels.astype(np.int64)

@@ -31,7 +31,8 @@ import numpy as np
 
 from tinynet.atomic import atomic_write
 from tinynet.datasets import idx
-from tinynet.typing import Array, DTypeLike, FloatArray, IntArray
+from tinynet.datasets.idx import IdxFormatError
+from tinynet.typing import Array, DTypeLike, FloatArray, IntArray, Shape
 
 Split: TypeAlias = tuple[FloatArray, IntArray]
 """``(images, labels)``: float images in [0, 1] and int64 labels of shape (N,)."""
@@ -145,8 +146,8 @@ def load_mnist(
     (60000, 784) and (10000, 784), or (N, 28, 28) with ``flatten=False``. Labels are
     int64 digits 0..9 of shape (N,). Files are found as the module docstring says and
     verified against the SHA-256 of their decompressed bytes; a mismatch raises
-    ``ValueError`` naming the file and both digests. A failed download raises
-    ``OSError``.
+    `IdxFormatError` (a ``ValueError``) naming the file and both digests, as does a
+    malformed file. A failed download raises ``OSError``.
     """
     return load(MNIST, root, flatten=flatten, dtype=dtype)
 
@@ -272,36 +273,48 @@ def download(files: DatasetFiles, name: str, folder: Path) -> Path:
     )
 
 
-def verify(source: object, content: bytes, checksum: Checksum) -> bytes:
+def verify(source: object, content: bytes, checksum: Checksum, shape: Shape | None = None) -> bytes:
     """Check a file's ``content`` (as stored) against ``checksum``; return it decompressed.
 
-    Raises ``ValueError`` naming ``source``, the expected and the actual digest. A
-    checksum of the .gz bytes cannot check an uncompressed file; that one passes.
+    A checksum of the .gz bytes is checked before anything is decompressed; one of the
+    decompressed content after `idx.decompress`, which stops at what the IDX header
+    declares (``shape``, if given, must be it). Raises `IdxFormatError` naming
+    ``source``, the expected and the actual digest. A checksum of the .gz bytes cannot
+    check an uncompressed file; that one passes.
     """
     compressed = idx.is_gzip(content)
-    data = idx.decompress(content, source=source) if compressed else content
     if checksum.of_gzip and not compressed:
-        return data
-    hashed = content if checksum.of_gzip else data
-    digest = hashlib.new(checksum.algorithm, hashed, usedforsecurity=False).hexdigest()
-    if digest != checksum.hexdigest:
-        what = "gzip file" if checksum.of_gzip else "decompressed content"
-        raise ValueError(
-            f"{source}: {checksum.algorithm} of the {what} should be {checksum.hexdigest}, "
-            f"got {digest}: the file is corrupt or not the published one"
-        )
+        return content
+    if checksum.of_gzip:
+        _check_digest(source, content, checksum)
+    data = idx.decompress(content, source=source, shape=shape) if compressed else content
+    if not checksum.of_gzip:
+        _check_digest(source, data, checksum)
     return data
 
 
-def _read(files: DatasetFiles | None, folder: Path, name: str) -> tuple[Path, Array]:
-    """Read and decode one file, verifying its checksum if ``files`` publishes one."""
+def _check_digest(source: object, hashed: bytes, checksum: Checksum) -> None:
+    digest = hashlib.new(checksum.algorithm, hashed, usedforsecurity=False).hexdigest()
+    if digest != checksum.hexdigest:
+        what = "gzip file" if checksum.of_gzip else "decompressed content"
+        raise IdxFormatError(
+            f"{source}: {checksum.algorithm} of the {what} should be {checksum.hexdigest}, "
+            f"got {digest}: the file is corrupt or not the published one"
+        )
+
+
+def _read(
+    files: DatasetFiles | None, folder: Path, name: str, shape: Shape | None
+) -> tuple[Path, Array]:
+    """Read and decode one file of uint8 data, verifying its checksum if ``files``
+    publishes one; ``shape`` (if known) is checked from the header before the data."""
     path = find_file(folder, name)
     if path is None:
         raise FileNotFoundError(f"{folder / name}(.gz) disappeared")
     if files is None:
-        return path, idx.read_idx(path)
-    data = verify(path, path.read_bytes(), files.checksums[name])
-    return path, idx.decode_idx(data, source=path)
+        return path, idx.read_idx(path, shape=shape, dtype=np.uint8)
+    data = verify(path, path.read_bytes(), files.checksums[name], shape)
+    return path, idx.decode_idx(data, source=path, shape=shape, dtype=np.uint8)
 
 
 def _split(
@@ -315,28 +328,21 @@ def _split(
 ) -> Split:
     """Read, check and convert one split: uint8 images -> [0, 1] floats, labels -> int64.
 
-    ``count`` is the number of samples required (``None``: as many as there are labels).
+    ``count`` is the number of samples required (``None``: as many as there are labels,
+    at least one). The labels are read first, so the images' header is checked against
+    their number before the images are read.
     """
-    images_path, images = _read(files, folder, images_name)
-    labels_path, labels = _read(files, folder, labels_name)
-    if count is None:
-        if labels.ndim != 1:
-            raise ValueError(f"{labels_path}: expected 1-D labels, found shape {labels.shape}")
-        count = labels.shape[0]
-    _expect(images_path, images, (count, *IMAGE_SHAPE))
-    _expect(labels_path, labels, (count,))
+    labels_path, labels = _read(files, folder, labels_name, None if count is None else (count,))
+    if labels.ndim != 1 or labels.shape[0] == 0:
+        raise IdxFormatError(
+            f"{labels_path}: expected 1-D labels, at least one, found shape {labels.shape}"
+        )
+    count = labels.shape[0]
+    _, images = _read(files, folder, images_name, (count, *IMAGE_SHAPE))
     if labels.max() >= NUM_CLASSES:
-        raise ValueError(
+        raise IdxFormatError(
             f"{labels_path}: expected labels 0..{NUM_CLASSES - 1}, found {int(labels.max())}"
         )
     x = np.empty(images.shape, dtype)
     np.divide(images, dtype.type(255), out=x, dtype=dtype)
     return (x.reshape(count, -1) if flatten else x), labels.astype(np.int64)
-
-
-def _expect(path: Path, array: Array, shape: tuple[int, ...]) -> None:
-    if array.dtype != np.uint8 or array.shape != shape:
-        raise ValueError(
-            f"{path}: expected uint8 data of shape {shape}, "
-            f"found {array.dtype} data of shape {array.shape}"
-        )

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from tinynet.files import open_regular
 from tinynet.images.common import CONVERT, SIZE, ImageFormatError
 from tinynet.images.pgm import decode_pgm
 from tinynet.images.png import SIGNATURE, decode_png
+from tinynet.io import npy
 from tinynet.typing import Array, FloatArray
-
-_NPY_MAGIC = b"\x93NUMPY"
 
 
 def load_image(path: str | os.PathLike[str], *, invert: bool = False) -> FloatArray:
@@ -36,12 +36,18 @@ def load_images(path: str | os.PathLike[str], *, invert: bool = False) -> FloatA
 
 
 def read(path: Path, invert: bool) -> tuple[FloatArray, bool]:
-    """(images (N, 28, 28) float32, whether the file is an array batch)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no such image file: {path}")
-    data = path.read_bytes()
-    if data.startswith(_NPY_MAGIC):
-        return _with_polarity(_npy_images(data, path), invert), True
+    """(images (N, 28, 28) float32, whether the file is an array batch).
+
+    Only a regular file is read (``ImageFormatError`` for a directory or a device); an
+    ``.npy`` file's header is checked (shape, dtype, size) before its array is
+    allocated, PGM and PNG files are read whole (memory: the file's size).
+    """
+    with open_regular(path, "a PGM, PNG or .npy image file", ImageFormatError) as handle:
+        if handle.read(len(npy.MAGIC)) == npy.MAGIC:
+            handle.seek(0)
+            return _with_polarity(_npy_images(handle, path), invert), True
+        handle.seek(0)
+        data = handle.read()
     if data.startswith(SIGNATURE):
         gray, alpha = decode_png(data, path)
     elif data[:2] in (b"P2", b"P5"):
@@ -71,25 +77,42 @@ def _sniff(data: bytes) -> str:
     return f"it starts with {data[:8]!r}" if data else "it is empty"
 
 
-def _npy_images(data: bytes, path: Path) -> FloatArray:
-    """(N, 28, 28) float32 in [0, 1] from an .npy of uint8 0..255 or floats in [0, 1]."""
+def _npy_images(handle: BinaryIO, path: Path) -> FloatArray:
+    """(N, 28, 28) float32 in [0, 1] from an .npy of uint8 0..255 or floats in [0, 1].
+
+    The header is checked first: an image shape, a uint8 or float dtype, and exactly
+    as many data bytes in the file as it declares; only then is the array allocated.
+    """
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
+        header = npy.read_header(handle)
     except ValueError as error:
         raise ImageFormatError(f"{path}: not a readable .npy array: {error}") from None
-    shapes = {(SIZE, SIZE): (1, SIZE, SIZE), (SIZE * SIZE,): (1, SIZE, SIZE)}
-    if array.shape in shapes:
-        array = array.reshape(shapes[array.shape])
-    elif array.ndim == 3 and array.shape[1:] == (SIZE, SIZE):
-        pass
-    elif array.ndim == 2 and array.shape[1] == SIZE * SIZE:
-        array = array.reshape(-1, SIZE, SIZE)
+    shape = header.shape
+    if shape in ((SIZE, SIZE), (SIZE * SIZE,)):
+        batch = (1, SIZE, SIZE)
+    elif shape[1:] in ((SIZE, SIZE), (SIZE * SIZE,)):
+        batch = (shape[0], SIZE, SIZE)
     else:
         raise ImageFormatError(
             f"{path}: expected an array of shape (N, {SIZE}, {SIZE}) or (N, {SIZE * SIZE}), "
-            f"got {array.shape}"
+            f"got {shape}"
         )
-    return _scaled(array, path)
+    if header.dtype != np.uint8 and header.dtype.kind != "f":
+        raise ImageFormatError(
+            f"{path}: expected uint8 (0..255) or float ([0, 1]) pixels, got dtype {header.dtype}"
+        )
+    found = os.fstat(handle.fileno()).st_size - header.offset
+    if found != header.nbytes:
+        problem = "truncated" if found < header.nbytes else f"{found - header.nbytes} too many"
+        raise ImageFormatError(
+            f"{path}: the .npy header declares {header.nbytes} data bytes (shape {shape}, "
+            f"dtype {header.dtype}), the file holds {found} ({problem})"
+        )
+    try:
+        array = npy.read_data(handle, header)
+    except ValueError as error:
+        raise ImageFormatError(f"{path}: {error}") from None
+    return _scaled(array.reshape(batch), path)
 
 
 def _scaled(array: Array, path: Path) -> FloatArray:
@@ -97,13 +120,9 @@ def _scaled(array: Array, path: Path) -> FloatArray:
     if array.dtype == np.uint8:
         result: FloatArray = array.astype(np.float32) / np.float32(255)
         return result
-    if np.issubdtype(array.dtype, np.floating):
-        if array.size and not (np.all(np.isfinite(array)) and 0 <= array.min() <= array.max() <= 1):
-            raise ImageFormatError(
-                f"{path}: float images must lie in [0, 1], got values in "
-                f"[{array.min()}, {array.max()}]; divide 0..255 data by 255"
-            )
-        return array.astype(np.float32)
-    raise ImageFormatError(
-        f"{path}: expected uint8 (0..255) or float ([0, 1]) pixels, got dtype {array.dtype}"
-    )
+    if array.size and not (np.isfinite(array.min()) and 0 <= array.min() <= array.max() <= 1):
+        raise ImageFormatError(
+            f"{path}: float images must lie in [0, 1], got values in "
+            f"[{array.min()}, {array.max()}]; divide 0..255 data by 255"
+        )
+    return array.astype(np.float32)

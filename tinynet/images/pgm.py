@@ -11,6 +11,8 @@ from tinynet.images.common import ImageFormatError, check_size
 from tinynet.typing import FloatArray
 
 _WHITESPACE = b" \t\r\n\x0b\x0c"
+_MAX_DIGITS = 9
+"""Longer numbers are refused unread: none fits an 8-bit PGM (nor overflows int64)."""
 
 
 def decode_pgm(data: bytes, path: Path) -> FloatArray:
@@ -26,9 +28,15 @@ def decode_pgm(data: bytes, path: Path) -> FloatArray:
     if data[:2] == b"P5":
         raster = np.frombuffer(data, np.uint8, count=min(count, len(data) - offset), offset=offset)
     else:
-        text = re.sub(rb"#[^\n]*", b"", data[offset:]).split()[:count]
+        text = re.sub(rb"#[^\n]*", b"", data[offset:]).split(maxsplit=count)[:count]
         if not all(token.isdigit() for token in text):
             raise ImageFormatError(f"{path}: expected decimal pixel values after the header")
+        longest = max((len(token) for token in text), default=0)
+        if longest > _MAX_DIGITS:
+            raise ImageFormatError(
+                f"{path}: a pixel value has {longest} digits; expected at most {_MAX_DIGITS} "
+                f"(values up to maxval {maxval})"
+            )
         raster = np.array([int(token) for token in text], np.int64)
     if raster.size != count:
         raise ImageFormatError(f"{path}: expected {count} pixels, found {raster.size}")
@@ -48,6 +56,12 @@ def _pgm_header(data: bytes, path: Path) -> tuple[int, int, int, int]:
             i += 1
         if i == start or (start == 2 and len(data) > 2 and data[2] not in _WHITESPACE):
             raise ImageFormatError(f"{path}: a PGM header needs width, height and maxval")
+        if i - start > _MAX_DIGITS:
+            name = ("width", "height", "maxval")[len(fields)]
+            raise ImageFormatError(
+                f"{path}: the PGM header's {name} has {i - start} digits; expected at most "
+                f"{_MAX_DIGITS} (an 8-bit 28x28 image has width 28, height 28, maxval <= 255)"
+            )
         fields.append(int(data[start:i]))
     if i >= len(data) or data[i] not in _WHITESPACE:
         raise ImageFormatError(f"{path}: expected whitespace and pixels after the PGM header")

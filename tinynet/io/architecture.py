@@ -10,19 +10,66 @@ One node per layer::
 with its attribute ``name``, and ``training`` the layer's mode. Rebuilding calls
 ``cls.from_config(config, children)`` for registered classes only: nothing named in a
 file is imported or executed. Weights are not part of it (see `tinynet.io.native`).
+
+A file's architecture is checked against its arrays *before* layers allocate theirs
+(without it, a 500-byte file naming ``Dense(16384, 16384)`` filled 1 GiB with random
+weights before finding no weights to load). `rebuild` takes a `Budget`, the number of
+elements the file's arrays hold, and each layer's parameters and buffers are charged
+against it: a built-in layer whose arrays grow with its config (`Dense`,
+`BatchNorm1d`) is sized from the config before it is constructed, any other layer right
+after (parameter-free built-ins allocate nothing; a custom layer's constructor is code
+you registered, and can overshoot by its own arrays only). A file can so never make
+`rebuild` allocate more parameter and buffer elements than it holds (plus `SLACK`),
+nor build more than `MAX_LAYERS` layers.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.npy import short_repr
 from tinynet.layers.base import Layer
+from tinynet.layers.dense import Dense
+from tinynet.layers.normalization import BatchNorm1d
 from tinynet.registry import UnknownLayerError, layer_class, layer_name
 
 MAX_DEPTH = 64
 """Layers nested deeper than this are refused when reading (a hostile file's recursion)."""
+MAX_LAYERS = 10_000
+"""At most this many layers (containers included) are rebuilt from one file: each costs
+about 0.5 kB and 15 us, whatever the file's arrays."""
+
+
+SLACK = 2**20
+"""Elements a `Budget` allows beyond the file's arrays (4 MiB of float32), so that a
+file missing a few small arrays still gets the message listing them, from the full
+comparison of the rebuilt model with the file."""
+
+
+class Budget:
+    """What the layers rebuilt from one file may still allocate: the number of array
+    elements the file holds (``held``) plus `SLACK`, and `MAX_LAYERS` layers."""
+
+    def __init__(self, held: int) -> None:
+        self.held = held
+        self.elements = held + SLACK
+        self.layers = MAX_LAYERS
+
+    def charge(self, elements: int, layers: int, path: str, what: str) -> None:
+        """Spend ``elements`` and ``layers``; `ModelFormatError` if that is more than is left."""
+        if layers > self.layers:
+            raise ModelFormatError(f"{path}: the file describes more than {MAX_LAYERS} layers")
+        if elements > self.elements:
+            raise ModelFormatError(
+                f"{path}: {what} needs {elements} parameter and buffer elements; with the "
+                f"layers before it, more than the {self.held} the file's arrays hold: the "
+                f"architecture does not fit the weights"
+            )
+        self.elements -= elements
+        self.layers -= layers
 
 
 def describe(layer: Layer, path: str = "model") -> dict[str, Any]:
@@ -50,12 +97,16 @@ def describe(layer: Layer, path: str = "model") -> dict[str, Any]:
     }
 
 
-def rebuild(node: object, path: str = "model", depth: int = 0) -> Layer:
+def rebuild(
+    node: object, path: str = "model", depth: int = 0, budget: Budget | None = None
+) -> Layer:
     """The layer a node describes, with fresh weights, in the node's training mode.
 
-    Raises `ModelFormatError` naming the node (``path``) for a malformed node, an
-    unregistered type (the message says how to register it) or a config its class
-    rejects.
+    With a ``budget`` (see the module's docstring), a layer whose arrays would exceed it
+    is refused before they are allocated where its config tells their size. Raises
+    `ModelFormatError` naming the node (``path``) for a malformed node, an unregistered
+    type (the message says how to register it), a config its class rejects, or an
+    exceeded budget.
     """
     if depth > MAX_DEPTH:
         raise ModelFormatError(f"{path}: layers nested deeper than {MAX_DEPTH}")
@@ -64,17 +115,48 @@ def rebuild(node: object, path: str = "model", depth: int = 0) -> Layer:
         cls = layer_class(kind)
     except UnknownLayerError as error:
         raise ModelFormatError(f"{path}: {error}") from None
-    built = [rebuild(child, f"{path}.{_child_name(child)}", depth + 1) for child in children]
+    if budget is not None:
+        sized = _SIZED_BY_CONFIG.get(cls)
+        budget.charge(sized(config) if sized else 0, 1, path, f"{kind}({short_repr(config, 200)})")
+    built = [
+        rebuild(child, f"{path}.{_child_name(child)}", depth + 1, budget) for child in children
+    ]
     try:
         layer = cls.from_config(config, built)
     except Exception as error:
         raise ModelFormatError(
-            f"{path}: cannot rebuild {kind} from config {config} and {len(built)} sub-layers: "
-            f"{type(error).__name__}: {error}"
+            f"{path}: cannot rebuild {kind} from config {short_repr(config, 200)} and {len(built)} "
+            f"sub-layers: {type(error).__name__}: {error}"
         ) from error
     _check_children(layer, children, path)
+    if budget is not None and cls not in _SIZED_BY_CONFIG:
+        own = _elements(layer) - sum(_elements(child) for child in built)
+        budget.charge(max(own, 0), 0, path, repr(layer))
     layer.training = training
     return layer
+
+
+def _positive(config: dict[str, Any], key: str) -> int:
+    """``config[key]`` if it is a positive int, else 0 (the constructor will refuse it)."""
+    value = config.get(key)
+    return value if type(value) is int and value > 0 else 0
+
+
+_SIZED_BY_CONFIG: dict[type[Layer], Callable[[dict[str, Any]], int]] = {
+    Dense: lambda c: (
+        (_positive(c, "in_features") + bool(c.get("bias", True))) * _positive(c, "out_features")
+    ),
+    BatchNorm1d: lambda c: _positive(c, "num_features") * (4 if c.get("affine", True) else 2),
+}
+"""The elements a built-in layer's parameters and buffers take, from its config alone
+(a test checks each against the layer built)."""
+
+
+def _elements(layer: Layer) -> int:
+    """The parameter and buffer elements of ``layer`` and its sub-layers."""
+    return sum(p.size for p in layer.parameters()) + sum(
+        buffer.size for _, buffer in layer.named_buffers()
+    )
 
 
 def _fields(node: object, path: str) -> tuple[str, dict[str, Any], list[Any], bool]:

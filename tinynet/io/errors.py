@@ -5,5 +5,12 @@ from __future__ import annotations
 
 class ModelFormatError(ValueError):
     """The file cannot be loaded: not the expected format, truncated, corrupt, hostile
-    (pickled objects), or its arrays do not fit the architecture it describes. The
-    message names the file and what was expected; nothing was loaded."""
+    (pickled objects, sizes it does not hold), its arrays do not fit the architecture
+    it describes, its parameters are NaN or infinite, or an array it holds does not fit
+    in memory. The message names the file and what was expected; nothing was loaded."""
+
+
+class ConversionError(ValueError):
+    """A model that cannot be converted to another framework's form (ONNX, PyTorch):
+    the message names the layer or module, its position in the model and what is
+    supported. Nothing was written."""

@@ -25,6 +25,7 @@ as Keras's ``save``/``load_model``. To keep training later, pass ``optimizer=``
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -34,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from tinynet.atomic import atomic_write
-from tinynet.io.architecture import describe, rebuild
+from tinynet.io.architecture import Budget, describe, rebuild
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.npy import short_repr
 from tinynet.io.npz import NpzReader, open_npz, write_npz
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
@@ -49,7 +51,8 @@ FORMAT_VERSION = 1
 """The version this tinynet writes; it reads this one and older."""
 HEADER = "__tinynet__"
 OPTIMIZER_PREFIX = "optimizer/"
-MAX_HEADER_BYTES = 64 * 2**20
+MAX_HEADER_BYTES = 16 * 2**20
+"""A longer header is refused: parsing JSON can take 20 times its size in Python objects."""
 _KIND = "a tinynet model file (.npz written by tinynet.save)"
 _OPTIMIZER_ARRAY = re.compile(r"optimizer/state/([0-9]+)/([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -183,8 +186,10 @@ def load(path: str | os.PathLike[str]) -> Layer:
     Layer types are looked up in the registry (custom layers: import their module
     first). Optimizer state and metadata in the file are ignored (see `load_full`).
     Raises ``FileNotFoundError``, or `ModelFormatError` (a ``ValueError``) naming
-    the file and what is wrong with it; every array's name, shape and dtype is
-    checked against the rebuilt architecture before any is read.
+    the file and what is wrong with it; the architecture is sized against the file's
+    arrays before it is built, every array's name, shape and dtype is checked against
+    it before any is read, and parameters holding NaN or infinity are refused. Memory
+    and what a hostile file can do: see ``SECURITY.md``.
     """
     with open_npz(path, _KIND) as reader:
         return _read_model(reader, _read_header(reader))
@@ -232,21 +237,49 @@ def _read_header(reader: NpzReader) -> dict[str, Any]:
 
 
 def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
-    """Rebuild the architecture, check every weight array against it, then load them."""
-    model = rebuild(header.get("model"), f"{reader.source}: model")
-    dtype = header.get("dtype")
-    if dtype is not None:
-        model.astype(_float_dtype(dtype, reader.source))
-    expected = model.state_specs()
+    """Rebuild the architecture, check every weight array against it, then load them.
+
+    Memory: the architecture is rebuilt within a `Budget` of the elements the file's
+    weight arrays hold (each checked against the archive by `NpzReader`), so a small
+    file cannot make this allocate large layers; see `tinynet.io.architecture`.
+    Parameters holding NaN or infinity are refused (a model saved after it diverged
+    cannot predict anything); buffers may hold them (a mask of -inf is legitimate).
+    """
     given = {name: spec for name, spec in reader.specs.items() if _is_weight(name)}
+    dtype = header.get("dtype")
+    float_dtype = None if dtype is None else _float_dtype(dtype, reader.source)
+    budget = Budget(sum(math.prod(spec.shape) for spec in given.values()))
+    model = rebuild(header.get("model"), f"{reader.source}: model", budget=budget)
+    if float_dtype is not None:
+        model.astype(float_dtype)
+    expected = model.state_specs()
     mismatch = find_mismatch(expected, given, casting="equiv")
     if mismatch.fatal(strict=True):
         raise ModelFormatError(
             f"{reader.source}: the weights do not fit the architecture the file describes\n"
             + mismatch.message(type(model).__name__)
         )
-    model.load_state_dict({name: reader.read(name) for name in expected}, casting="equiv")
+    arrays = {name: reader.read(name) for name in expected}
+    for name, _ in model.named_parameters():
+        _check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
+    model.load_state_dict(arrays, casting="equiv")
     return model
+
+
+def _check_finite(array: Array, where: str) -> None:
+    """`ModelFormatError` if a float ``array`` holds NaN or infinity (min and max are
+    NaN or infinite then; two passes, no temporary array)."""
+    if (
+        array.dtype.kind == "f"
+        and array.size
+        and not (np.isfinite(array.min()) and np.isfinite(array.max()))
+    ):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise ModelFormatError(
+            f"{where} holds {bad} NaN or infinite values of {array.size}: the model "
+            f"diverged before it was saved and cannot predict; retrain it or load an "
+            f"earlier checkpoint (numpy.load still reads the raw arrays)"
+        )
 
 
 def _is_weight(name: str) -> bool:
@@ -254,12 +287,17 @@ def _is_weight(name: str) -> bool:
 
 
 def _float_dtype(name: object, source: str) -> np.dtype[Any]:
+    """The native-byte-order float dtype the header names (``">f4"`` could never run:
+    every input would be refused as not of the model's dtype)."""
     try:
-        dtype = np.dtype(name) if isinstance(name, str) else None
+        dtype = np.dtype(name) if isinstance(name, str) and len(name) < 32 else None
     except TypeError:
         dtype = None
-    if dtype is None or not np.issubdtype(dtype, np.floating):
-        raise ModelFormatError(f"{source}: expected a float dtype in the header, got {name!r}")
+    if dtype is None or dtype.kind != "f" or not dtype.isnative:
+        raise ModelFormatError(
+            f"{source}: expected the header's dtype to name a float type in native byte "
+            f"order (float32, float64), got {name!r}"
+        )
     return dtype
 
 
@@ -282,8 +320,12 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
         optimizer = cls(params, **settings)
         optimizer.load_state_dict({"state": state, "param_groups": groups})
         optimizer.initial_lr = float(section.get("initial_lr", optimizer.lr))
-    except (TypeError, ValueError, KeyError) as error:
-        raise ModelFormatError(f"{where}: cannot restore {cls.__name__}: {error}") from error
+    except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError) as error:
+        # Whatever the optimizer raises on a malformed section (step=Infinity is an
+        # OverflowError) is the file's fault, and must name it.
+        raise ModelFormatError(
+            f"{where}: cannot restore {cls.__name__}: {type(error).__name__}: {error}"
+        ) from error
     return optimizer
 
 
@@ -310,8 +352,10 @@ def _optimizer_state(
     array's shape and dtype checked against its parameter before it is read."""
     state: dict[int, dict[str, Any]] = {}
     for key, entry in entries.items():
-        if not (re.fullmatch("[0-9]+", key) and int(key) < len(params) and isinstance(entry, dict)):
-            raise ModelFormatError(f"{where}: unexpected state entry {key!r}")
+        if not (
+            re.fullmatch("[0-9]{1,9}", key) and int(key) < len(params) and isinstance(entry, dict)
+        ):
+            raise ModelFormatError(f"{where}: unexpected state entry {short_repr(key)}")
         state[int(key)] = dict(entry)
     for name, spec in reader.specs.items():
         if not name.startswith(OPTIMIZER_PREFIX):
@@ -324,5 +368,7 @@ def _optimizer_state(
         mismatch = find_mismatch({name: want}, {name: spec}, casting="equiv")
         if mismatch.wrong:
             raise ModelFormatError(f"{where}: {mismatch.wrong[0]}")
-        state[int(match[1])][match[2]] = reader.read(name)
+        array = reader.read(name)
+        _check_finite(array, f"{where}: array {name!r}")
+        state[int(match[1])][match[2]] = array
     return state

@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from tinynet.atomic import atomic_write
+from tinynet.files import open_regular
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.pickled import refuse_pickle
 from tinynet.layers.base import Layer
 from tinynet.layers.dense import Dense
 from tinynet.state_dict import ArraySpec, IncompatibleKeys, StateDictError, find_mismatch
@@ -90,14 +92,17 @@ def load_safetensors(
 
     Names, shapes (in PyTorch's layout) and dtypes are all checked from the file's
     header before any data is read, so on any error ``model`` is unchanged:
-    ``FileNotFoundError``; `ModelFormatError` for a file that is not safetensors;
+    ``FileNotFoundError``; `ModelFormatError` for a file that is not safetensors (not a
+    regular file, or a PyTorch pickle, which is refused unread with how to save it as
+    safetensors);
     `tinynet.state_dict.StateDictError` for weights that do not fit ``model``. dtypes
     are cast as ``load_state_dict`` does (safe casts only). Returns the missing and
     unexpected keys (both empty if ``strict``).
     """
     file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"no such file: {file}")
+    with open_regular(file, "a safetensors file", ModelFormatError):
+        pass  # FileNotFoundError, or a directory or device refused; safe_open maps the file
+    refuse_pickle(file)
     flip = transposed_names(model)
     expected = {
         name: ArraySpec(spec.shape[::-1], spec.dtype) if name in flip else spec

@@ -89,12 +89,21 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """``x`` where ``x > 0``, else ``negative_slope * x`` (default 0.01, as in PyTorch)."""
+    """``x`` where ``x > 0``, else ``negative_slope * x`` (default 0.01, as in PyTorch).
+
+    ``negative_slope`` is any finite real number; NaN or infinity (which a model file
+    could carry) is refused here, not reported later as diverged weights.
+    """
 
     saves_output = False
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
+        real = isinstance(negative_slope, (int, float, np.integer, np.floating))
+        if not real or isinstance(negative_slope, bool) or not math.isfinite(negative_slope):
+            raise ValueError(
+                f"LeakyReLU: negative_slope must be a finite number, got {negative_slope!r}"
+            )
         self.negative_slope = float(negative_slope)
 
     def function(self, x: FloatArray) -> FloatArray:
@@ -130,18 +139,33 @@ class Tanh(Activation):
         return grad_y * (1 - saved * saved)
 
 
+MAX_NDIM = 64
+"""No NumPy array has more dimensions (NumPy 2; NumPy 1 allows 32)."""
+
+
 class Softmax(Activation):
     """Softmax along ``axis`` (the last by default): rows of non-negative numbers summing to 1.
 
+    ``axis`` is an integer that can name an axis of some array (``-64 <= axis < 64``);
+    an input without that axis is a ``ValueError`` naming the layer and the shape.
     For classification, feed logits to `CrossEntropyLoss` instead, which fuses the
     softmax with the log and is exact where this followed by a log underflows.
     """
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
+        integer = isinstance(axis, (int, np.integer)) and not isinstance(axis, bool)
+        if not integer or not -MAX_NDIM <= axis < MAX_NDIM:
+            raise ValueError(
+                f"Softmax: axis must be an integer in [-{MAX_NDIM}, {MAX_NDIM}), got {axis!r}"
+            )
         self.axis = int(axis)
 
     def function(self, x: FloatArray) -> FloatArray:
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(
+                f"{self!r}: expected an input with an axis {self.axis}, got shape {x.shape}"
+            )
         return softmax(x, self.axis)
 
     def derivative(self, grad_y: FloatArray, saved: FloatArray) -> FloatArray:
