@@ -1,8 +1,9 @@
 """Set up a virtual environment and run tinynet's main job or its tests.
 
     python3 run.py train [ARGS...]   train models/mnist_mlp.py on MNIST, print the test accuracy
-    python3 run.py test [ARGS...]    pytest (slow tests included), mypy --strict, ruff
+    python3 run.py test [ARGS...]    pytest (slow tests included), mypy --strict, ruff, docs
     python3 run.py bench [ARGS...]   the benchmark suite (python -m benchmarks)
+    python3 run.py docs [ARGS...]    build the documentation site into site/, strictly
 
 Needs only Python 3.10+ and pip: the first run creates `.venv/` beside this file and
 installs tinynet into it with the extras the command needs (the tests take them all;
@@ -22,7 +23,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-EXTRAS = {"train": "", "test": "[dev,bench,plot,safetensors,onnx]", "bench": "[bench,plot]"}
+EXTRAS = {
+    "train": "",
+    "test": "[dev,bench,plot,safetensors,onnx,docs]",
+    "bench": "[bench,plot]",
+    "docs": "[docs]",
+}
+# mkdocs in strict mode: a warning (a docstring's `Name` that resolves to nothing, a link
+# to a missing page) fails the build. Its output, the site, goes to site/ (git-ignored).
+DOCS_BUILD = ("-m", "mkdocs", "build", "--strict", "--clean")
 OPTION_EXTRAS = {("train", "--plot"): "plot"}
 """Options that need an extra beyond their command's: ``run.py train --plot DIR``."""
 
@@ -69,7 +78,7 @@ def run(*command: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Dispatch `train`, `test` or `bench` with the remaining arguments."""
+    """Dispatch `train`, `test`, `bench` or `docs` with the remaining arguments."""
     if not argv or argv[0] not in EXTRAS:
         sys.exit(__doc__)
     task, rest = argv[0], argv[1:]
@@ -81,6 +90,9 @@ def main(argv: list[str]) -> None:
         run(python, "-m", "mypy")
         run(python, "-m", "ruff", "check", ".")
         run(python, "-m", "ruff", "format", "--check", ".")
+        run(python, *DOCS_BUILD)
+    elif task == "docs":
+        run(python, *DOCS_BUILD, *rest)
     else:
         run(python, "-m", "benchmarks", *rest)
 

@@ -1,7 +1,7 @@
 """tinynet's benchmark suite: speed, accuracy and memory beside reference implementations.
 
     python -m benchmarks              # full mode (several minutes)
-    python -m benchmarks --quick      # about a minute
+    python -m benchmarks --quick --threads 1   # about a minute
     python -m benchmarks models       # train every models/*.py over seeds: the results table
 
 Every comparison is measured in one process, in alternating rounds (A, B, C, A, B,

@@ -1,7 +1,7 @@
 """The command line: ``python -m benchmarks [--quick | --smoke] ...`` and ``... models``.
 
 python -m benchmarks                      full suite -> benchmarks/results/full.{json,md,png}
-python -m benchmarks --quick              about a minute
+python -m benchmarks --quick --threads 1  about a minute
 python -m benchmarks --smoke --out DIR    every section at toy sizes (the tests use it)
 python -m benchmarks --sections step inference --peers torch
 python -m benchmarks models --seeds 0 1 2 [--epochs N]
@@ -41,7 +41,9 @@ def suite_parser() -> argparse.ArgumentParser:
         "models table)",
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="about a minute, smaller rounds")
+    mode.add_argument(
+        "--quick", action="store_true", help="smaller rounds: about a minute with --threads 1"
+    )
     mode.add_argument("--smoke", action="store_true", help="toy sizes, seconds (for tests)")
     mode.add_argument("--full", action="store_true", help="the default: every size, longer")
     parser.add_argument(

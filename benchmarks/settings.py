@@ -1,7 +1,8 @@
 """How long and how big each mode measures: `Settings` and the three modes.
 
-``full`` is the default and the one to quote; ``quick`` takes about a minute on two
-idle cores; ``smoke`` runs every section at toy sizes in seconds (for the tests).
+``full`` is the default and the one to quote; ``quick`` takes about a minute with one
+BLAS thread (several with two threads on a busy machine); ``smoke`` runs every section at
+toy sizes in seconds (for the tests).
 """
 
 from __future__ import annotations

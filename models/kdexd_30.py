@@ -5,7 +5,7 @@ A reworking of Nielsen's ``network.py`` with a scikit-learn-like ``fit``/``predi
 N(0, 1); the output error a - y of a softmax under cross-entropy; per-image gradients
 summed over a mini-batch of 16, then w -= (0.01 / 16) * sum, i.e. SGD at lr 0.01 on the
 batch mean; 100 epochs. No figure published for the test set; run unchanged on MNIST,
-trained on all 60,000 images, it measured 96.63% (SEEDS.md).
+trained on all 60,000 images, it measured 96.63% (docs/seeds.md).
 
 RECIPES["original"] is that recipe, RECIPES["tuned"] the same network trained with
 tinynet's tools, its settings chosen on a validation split (the last 10,000 training

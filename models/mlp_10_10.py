@@ -3,7 +3,7 @@
 Samson Zhang's video and Kaggle notebook (and its many copies): weights and biases
 drawn from U(-0.5, 0.5), cross-entropy of the softmax, gradient descent on the whole
 training set with lr 0.1 for 500 iterations; "~85%" on its 1,000-image dev set, 84.98%
-measured on the MNIST test set (SEEDS.md).
+measured on the MNIST test set (docs/seeds.md).
 
 RECIPES["original"] is that recipe (one tinynet epoch of full-batch descent is one of
 its iterations), RECIPES["tuned"] the same network trained with tinynet's tools, its

@@ -4,7 +4,7 @@ Weights N(0, 1) * sqrt(1/fan_in) (LeCun normal), zero biases; cross-entropy of t
 softmax; gradient descent on the whole training set with momentum in its exponential
 moving average form, v = 0.9 v + 0.1 g from v = 0, w -= 0.05 v, for 2,000 iterations.
 Reported 95.24% (on a 41,000/1,000 Kaggle split); 94.99% measured on the MNIST test set
-after all 2,000 iterations (SEEDS.md).
+after all 2,000 iterations (docs/seeds.md).
 
 RECIPES["original"] is that recipe (one tinynet epoch of full-batch descent is one of
 its iterations), RECIPES["tuned"] the same network trained with tinynet's tools, its

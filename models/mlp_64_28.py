@@ -2,7 +2,7 @@
 
 Weights and biases drawn from U(-0.5, 0.5); cross-entropy of the softmax; mini-batch
 gradient descent with lr 0.01 on batches of 64 for 250 epochs. No published figure; run
-unchanged on MNIST it measured 96.51% (SEEDS.md).
+unchanged on MNIST it measured 96.51% (docs/seeds.md).
 
 RECIPES["original"] is that recipe, RECIPES["tuned"] the same network trained with
 tinynet's tools, its settings chosen on a validation split (the last 10,000 training

@@ -36,7 +36,8 @@ def mnist_subset(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int
     from tinynet.datasets import load_mnist, write_idx
 
     def write(train: int, test: int) -> Path:
-        (x, y), (x_test, y_test) = load_mnist(flatten=False)
+        (x, y), (x_test, y_test) = load_mnist(flatten=False)  # (N, 1, 28, 28)
+        x, x_test = x[:, 0], x_test[:, 0]  # IDX image files hold (N, 28, 28)
         folder = tmp_path_factory.mktemp(f"mnist-{train}-{test}")
         for name, array in [
             ("train-images-idx3-ubyte.gz", x[:train]),

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
 
 from tinynet import Dropout, Layer, Loss
 from tinynet.typing import FloatArray
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(script: Path, *args: str, cwd: Path, timeout: float = 120) -> str:
+    """Run ``script`` with ``args`` in a fresh interpreter in ``cwd``, with this checkout
+    importable (and matplotlib drawing off-screen); return its output. Fails the test,
+    showing stdout and stderr, unless it exits 0."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    env.setdefault("MPLBACKEND", "Agg")
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{script.name} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout
+
 
 seeds = st.integers(0, 2**32 - 1)
 batch_sizes = st.integers(1, 4)
@@ -143,6 +172,60 @@ def png_bytes(
         + chunk(b"IDAT", zlib.compress(bytes(raw))[20:])
         + chunk(b"IEND", b"")
     )
+
+
+class Geometry(NamedTuple):
+    """A batch shape and a window over it, for convolution and pooling tests."""
+
+    n: int
+    channels: int
+    height: int
+    width: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.n, self.channels, self.height, self.width)
+
+
+@st.composite
+def geometries(draw: st.DrawFn, *, dilation: bool = True, pool: bool = False) -> Geometry:
+    """Small random windows: non-square kernels and images, stride 1 to 3, padding,
+    dilation (if asked), batch 1 included; at least one output position. For a pool,
+    padding is at most half the kernel size (PyTorch's rule)."""
+    pair = st.tuples
+    kernel = draw(pair(st.integers(1, 3), st.integers(1, 3)))
+    stride = draw(pair(st.integers(1, 3), st.integers(1, 3)))
+    dilated = draw(pair(st.integers(1, 2), st.integers(1, 2))) if dilation else (1, 1)
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilated, strict=True)]
+    limit = [k // 2 if pool else 2 for k in kernel]
+    padding = draw(pair(st.integers(0, limit[0]), st.integers(0, limit[1])))
+    height, width = (
+        max(1, s - 2 * p + draw(st.integers(0, 4))) for s, p in zip(span, padding, strict=True)
+    )
+    return Geometry(
+        n=draw(st.integers(1, 3)),
+        channels=draw(st.integers(1, 3)),
+        height=height,
+        width=width,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilated,
+    )
+
+
+def assert_inplace_is_exact(make: Any, x: FloatArray) -> None:
+    """``make(inplace)`` builds a model with in-place layers (``inplace=True``) or not: both
+    must give the same outputs and input gradients for ``x``, bit for bit."""
+    models: list[Layer] = [make(False), make(True)]
+    outputs = [model(x) for model in models]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    grads = [model.backward(np.ones_like(out)) for model, out in zip(models, outputs, strict=True)]
+    np.testing.assert_array_equal(grads[0], grads[1])
 
 
 def write_image_csv(path: Any, images: Any, labels: Any = None) -> None:

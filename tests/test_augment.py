@@ -77,6 +77,27 @@ def test_same_offsets_for_flat_and_image_batches() -> None:
     np.testing.assert_array_equal(flat.reshape(16, 28, 28), images)
 
 
+def test_same_offsets_for_nchw_images() -> None:
+    batch = np.random.default_rng(0).random((16, 28, 28), dtype=np.float32)
+    images = RandomShift(2, seed=7)(batch)
+    nchw = RandomShift(2, seed=7)(batch[:, np.newaxis])  # (N, 1, H, W), as load_mnist gives
+    assert nchw.shape == (16, 1, 28, 28)
+    np.testing.assert_array_equal(nchw[:, 0], images)
+
+
+def test_every_channel_of_an_image_moves_with_it() -> None:
+    image = distinct_image(5, 6)
+    batch = np.stack([np.stack([image, 10 * image, 100 * image])] * 50)  # (50, 3, 5, 6)
+    out = RandomShift(2, (5, 6), seed=3)(batch)
+    assert out.shape == batch.shape
+    offsets = set()
+    for i in range(len(batch)):
+        moves = {recover_offset(batch[i, c], out[i, c], 2) for c in range(3)}
+        assert len(moves) == 1  # one offset for the three channels
+        offsets |= moves
+    assert len(offsets) > 10  # but not one offset for the whole batch
+
+
 def test_zeros_fill_what_moved_in() -> None:
     ones = np.ones((300, 6, 5), dtype=np.float64)
     out = RandomShift(2, (6, 5), seed=2)(ones)
@@ -156,7 +177,8 @@ def test_wrong_shapes_are_refused() -> None:
     transform = RandomShift(2)
     with pytest.raises(
         ValueError,
-        match=r"expected a batch of shape \(N, 784\) or \(N, 28, 28\), got an array of shape \(4,",
+        match=r"expected a batch of shape \(N, 784\), \(N, 28, 28\) or \(N, C, 28, 28\), got an "
+        r"array of shape \(4,",
     ):
         transform(np.zeros((4, 783), np.float32))
     with pytest.raises(ValueError, match=r"got an array of shape \(4, 28, 27\)"):

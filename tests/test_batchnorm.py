@@ -33,7 +33,9 @@ def test_batchnorm_gradcheck_with_two_samples() -> None:
 
 def test_batchnorm_gradcheck_in_a_network_with_batch_size_one_is_refused() -> None:
     # One sample has no batch variance: PyTorch raises, and so do we, in training mode.
-    with pytest.raises(ValueError, match=r"BatchNorm1d\(3.*more than one sample.*\(1, 3\).*eval"):
+    with pytest.raises(
+        ValueError, match=r"BatchNorm1d\(3.*more than one value per channel.*\(1, 3\).*eval"
+    ):
         gradcheck(f64(BatchNorm1d(3)), rand((1, 3)))
 
 
@@ -61,7 +63,12 @@ def test_batchnorm_updates_its_buffers_in_place_and_only_in_training() -> None:
     layer.eval()(rand((8, 4), seed=2).astype(np.float32))
     np.testing.assert_array_equal(mean, before[0])
     np.testing.assert_array_equal(var, before[1])
-    assert dict(layer.named_buffers()).keys() == {"running_mean", "running_var"}
+    assert list(dict(layer.named_buffers())) == [
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
+    assert layer.num_batches_tracked == 1  # the training forward only
     assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
 
 
@@ -122,13 +129,16 @@ def test_batchnorm_backward_params_accumulates_what_backward_does() -> None:
 def test_batchnorm_errors_name_the_layer_and_the_shapes() -> None:
     layer = BatchNorm1d(3)
     with pytest.raises(
-        ValueError, match=r"BatchNorm1d\(3.*expected input of shape \(N, 3\), got shape \(2, 4\)"
+        ValueError,
+        match=r"BatchNorm1d\(3.*expected input of shape \(N, 3\) or \(N, 3, L\), got shape "
+        r"\(2, 4\)",
     ):
         layer(np.zeros((2, 4), np.float32))
     with pytest.raises(
-        ValueError, match=r"expected input of shape \(N, 3\), got shape \(2, 3, 1\)"
+        ValueError,
+        match=r"expected input of shape \(N, 3\) or \(N, 3, L\), got shape \(2, 3, 1, 1\)",
     ):
-        layer(np.zeros((2, 3, 1), np.float32))
+        layer(np.zeros((2, 3, 1, 1), np.float32))
     with pytest.raises(TypeError, match=r"BatchNorm1d\(3.*dtype float32, got float64"):
         layer(np.zeros((2, 3)))
     with pytest.raises(RuntimeError, match="needs a forward"):

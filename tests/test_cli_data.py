@@ -319,7 +319,7 @@ def test_predict_refuses_outputs_it_cannot_interpret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import tinynet
-    from tinynet import Dense, Flatten, Sequential
+    from tinynet import Dense, Sequential, Unflatten
 
     image = tmp_path / "d.npy"
     np.save(image, np.zeros((1, 28, 28), np.float32))
@@ -333,13 +333,7 @@ def test_predict_refuses_outputs_it_cannot_interpret(
     assert run("predict", str(one), str(image)) == 0
     assert capsys.readouterr().out.startswith(f"{image}[0]: 0 (50.0%)")  # logit 0: p = 0.5
     grid = tmp_path / "grid.npz"
-
-    class Unflatten(Flatten):
-        def forward(self, x: np.ndarray) -> np.ndarray:
-            return x.reshape(len(x), 4, -1)
-
-    tinynet.register_layer(Unflatten)
-    tinynet.save(Sequential(Dense(784, 8, seed=0), Unflatten()), grid)
+    tinynet.save(Sequential(Dense(784, 8, seed=0), Unflatten(1, (2, 4))), grid)  # (N, 2, 4)
     assert run("predict", str(grid), str(image)) == 2
     assert "predict reads (N, C) outputs only" in capsys.readouterr().err
 

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import runpy
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT, run_python
 
 
 def run_example(name: str) -> str:
-    """Run examples/<name> with this checkout importable; return its output (must exit 0)."""
-    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    """Run examples/<name> from the repository root; return its output (must exit 0)."""
+    return run_python(ROOT / "examples" / name, cwd=ROOT)
 
 
 def test_custom_layer_example_checks_gradients_and_learns() -> None:
@@ -42,21 +23,6 @@ def test_custom_layer_example_checks_gradients_and_learns() -> None:
     first, last = map(float, match.groups())
     assert last < 0.5 * first, out
     assert "saved and loaded: same predictions" in out, out
-
-
-def test_custom_layer_guide_code_blocks_run_in_order() -> None:
-    # docs/custom_layers.md's snippets build on each other; its training loop expects
-    # x_train / y_train, which the example's data function provides.
-    guide = (ROOT / "docs" / "custom_layers.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", guide, flags=re.DOTALL)
-    assert len(blocks) >= 4
-    example = runpy.run_path(str(ROOT / "examples" / "custom_layer.py"))
-    x_train, y_train = example["spirals"](256, np.random.default_rng(1))
-    namespace: dict[str, object] = {"x_train": x_train, "y_train": y_train}
-    for block in blocks:
-        exec(block, namespace)
-    assert isinstance(namespace["loss"], float)
-    assert namespace["loss"] < 0.5
 
 
 def mean_scores(out: str, pattern: str) -> list[float]:

@@ -10,15 +10,22 @@ import pytest
 
 from tinynet import (
     GELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
     CrossEntropyLoss,
     Dense,
     Dropout,
+    Flatten,
     Layer,
+    MaxPool2d,
     ReLU,
     Residual,
     Sequential,
     SiLU,
+    Unflatten,
 )
 from tinynet.augment import RandomShift
 from tinynet.callbacks import LambdaCallback, LearningRateScheduler, Run
@@ -106,6 +113,76 @@ def test_every_array_of_a_float32_training_run_is_float32(make_optimizer: Any) -
     model.eval()
     assert model(x).dtype == np.float32
     assert isinstance(optimizer.lr, float)
+
+
+def cnn(rng: np.random.Generator) -> Sequential:
+    """Every image layer: (N, 1, 12, 12) -> 10 logits."""
+    return Sequential(
+        Conv2d(1, 4, 3, padding=1, rng=rng),
+        BatchNorm2d(4),
+        ReLU(inplace=True),
+        MaxPool2d(2),
+        Conv2d(4, 6, 3, stride=2, padding=1, rng=rng),
+        GELU(),
+        Dropout(0.1, rng=rng),
+        AvgPool2d(3, stride=1, padding=1),
+        Conv2d(6, 8, 2, padding="same", dilation=2, rng=rng),
+        AdaptiveAvgPool2d(1),
+        Flatten(),
+        Dense(8, 10, rng=rng),
+    )
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda ps: Adam(ps, lr=1e-3, weight_decay=1e-4), lambda ps: SGD(ps, lr=0.05, momentum=0.9)],
+)
+def test_every_array_of_a_float32_cnn_training_run_is_float32(make_optimizer: Any) -> None:
+    rng = np.random.default_rng(3)
+    model = cnn(rng)
+    x = rng.random((96, 1, 12, 12), dtype=np.float32)
+    y = rng.integers(0, 10, 96)
+    optimizer: Optimizer = make_optimizer(model.parameters())
+    found: dict[str, str] = {}
+
+    def inspect(run: Run, *_: Any) -> None:
+        for path, array in float_arrays(run.model, set(), "model"):
+            found[path] = str(array.dtype)
+
+    fit(
+        model,
+        x,
+        y,
+        loss=CrossEntropyLoss(),
+        optimizer=optimizer,
+        epochs=2,
+        batch_size=32,
+        verbose=0,
+        transform=RandomShift(1, (12, 12), rng=rng),
+        callbacks=[LambdaCallback(on_batch_end=inspect)],
+    )
+    assert any("_workspaces" in path and "columns" in path for path in found)  # conv buffers
+    assert any("_saved" in path for path in found)  # and activation caches
+    wrong = {path: dtype for path, dtype in found.items() if dtype != "float32"}
+    assert wrong == {}
+    model.eval()
+    assert model(x).dtype == np.float32
+    assert all(str(a.dtype) == "float32" for _, a in float_arrays(model, set(), "m"))
+
+
+def test_no_transient_float64_in_a_cnn() -> None:
+    rng = np.random.default_rng(4)
+    model = Sequential(Unflatten(1, (1, 12, 12)), *cnn(rng).layers)
+    for p in model.parameters():
+        p.data = p.data.view(NoFloat64)
+        p.grad = p.grad.view(NoFloat64)
+    x = rng.random((6, 144), dtype=np.float32).view(NoFloat64)
+    loss = CrossEntropyLoss()
+    value = loss.forward(model(x), rng.integers(0, 10, 6))
+    grad_x = model.backward(loss.backward())
+    assert grad_x.dtype == np.float32
+    assert np.isfinite(value)
+    assert set(collect(model)) == {"float32"}
 
 
 def collect(layer: Layer) -> list[str]:

@@ -15,7 +15,18 @@ import numpy as np
 import pytest
 
 import tinynet
-from tinynet import BatchNorm1d, Dense, Layer, LeakyReLU, Parameter, ReLU, Sequential, Softmax
+from tinynet import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dense,
+    Layer,
+    LeakyReLU,
+    Parameter,
+    ReLU,
+    Sequential,
+    Softmax,
+)
 from tinynet.datasets import IdxFormatError, load_idx_folder, read_idx, write_idx
 from tinynet.datasets.idx import decode_idx
 from tinynet.images import ImageFormatError, load_image, load_images
@@ -246,7 +257,15 @@ def test_a_missing_bias_still_gets_the_detailed_message(saved: Path, tmp_path: P
 
 @pytest.mark.parametrize(
     "layer",
-    [Dense(3, 5), Dense(7, 2, bias=False), BatchNorm1d(6), BatchNorm1d(4, affine=False)],
+    [
+        Dense(3, 5),
+        Dense(7, 2, bias=False),
+        BatchNorm1d(6),
+        BatchNorm1d(4, affine=False),
+        BatchNorm2d(3),
+        Conv2d(3, 8, 5),
+        Conv2d(2, 4, (3, 1), bias=False),
+    ],
 )
 def test_the_config_sizes_match_the_layers_built(layer: Layer) -> None:
     """`Budget` sizes these from their configs: the numbers must be what they allocate."""

@@ -101,11 +101,49 @@ def test_the_same_seed_gives_the_same_weights(name: str) -> None:
 
 
 def test_fans() -> None:
-    assert init.fans((784, 128)) == (784, 128)  # tinynet's (in, out) layout
+    assert init.fans((784, 128)) == (784, 128)  # tinynet's Dense layout: (in, out)
     assert init.fans((7,)) == (7, 7)
-    assert init.fans((3, 4, 5, 5)) == (75, 100)  # a receptive field multiplies both
+    # Conv2d's (out, in, kh, kw), PyTorch's layout: fan_in = in*kh*kw, fan_out = out*kh*kw
+    assert init.fans((3, 4, 5, 5)) == (100, 75)
+    assert init.fans((16, 6, 5, 3)) == (90, 240)
     with pytest.raises(ValueError, match=r"at least one dimension, got shape \(\)"):
         init.fans(())
+
+
+@pytest.mark.parametrize("shape", [(6, 1, 5, 5), (16, 6, 5, 5), (8, 3, 3, 2), (4, 2, 7)])
+def test_conv_fans_are_torchs(shape: tuple[int, ...]) -> None:
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    assert init.fans(shape) == theirs
+
+
+def test_conv2d_defaults_to_he_normal_over_in_channels_times_the_kernel() -> None:
+    from tinynet import Conv2d
+
+    layer = Conv2d(80, 100, (5, 5), seed=0)  # 200,000 weights, fan_in 80 * 25 = 2000
+    w = layer.weight.data.astype(np.float64)
+    std = math.sqrt(2 / 2000)
+    assert abs(w.mean()) < 6 * std / math.sqrt(w.size)
+    assert abs(np.mean(w * w) / std**2 - 1) < 6 * math.sqrt(2 / w.size)
+    assert layer.bias is not None
+    assert not np.any(layer.bias.data)
+
+
+@pytest.mark.parametrize(
+    ("name", "torch_init", "kwargs"),
+    [
+        ("he_uniform", "kaiming_uniform_", {"nonlinearity": "relu"}),
+        ("glorot_uniform", "xavier_uniform_", {}),
+    ],
+)
+def test_conv_uniform_bounds_match_torchs(name: str, torch_init: str, kwargs: dict) -> None:
+    # The bound of U(-b, b) is where the largest of 200,000 draws lies (within 0.1%).
+    torch = pytest.importorskip("torch")
+    shape = (100, 80, 5, 5)
+    ours = init.get(name)(shape, np.random.default_rng(0), np.float64)
+    theirs = getattr(torch.nn.init, torch_init)(torch.empty(shape, dtype=torch.float64), **kwargs)
+    bound = float(theirs.abs().max())
+    assert abs(float(np.abs(ours).max()) / bound - 1) < 2e-3
 
 
 def test_unknown_name() -> None:

@@ -15,16 +15,22 @@ import pytest
 import tinynet
 from tinynet import (
     GELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
     Concat,
+    Conv2d,
     Dense,
     Dropout,
     Flatten,
     Layer,
     LeakyReLU,
+    MaxPool2d,
     Parallel,
     Parameter,
     ReLU,
+    Reshape,
     Residual,
     Sequential,
     Sigmoid,
@@ -32,6 +38,7 @@ from tinynet import (
     Softmax,
     Swish,
     Tanh,
+    Unflatten,
 )
 from tinynet.io import ModelFormatError, load, load_full, save
 from tinynet.optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSProp
@@ -122,6 +129,21 @@ MIDDLE_LAYERS: dict[str, Callable[[], Layer]] = {
     "residual": lambda: Residual(Sequential(Dense(8, 8, seed=6), Tanh())),
     "parallel-sum": lambda: Parallel(Dense(8, 8, seed=8), Dense(8, 8, seed=9), mode="sum"),
     "concat": lambda: Concat(Dense(8, 3, seed=10), Dense(8, 5, seed=11)),
+    # (N, 8) -> (N, 2, 2, 2) images -> (N, 4, 2, 2) -> (N, 4, 3, 3) -> (N, 4, 2, 2) -> (N, 8)
+    "convolutional": lambda: Sequential(
+        Unflatten(1, (2, 2, 2)),
+        Conv2d(2, 4, 3, padding=1, seed=12),
+        trained_batchnorm2d(4),
+        AvgPool2d(2, stride=1, padding=1),
+        MaxPool2d(2, stride=1),
+        AdaptiveAvgPool2d((2, 1)),
+        Reshape((8,)),
+    ),
+    "conv-same-dilated": lambda: Sequential(
+        Reshape((2, 2, -1)),
+        Conv2d(2, 2, (3, 2), padding="same", dilation=(1, 2), bias=False, seed=13),
+        Flatten(),
+    ),
 }
 
 
@@ -133,6 +155,17 @@ def trained_batchnorm(features: int) -> BatchNorm1d:
         layer(rng.normal(2.0, 3.0, (16, features)).astype(np.float32))
     assert layer.weight is not None
     layer.weight.data[...] = rng.uniform(0.5, 2.0, features)
+    return layer
+
+
+def trained_batchnorm2d(channels: int) -> BatchNorm2d:
+    """A BatchNorm2d whose running statistics, batch count and scale are not the defaults."""
+    layer = BatchNorm2d(channels)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        layer(rng.normal(1.0, 2.0, (4, channels, 3, 3)).astype(np.float32))
+    assert layer.weight is not None
+    layer.weight.data[...] = rng.uniform(0.5, 2.0, channels)
     return layer
 
 
@@ -204,6 +237,26 @@ def test_round_trip_predicts_identically(tmp_path: Path, middle: str, dtype: Any
     expected, got = model(x), loaded(x)
     assert got.dtype == expected.dtype == dtype
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_file_from_before_batchnorm_counted_batches_still_loads(tmp_path: Path) -> None:
+    model = between(trained_batchnorm(8)).eval()
+    save(model, tmp_path / "new.npz")
+    old = {k: v for k, v in archive(tmp_path / "new.npz").items() if "num_batches" not in k}
+    with zipfile.ZipFile(tmp_path / "old.npz", "w") as zipped:  # as tinynet wrote it before
+        for name, array in old.items():
+            with zipped.open(name + ".npy", "w") as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+    loaded = load(tmp_path / "old.npz")
+    norm = layer_at(loaded, 2, BatchNorm1d)
+    assert int(norm.num_batches_tracked) == 0  # PyTorch's choice for its old files too
+    np.testing.assert_array_equal(norm.running_var, layer_at(model, 2, BatchNorm1d).running_var)
+    x = batch()
+    np.testing.assert_array_equal(loaded(x), model(x))
+    del old["2.running_var"]  # any other missing array is still an error
+    np.savez(tmp_path / "broken.npz", **old)
+    with pytest.raises(ModelFormatError, match=r"missing keys: 2\.running_var"):
+        load(tmp_path / "broken.npz")
 
 
 def test_training_mode_is_restored_per_layer(tmp_path: Path) -> None:

@@ -109,7 +109,7 @@ def test_flatten_false_and_float64_on_real_mnist(
     real_mnist: tuple[mnist.Split, mnist.Split],
 ) -> None:
     _, (x_test, y_test) = load_mnist(SHIPPED, flatten=False, dtype=np.float64)
-    assert x_test.shape == (10000, 28, 28)
+    assert x_test.shape == (10000, 1, 28, 28)  # NCHW, as Conv2d takes images
     assert x_test.dtype == np.float64
     _, (x_ref, y_ref) = real_mnist
     np.testing.assert_array_equal(x_test.reshape(10000, 784).astype(np.float32), x_ref)
@@ -324,12 +324,12 @@ def test_uncompressed_fashion_files_load_and_scale(fashion: Path) -> None:
     images[1, 2, 3:6] = [255, 51, 1]
     replace(fashion / mnist.TEST_IMAGES, images)
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist(fashion, flatten=False)
-    assert x_train.shape == (60000, 28, 28)
-    assert x_test.shape == (10000, 28, 28)
+    assert x_train.shape == (60000, 1, 28, 28)
+    assert x_test.shape == (10000, 1, 28, 28)
     assert x_train.dtype == x_test.dtype == np.float32
     assert y_train.dtype == np.int64
     assert y_test[:12].tolist() == [*range(10), 0, 1]
-    assert x_test[1, 2, 3:6].tolist() == [1.0, np.float32(51 / 255), np.float32(1 / 255)]
+    assert x_test[1, 0, 2, 3:6].tolist() == [1.0, np.float32(51 / 255), np.float32(1 / 255)]
     assert np.count_nonzero(x_test) == 3
     (x_flat, _), _ = load_fashion_mnist(fashion, dtype=np.float64)
     assert x_flat.shape == (60000, 784)

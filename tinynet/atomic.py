@@ -1,6 +1,6 @@
 """Atomic file writes: a file is either its old self or complete, never half-written.
 
-`atomic_write(path)` writes a temporary file beside ``path`` and renames it over
+``atomic_write(path)`` writes a temporary file beside ``path`` and renames it over
 ``path`` once it is complete and on disk.
 
 **Temporary names.** ``.NAME.XXXXXXXX.tmp`` (``X``: 8 random hex digits), in the

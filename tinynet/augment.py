@@ -15,9 +15,10 @@ from tinynet.typing import Array
 class RandomShift:
     """Shift each image by its own random whole-pixel offset, filling with zeros.
 
-    ``transform(x_batch) -> new batch``: ``x_batch`` is (N, H*W) or (N, H, W) with
-    ``(H, W) = image_shape``, of any numeric dtype; the result has its shape and dtype.
-    Image ``i`` moves ``dy`` rows down and ``dx`` columns right (negative: up, left),
+    ``transform(x_batch) -> new batch``: ``x_batch`` is (N, H*W), (N, H, W) or
+    (N, C, H, W) (NCHW, as `tinynet.Conv2d` takes it) with ``(H, W) = image_shape``, of
+    any numeric dtype; the result has its shape and dtype. Image ``i`` (all its channels
+    alike) moves ``dy`` rows down and ``dx`` columns right (negative: up, left),
     ``out[i, r, c] = x[i, r - dy, c - dx]``, with ``dy`` and ``dx`` drawn independently
     and uniformly from the integers in [-max_shift, max_shift] using ``self.rng``
     (``rng``, or a generator seeded with ``seed``). Pixels moved out are dropped;
@@ -49,10 +50,15 @@ class RandomShift:
         self._cache: tuple[Array, Array] | None = None
 
     def __call__(self, x_batch: Array) -> Array:
-        """A shifted copy of ``x_batch`` (N, H*W) or (N, H, W); see the class docstring."""
+        """A shifted copy of ``x_batch`` (N, H*W), (N, H, W) or (N, C, H, W); see the class
+        docstring."""
         images = self._as_flat(x_batch)
-        n, (h, w), s = images.shape[0], self.image_shape, self.max_shift
-        dy, dx = self.rng.integers(-s, s + 1, size=(2, n))
+        (h, w), s = self.image_shape, self.max_shift
+        dy, dx = self.rng.integers(-s, s + 1, size=(2, x_batch.shape[0]))
+        channels = images.shape[0] // x_batch.shape[0] if x_batch.shape[0] else 1
+        if channels > 1:  # every channel of an image moves with it
+            dy, dx = np.repeat(dy, channels), np.repeat(dx, channels)
+        n = images.shape[0]
         buffer, windows = self._buffers(n, images.dtype)
         pad = (windows.shape[1] - 1) // 2
         buffer[:n, pad : pad + h * w] = images
@@ -67,16 +73,16 @@ class RandomShift:
         return shifted.reshape(x_batch.shape)
 
     def _as_flat(self, x_batch: Array) -> Array:
-        """``x_batch`` viewed as (N, H*W), or a clear error."""
+        """``x_batch`` as (N*C, H*W) flat images (C = 1 but for NCHW), or a clear error."""
         h, w = self.image_shape
         if isinstance(x_batch, np.ndarray) and (
             (x_batch.ndim == 2 and x_batch.shape[1] == h * w)
-            or (x_batch.ndim == 3 and x_batch.shape[1:] == (h, w))
+            or (x_batch.ndim in (3, 4) and x_batch.shape[-2:] == (h, w))
         ):
-            return x_batch.reshape(x_batch.shape[0], h * w)
+            return x_batch.reshape(-1, h * w)
         raise ValueError(
-            f"{self!r}: expected a batch of shape (N, {h * w}) or (N, {h}, {w}), "
-            f"got {validation.describe(x_batch)}"
+            f"{self!r}: expected a batch of shape (N, {h * w}), (N, {h}, {w}) or "
+            f"(N, C, {h}, {w}), got {validation.describe(x_batch)}"
         )
 
     def _buffers(self, n: int, dtype: np.dtype[Any]) -> tuple[Array, Array]:

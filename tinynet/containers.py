@@ -123,7 +123,7 @@ class Sequential(Layer):
             yield str(i), layer
 
     def forward(self, x: FloatArray) -> FloatArray:
-        """x -> layers[-1](... layers[0](x))."""
+        """``x -> layers[-1](... layers[0](x))``."""
         for layer in self.layers:
             x = layer.forward(x)
         return x

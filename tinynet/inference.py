@@ -106,8 +106,8 @@ def evaluate(
 ) -> dict[str, float]:
     """``{"loss": mean loss (if ``loss`` given), metric: value, ...}`` on (x, y).
 
-    Runs in inference mode and in batches. ``metrics`` as in `fit` (names, callables or
-    `tinynet.metrics.Metric` objects); by default those of the model's head
+    Runs in inference mode and in batches. ``metrics`` as in `tinynet.train.fit` (names,
+    callables or `tinynet.metrics.Metric` objects); by default those of the model's head
     (`tinynet.heads`): ``accuracy`` for a classifier, ``mae``, ``rmse`` and ``r2`` for a
     regression (a model trained with `MSELoss`). Each is computed on all of ``x`` at
     once, so it equals scikit-learn's function on the same predictions. Targets ``y``

@@ -1,9 +1,11 @@
 """Weight initializers: arrays drawn from a seeded `numpy.random.Generator`.
 
-Every initializer has the signature ``init(shape, rng, dtype) -> array``. For a 2-D
-weight the shape is ``(fan_in, fan_out)``, tinynet's `Dense` layout (PyTorch stores the
-transpose). Formulas are PyTorch's (``torch.nn.init``) with its default gains:
-He/Kaiming for ReLU layers, Glorot/Xavier for sigmoid and tanh layers.
+Every initializer has the signature ``init(shape, rng, dtype) -> array``. The layout
+of a weight, and so its fans, follows from its number of dimensions (see `fans`): a
+2-D weight is ``(fan_in, fan_out)``, tinynet's `Dense` layout (PyTorch stores the
+transpose); a 4-D one is ``(out_channels, in_channels, kh, kw)``, the `Conv2d` layout
+tinynet shares with PyTorch. Formulas are PyTorch's (``torch.nn.init``) with its
+default gains: He/Kaiming for ReLU layers, Glorot/Xavier for sigmoid and tanh layers.
 """
 
 from __future__ import annotations
@@ -21,13 +23,22 @@ Initializer: TypeAlias = Callable[[Shape, np.random.Generator, DTypeLike], Float
 
 
 def fans(shape: Shape) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight: a (fan_in, fan_out) matrix, or a vector."""
+    """``(fan_in, fan_out)`` of a weight of ``shape``, read by its number of dimensions:
+
+    - 1-D, a vector (n,) (a bias): (n, n);
+    - 2-D, `Dense`'s (in_features, out_features): (shape[0], shape[1]);
+    - 3-D or more, a convolution's (out_channels, in_channels, *kernel), PyTorch's
+      layout: (in_channels * prod(kernel), out_channels * prod(kernel)), exactly
+      ``torch.nn.init._calculate_fan_in_and_fan_out``.
+    """
     if len(shape) == 0:
         raise ValueError("init: a weight needs at least one dimension, got shape ()")
     if len(shape) == 1:
         return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
     receptive = math.prod(shape[2:])
-    return shape[0] * receptive, shape[1] * receptive
+    return shape[1] * receptive, shape[0] * receptive
 
 
 def _normal(shape: Shape, rng: np.random.Generator, dtype: DTypeLike, std: float) -> FloatArray:
@@ -114,7 +125,7 @@ INITIALIZERS: dict[str, Initializer] = {
     "lecun_normal": lecun_normal,
     "zeros": zeros,
 }
-"""Initializers by name, as `Dense(init=...)` accepts them."""
+"""Initializers by name, as ``Dense(init=...)`` accepts them."""
 
 
 def get(init: str | Initializer) -> Initializer:

@@ -42,7 +42,7 @@ SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "one_cycle", "platea
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything `tinynet train` needs besides the network.
+    """Everything ``tinynet train`` needs besides the network.
 
     - ``dataset``: a name in `tinynet.datasets.DATASETS` (``"mnist"``, ``"fashion-mnist"``).
     - ``loss`` (a key of `LOSSES`) with ``loss_args``, e.g. ``{"label_smoothing": 0.1}``;

@@ -1,4 +1,5 @@
-"""`Scorer`: the metrics of one pass over data, as `fit` logs them and `evaluate` returns them.
+"""`Scorer`: the metrics of one pass over data, as `tinynet.train.fit` logs them and
+`tinynet.inference.evaluate` returns them.
 
 A scorer reads the model's outputs through its `tinynet.heads.Head` (found from the
 first batch: the last layer, the loss, the number of output columns), turns outputs and

@@ -81,6 +81,14 @@ def same_shape(
     return x
 
 
+def positive_int(owner: str, name: str, value: object) -> int:
+    """``value`` as an int if it is a positive integer (not a bool), else ``ValueError``
+    naming ``owner`` and the argument ``name``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def class_labels(where: object, y: object, n: int, classes: int) -> IntArray:
     """Check that ``y`` holds ``n`` integer labels in ``[0, classes)`` and return it.
 

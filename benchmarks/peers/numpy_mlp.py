@@ -3,7 +3,7 @@
 No tinynet inside and no tricks: lists of weight matrices, ``@`` for every product,
 softmax and its cross-entropy gradient by hand, Adam with bias correction in a loop
 over the parameters. It allocates new arrays freely, as such code does. This is the
-"simple code" baseline of shared/SEEDS.md (a hand-written float32 Adam loop).
+"simple code" baseline of docs/seeds.md (a hand-written float32 Adam loop).
 """
 
 from __future__ import annotations

@@ -143,7 +143,8 @@ def load_mnist(
     """MNIST handwritten digits: ``(x_train, y_train), (x_test, y_test)``.
 
     Images are scaled to [0, 1] (``pixel / 255``) in the float ``dtype``, of shape
-    (60000, 784) and (10000, 784), or (N, 28, 28) with ``flatten=False``. Labels are
+    (60000, 784) and (10000, 784), or with ``flatten=False`` (N, 1, 28, 28), NCHW with
+    one channel, as `tinynet.Conv2d` (and PyTorch) take images. Labels are
     int64 digits 0..9 of shape (N,). Files are found as the module docstring says and
     verified against the SHA-256 of their decompressed bytes; a mismatch raises
     `IdxFormatError` (a ``ValueError``) naming the file and both digests, as does a
@@ -328,9 +329,10 @@ def _split(
 ) -> Split:
     """Read, check and convert one split: uint8 images -> [0, 1] floats, labels -> int64.
 
-    ``count`` is the number of samples required (``None``: as many as there are labels,
-    at least one). The labels are read first, so the images' header is checked against
-    their number before the images are read.
+    Images are (count, 784) if ``flatten``, else (count, 1, 28, 28). ``count`` is the
+    number of samples required (``None``: as many as there are labels, at least one).
+    The labels are read first, so the images' header is checked against their number
+    before the images are read.
     """
     labels_path, labels = _read(files, folder, labels_name, None if count is None else (count,))
     if labels.ndim != 1 or labels.shape[0] == 0:
@@ -345,4 +347,5 @@ def _split(
         )
     x = np.empty(images.shape, dtype)
     np.divide(images, dtype.type(255), out=x, dtype=dtype)
-    return (x.reshape(count, -1) if flatten else x), labels.astype(np.int64)
+    images_out = x.reshape(count, -1) if flatten else x.reshape(count, 1, *IMAGE_SHAPE)
+    return images_out, labels.astype(np.int64)

@@ -78,7 +78,8 @@ def _sniff(data: bytes) -> str:
 
 
 def _npy_images(handle: BinaryIO, path: Path) -> FloatArray:
-    """(N, 28, 28) float32 in [0, 1] from an .npy of uint8 0..255 or floats in [0, 1].
+    """(N, 28, 28) float32 in [0, 1] from an .npy of uint8 0..255 or floats in [0, 1],
+    holding (N, 28, 28), (N, 784) or (N, 1, 28, 28) (``load_mnist(flatten=False)``'s).
 
     The header is checked first: an image shape, a uint8 or float dtype, and exactly
     as many data bytes in the file as it declares; only then is the array allocated.
@@ -90,12 +91,12 @@ def _npy_images(handle: BinaryIO, path: Path) -> FloatArray:
     shape = header.shape
     if shape in ((SIZE, SIZE), (SIZE * SIZE,)):
         batch = (1, SIZE, SIZE)
-    elif shape[1:] in ((SIZE, SIZE), (SIZE * SIZE,)):
+    elif shape[1:] in ((SIZE, SIZE), (SIZE * SIZE,), (1, SIZE, SIZE)):
         batch = (shape[0], SIZE, SIZE)
     else:
         raise ImageFormatError(
-            f"{path}: expected an array of shape (N, {SIZE}, {SIZE}) or (N, {SIZE * SIZE}), "
-            f"got {shape}"
+            f"{path}: expected an array of shape (N, {SIZE}, {SIZE}), (N, {SIZE * SIZE}) or "
+            f"(N, 1, {SIZE}, {SIZE}), got {shape}"
         )
     if header.dtype != np.uint8 and header.dtype.kind != "f":
         raise ImageFormatError(

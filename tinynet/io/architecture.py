@@ -32,8 +32,9 @@ from typing import Any
 from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
 from tinynet.layers.base import Layer
+from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
-from tinynet.layers.normalization import BatchNorm1d
+from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
 from tinynet.registry import UnknownLayerError, layer_class, layer_name
 
 MAX_DEPTH = 64
@@ -142,11 +143,30 @@ def _positive(config: dict[str, Any], key: str) -> int:
     return value if type(value) is int and value > 0 else 0
 
 
+def _kernel_area(config: dict[str, Any]) -> int:
+    """kh * kw of a conv config's ``kernel_size`` (an int or a pair), 0 if malformed."""
+    size = config.get("kernel_size")
+    pair = [size, size] if type(size) is int else size
+    if not (isinstance(pair, list) and len(pair) == 2):
+        return 0
+    return _positive({"k": pair[0]}, "k") * _positive({"k": pair[1]}, "k")
+
+
+def _batch_norm_elements(config: dict[str, Any]) -> int:
+    """Weight, bias, running mean and variance per feature, and the batch counter."""
+    return _positive(config, "num_features") * (4 if config.get("affine", True) else 2) + 1
+
+
 _SIZED_BY_CONFIG: dict[type[Layer], Callable[[dict[str, Any]], int]] = {
     Dense: lambda c: (
         (_positive(c, "in_features") + bool(c.get("bias", True))) * _positive(c, "out_features")
     ),
-    BatchNorm1d: lambda c: _positive(c, "num_features") * (4 if c.get("affine", True) else 2),
+    Conv2d: lambda c: (
+        _positive(c, "out_channels")
+        * (_positive(c, "in_channels") * _kernel_area(c) + bool(c.get("bias", True)))
+    ),
+    BatchNorm1d: _batch_norm_elements,
+    BatchNorm2d: _batch_norm_elements,
 }
 """The elements a built-in layer's parameters and buffers take, from its config alone
 (a test checks each against the layer built)."""

@@ -54,6 +54,7 @@ OPTIMIZER_PREFIX = "optimizer/"
 MAX_HEADER_BYTES = 16 * 2**20
 """A longer header is refused: parsing JSON can take 20 times its size in Python objects."""
 _KIND = "a tinynet model file (.npz written by tinynet.save)"
+_COUNTER = "num_batches_tracked"
 _OPTIMIZER_ARRAY = re.compile(r"optimizer/state/([0-9]+)/([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -254,15 +255,18 @@ def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
         model.astype(float_dtype)
     expected = model.state_specs()
     mismatch = find_mismatch(expected, given, casting="equiv")
+    # Files written before BatchNorm counted its batches lack num_batches_tracked: it
+    # starts at 0 then, as PyTorch loads its own files of that age.
+    mismatch.missing = [name for name in mismatch.missing if not name.endswith(_COUNTER)]
     if mismatch.fatal(strict=True):
         raise ModelFormatError(
             f"{reader.source}: the weights do not fit the architecture the file describes\n"
             + mismatch.message(type(model).__name__)
         )
-    arrays = {name: reader.read(name) for name in expected}
+    arrays = {name: reader.read(name) for name in expected if name in given}
     for name, _ in model.named_parameters():
         _check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
-    model.load_state_dict(arrays, casting="equiv")
+    model.load_state_dict(arrays, strict=False, casting="equiv")
     return model
 
 

@@ -156,7 +156,9 @@ def batch_norm(layer: BatchNorm1d, graph: OnnxGraph, x: str) -> str:
         "BatchNormalization",
         [x, scale, shift, mean, var],
         epsilon=layer.eps,
-        momentum=1.0 - layer.momentum,
+        # ONNX's momentum weighs the old statistic, PyTorch's the new one; with PyTorch's
+        # momentum=None (a cumulative average) no constant applies, and inference ignores it.
+        momentum=1.0 - (0.1 if layer.momentum is None else layer.momentum),
     )
 
 

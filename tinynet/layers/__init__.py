@@ -11,25 +11,35 @@ from tinynet.layers.activations import (
     Swish,
     Tanh,
 )
+from tinynet.layers.adaptive import AdaptiveAvgPool2d
 from tinynet.layers.base import Layer
+from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
-from tinynet.layers.normalization import BatchNorm1d
+from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
+from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.regularization import Dropout
-from tinynet.layers.reshape import Flatten
+from tinynet.layers.reshape import Flatten, Reshape, Unflatten
 
 __all__ = [
     "GELU",
     "Activation",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "Dense",
     "Dropout",
     "Flatten",
     "Layer",
     "LeakyReLU",
+    "MaxPool2d",
     "ReLU",
+    "Reshape",
     "SiLU",
     "Sigmoid",
     "Softmax",
     "Swish",
     "Tanh",
+    "Unflatten",
 ]

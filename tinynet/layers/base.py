@@ -193,7 +193,8 @@ class Layer(ABC):
 
     def astype(self: L, dtype: DTypeLike) -> L:
         """Cast every parameter (data and grad) and float buffer to a float ``dtype``;
-        return self. Optimizers over the parameters follow (see `tinynet.parameter.cast`)."""
+        return self. Integer buffers (BatchNorm's ``num_batches_tracked``) keep their
+        dtype. Optimizers over the parameters follow (see `tinynet.parameter.cast`)."""
         target = np.dtype(dtype)
         cast(self.parameters(), target)
         for layer in self.modules():

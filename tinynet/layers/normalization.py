@@ -1,7 +1,9 @@
-"""`BatchNorm1d`: normalize each feature over the batch, with running statistics for inference."""
+"""Batch normalization: `BatchNorm1d` over (N, C) or (N, C, L), `BatchNorm2d` over
+(N, C, H, W); per channel, with running statistics for inference."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -9,105 +11,126 @@ import numpy as np
 from tinynet import validation
 from tinynet.layers.base import Layer
 from tinynet.parameter import Parameter
-from tinynet.typing import DTypeLike, FloatArray
+from tinynet.typing import Array, DTypeLike, FloatArray
+
+_AXES = "abcdefgh"
 
 
-class BatchNorm1d(Layer):
-    """Batch normalization over the batch axis of (N, C) inputs (PyTorch's ``BatchNorm1d``).
+class _BatchNorm(Layer):
+    """Batch normalization of channel axis 1 over every other axis (PyTorch's ``_BatchNorm``).
 
-    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, per feature (column). In
-    training mode mean and var are the batch's (the biased variance, dividing by N),
-    and the running statistics move towards them:
-    ``running = (1 - momentum) * running + momentum * batch``, with the unbiased variance
-    (dividing by N - 1) for ``running_var``, as in PyTorch. In inference mode (``eval()``)
-    the running statistics are used instead, so a single sample can be normalized.
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, per channel. In training mode
+    mean and var are the batch's, taken over every axis but the channel axis (the
+    biased variance, dividing by the n values per channel), and the running statistics
+    move towards them: ``running = (1 - momentum) * running + momentum * batch``, with
+    the unbiased variance (dividing by n - 1) for ``running_var``, as in PyTorch.
+    ``momentum=None`` takes the cumulative average instead (factor
+    1 / num_batches_tracked). In inference mode (``eval()``) the running statistics
+    are used, so a single sample can be normalized.
 
-    Shapes: x (N, num_features) -> y of the same shape and dtype; training needs N > 1
-    (one sample has no variance; PyTorch refuses it too). ``weight`` (num_features,),
-    initialized to 1, and ``bias`` (num_features,), initialized to 0, are trainable
-    (absent when ``affine=False``). The buffers ``running_mean`` (zeros) and
-    ``running_var`` (ones), both (num_features,), are updated in place and never by an
-    optimizer. dtype: ``dtype`` (float32 by default); the input must match it.
+    Parameters: ``weight`` (C,), initialized to 1, and ``bias`` (C,), initialized to 0,
+    trainable (absent when ``affine=False``). Buffers, updated in place and never by an
+    optimizer: ``running_mean`` (zeros) and ``running_var`` (ones), both (C,) in the
+    layer's dtype, and ``num_batches_tracked``, an int64 scalar counting training
+    batches (PyTorch's; `Layer.astype` leaves it int64). dtype: ``dtype`` (float32 by
+    default); the input must match it. Training needs more than one value per channel
+    (PyTorch refuses one too).
     """
 
-    buffer_names = ("running_mean", "running_var")
+    buffer_names = ("running_mean", "running_var", "num_batches_tracked")
 
     weight: Parameter | None
     bias: Parameter | None
     running_mean: FloatArray
     running_var: FloatArray
+    num_batches_tracked: Array
 
     def __init__(
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         *,
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise ValueError(
-                f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}"
-            )
+        name = type(self).__name__
+        self.num_features = validation.positive_int(name, "num_features", num_features)
         if not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm1d: momentum must lie in [0, 1], got {momentum!r}")
-        self.num_features = int(num_features)
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must lie in [0, 1] or be None, got {momentum!r}")
         self.eps = float(eps)
-        self.momentum = float(momentum)
+        self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         shape = (self.num_features,)
         self.weight = Parameter(np.ones(shape, dtype)) if affine else None
         self.bias = Parameter(np.zeros(shape, dtype)) if affine else None
         self.running_mean = np.zeros(shape, dtype)
         self.running_var = np.ones(shape, dtype)
+        self.num_batches_tracked = np.zeros((), np.int64)
         self._cache: tuple[FloatArray, FloatArray] | None = None
-        self.saves_output = not affine  # then forward returns the x_hat backward reads
+
+    @property
+    @abstractmethod
+    def input_shapes(self) -> tuple[str, ...]:
+        """The input shapes accepted, as messages show them, e.g. ``("(N, C)",)``."""
+
+    def _check_input(self, x: FloatArray) -> None:
+        """``x`` must be a float array of an accepted shape with C channels, the layer's dtype."""
+        validation.float_array(self, x, dtype=self.running_mean.dtype)
+        shapes = [s.replace("C", str(self.num_features)) for s in self.input_shapes]
+        dims = [s.count(",") + 1 for s in shapes]
+        if x.ndim not in dims or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self!r}: expected input of shape {' or '.join(shapes)}, got shape {x.shape}"
+            )
 
     def forward(self, x: FloatArray) -> FloatArray:
-        """x (N, num_features) -> normalized, scaled and shifted y, same shape and dtype."""
-        validation.float_array(
-            self, x, ndim=2, last=self.num_features, dtype=self.running_mean.dtype
-        )
+        """x (N, C, ...) -> normalized, scaled and shifted y, same shape and dtype."""
+        self._check_input(x)
         if not self.training:
             self._cache = None
             return self._inference(x)
-        n = x.shape[0]
+        n = x.size // self.num_features
         if n < 2:
             raise ValueError(
-                f"{self!r}: training needs more than one sample per feature to take batch "
+                f"{self!r}: training needs more than one value per channel to take batch "
                 f"statistics, got input of shape {x.shape}; call eval() to use the running ones"
             )
+        axes = (0, *range(2, x.ndim))
         # sum / n, not mean(): numpy's mean divides by an int64 count in a float64 loop
-        mean: FloatArray = x.sum(axis=0) / n
-        x_hat = x - mean
-        var: FloatArray = (x_hat * x_hat).sum(axis=0) / n
+        mean: FloatArray = x.sum(axis=axes) / n
+        x_hat = x - _channels(mean, x.ndim)
+        var: FloatArray = _channel_dot(x_hat, x_hat) / n
         inv_std: FloatArray = 1 / np.sqrt(var + self.eps)
-        x_hat *= inv_std
+        x_hat *= _channels(inv_std, x.ndim)
         self._update_running(mean, var, n)
         self._cache = (x_hat, inv_std)
         if self.weight is None or self.bias is None:
-            return x_hat
-        y = x_hat * self.weight.data
-        y += self.bias.data
+            # a copy: the cache must not be an output that an in-place layer may overwrite
+            out: FloatArray = x_hat.copy()
+            return out
+        y = x_hat * _channels(self.weight.data, x.ndim)
+        y += _channels(self.bias.data, x.ndim)
         return y
 
     def backward(self, grad_y: FloatArray) -> FloatArray:
-        """grad_y (N, num_features) -> grad_x (N, num_features); accumulates weight/bias grads.
+        """grad_y (x's shape) -> grad_x (x's shape); accumulates weight/bias grads.
 
         ``grad_x = weight / std * (g - mean(g) - x_hat * mean(g * x_hat))``, means over
-        the batch: the batch statistics depend on every sample, hence the two mean terms.
+        every axis but the channels: the batch statistics depend on every value, hence
+        the two mean terms.
         """
         x_hat, inv_std = self.saved(self._cache)
         grad_sum, grad_dot = self._accumulate(grad_y, x_hat)
-        n = x_hat.shape[0]
-        grad_x: FloatArray = x_hat * (grad_dot / n)
-        grad_x += grad_sum / n
+        n, ndim = x_hat.size // self.num_features, x_hat.ndim
+        grad_x: FloatArray = x_hat * _channels(grad_dot / n, ndim)
+        grad_x += _channels(grad_sum / n, ndim)
         np.subtract(grad_y, grad_x, out=grad_x)
-        grad_x *= inv_std if self.weight is None else inv_std * self.weight.data
+        scale = inv_std if self.weight is None else inv_std * self.weight.data
+        grad_x *= _channels(scale, ndim)
         return grad_x
 
     def backward_params(self, grad_y: FloatArray) -> None:
@@ -116,11 +139,11 @@ class BatchNorm1d(Layer):
         self._accumulate(grad_y, x_hat)
 
     def _accumulate(self, grad_y: FloatArray, x_hat: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Check grad_y; return its column sums and those of grad_y * x_hat, adding them
-        into bias.grad and weight.grad."""
+        """Check grad_y; return its per-channel sums and those of grad_y * x_hat, adding
+        them into bias.grad and weight.grad."""
         validation.same_shape(self, grad_y, x_hat.shape, "grad_y")
-        grad_sum: FloatArray = grad_y.sum(axis=0)
-        grad_dot: FloatArray = np.einsum("ij,ij->j", grad_y, x_hat)
+        grad_sum: FloatArray = grad_y.sum(axis=(0, *range(2, grad_y.ndim)))
+        grad_dot = _channel_dot(grad_y, x_hat)
         if self.weight is not None and self.bias is not None:
             self.weight.grad += grad_dot
             self.bias.grad += grad_sum
@@ -134,13 +157,14 @@ class BatchNorm1d(Layer):
         shift = self.running_mean * -scale
         if self.bias is not None:
             shift += self.bias.data
-        y = x * scale
-        y += shift
+        y = x * _channels(scale, x.ndim)
+        y += _channels(shift, x.ndim)
         return y
 
     def _update_running(self, mean: FloatArray, var: FloatArray, n: int) -> None:
-        """Move the running statistics towards the batch's, in place."""
-        m = self.momentum
+        """Count the batch and move the running statistics towards its, in place."""
+        self.num_batches_tracked += 1
+        m = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
         self.running_mean *= 1 - m
         self.running_mean += m * mean
         self.running_var *= 1 - m
@@ -158,3 +182,30 @@ class BatchNorm1d(Layer):
             "momentum": self.momentum,
             "affine": self.affine,
         }
+
+
+def _channels(values: FloatArray, ndim: int) -> FloatArray:
+    """A (C,) vector shaped to broadcast along axis 1 of an ``ndim``-D batch."""
+    shaped: FloatArray = values.reshape(values.shape[0], *(1,) * (ndim - 2))
+    return shaped
+
+
+def _channel_dot(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``sum(a * b)`` over every axis but 1, per channel, without a temporary array."""
+    axes = _AXES[: a.ndim]
+    dot: FloatArray = np.einsum(f"{axes},{axes}->{axes[1]}", a, b)
+    return dot
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) features or (N, C, L) sequences: PyTorch's
+    ``BatchNorm1d``. Statistics per channel C, over N (and L). See ``_BatchNorm``."""
+
+    input_shapes = ("(N, C)", "(N, C, L)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) images: PyTorch's ``BatchNorm2d``. Statistics
+    per channel C, over N, H and W. See ``_BatchNorm``."""
+
+    input_shapes = ("(N, C, H, W)",)

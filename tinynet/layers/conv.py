@@ -1,0 +1,341 @@
+"""`Conv2d`: 2-D convolution (cross-correlation, as in PyTorch) over (N, C, H, W) batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinynet import init as initializers
+from tinynet import validation
+from tinynet.layers import im2col as windows
+from tinynet.layers.base import Layer
+from tinynet.layers.im2col import Pair, Window
+from tinynet.parameter import Parameter
+from tinynet.typing import DTypeLike, FloatArray
+
+PADDING_MODES = ("same", "valid")
+
+INFERENCE_COLUMN_BYTES = 16 * 2**20
+"""In inference mode a batch is convolved this many im2col bytes at a time (at least one
+sample), so a 10,000-image batch does not build a gigabyte of columns."""
+
+
+class Conv2d(Layer):
+    """2-D convolution over (N, C, H, W) images: PyTorch's ``Conv2d`` (cross-correlation).
+
+    ``y[n, o, i, j] = bias[o] + sum over c, p, q of
+    weight[o, c, p, q] * x_padded[n, c, i*sh + p*dh, j*sw + q*dw]``.
+
+    Shapes: x (N, in_channels, H, W) -> y (N, out_channels, OH, OW) with
+    ``OH = (H + pad_top + pad_bottom - dh*(kh - 1) - 1) // sh + 1`` (OW alike), as in
+    PyTorch. ``weight`` is (out_channels, in_channels, kh, kw) and ``bias``
+    (out_channels,), PyTorch's layout, so state dicts move between the two as they are.
+    dtype: ``dtype`` (float32 by default); the input must match it.
+
+    ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are each an int or an
+    (H, W) pair. ``padding`` may also be ``"valid"`` (none) or ``"same"`` (output as
+    large as the input, stride 1 only; an odd total padding puts the extra row and
+    column at the bottom and right, as PyTorch does). Zero padding only; no groups.
+
+    Initialization: ``init`` (default ``"he"``, normal with variance 2 / fan_in, the
+    project's `Dense` default, for ReLU networks) and ``bias_init`` (zeros) as in
+    `Dense`, with fan_in = in_channels * kh * kw and fan_out = out_channels * kh * kw
+    (`tinynet.init.fans` of a 4-D shape). PyTorch draws U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) for both instead ("kaiming_uniform" with a=sqrt(5)), which starts
+    ReLU networks with shrinking activations; He keeps their variance, as for `Dense`.
+    Weights, then the bias, come from ``rng`` or a generator seeded with ``seed``.
+
+    How it computes (see `tinynet.layers.im2col`): the input is copied once into a
+    zero-margined (C, Hp, Wp, N) buffer (or read in place if it is unpadded and already
+    laid out so, as another Conv2d's output is), every window into a (C*kh*kw, OH*OW*N)
+    column matrix (one strided copy), and the output is one product
+    ``weight @ columns``, returned as an NCHW view of an (out, OH, OW, N) array.
+    Backward: the weight gradient is one product contracted over the columns, the input
+    gradient one product ``weight.T @ grad`` and one addition per kernel offset (col2im).
+    `backward_params` skips the input gradient (a network's first layer). Buffers are
+    kept and reused while the input shape stays the same; in inference mode large
+    batches go through in slices of about `INFERENCE_COLUMN_BYTES` of columns.
+    """
+
+    weight: Parameter
+    bias: Parameter | None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        padding: int | Pair | str = 0,
+        dilation: int | Pair = 1,
+        bias: bool = True,
+        *,
+        init: str | initializers.Initializer = "he",
+        bias_init: str | initializers.Initializer = "zeros",
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.in_channels = validation.positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = validation.positive_int("Conv2d", "out_channels", out_channels)
+        self.kernel_size = windows.pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.stride = windows.pair("Conv2d", "stride", stride, 1)
+        self.dilation = windows.pair("Conv2d", "dilation", dilation, 1)
+        self.padding: Pair | str = self._padding_argument(padding)
+        self.window = Window(self.kernel_size, self.stride, self.dilation, self._pads())
+        generator = initializers.make_rng(rng, seed)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.weight = Parameter(initializers.get(init)(shape, generator, dtype))
+        bias_shape = (self.out_channels,)
+        self.bias = (
+            Parameter(initializers.get(bias_init)(bias_shape, generator, dtype)) if bias else None
+        )
+        self._workspaces: dict[tuple[Any, ...], _Workspace] = {}
+        self._cache: _Workspace | None = None
+
+    def _padding_argument(self, padding: object) -> Pair | str:
+        if isinstance(padding, str):
+            if padding not in PADDING_MODES:
+                raise ValueError(
+                    f"Conv2d: padding must be an int, a pair or one of {PADDING_MODES}, "
+                    f"got {padding!r}"
+                )
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(
+                    f"Conv2d: padding='same' needs stride 1 (as in PyTorch), got {self.stride}"
+                )
+            return padding
+        return windows.pair("Conv2d", "padding", padding, 0)
+
+    def _pads(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) padding."""
+        if self.padding == "valid":
+            return 0, 0, 0, 0
+        if self.padding == "same":
+            total_h = self.dilation[0] * (self.kernel_size[0] - 1)
+            total_w = self.dilation[1] * (self.kernel_size[1] - 1)
+            return total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2
+        assert isinstance(self.padding, tuple)
+        (ph, pw) = self.padding
+        return ph, ph, pw, pw
+
+    # --- forward ----------------------------------------------------------------------
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        """x (N, in_channels, H, W) -> y (N, out_channels, OH, OW), same dtype.
+
+        ``y`` is a new array each call, laid out batch-last in memory (an NCHW view of
+        an (out, OH, OW, N) array).
+        """
+        self._check_input(x)
+        n, _, h, w = x.shape
+        oh, ow = self.window.output_size(h, w)
+        if oh < 1 or ow < 1:
+            hp, wp = self.window.padded_size(h, w)
+            raise ValueError(
+                f"{self!r}: input of shape {x.shape} is {hp}x{wp} padded, smaller than the "
+                f"kernel's extent {self.window.span[0]}x{self.window.span[1]}"
+            )
+        out = np.empty((self.out_channels, oh, ow, n), x.dtype)
+        if self.training:
+            workspace = self._workspace(x, n)
+            self._convolve(x, workspace, out.reshape(self.out_channels, -1))
+            self._cache = workspace
+        else:
+            self._cache = None
+            per_sample = self.weight.data[0].size * oh * ow * x.dtype.itemsize
+            step = max(1, INFERENCE_COLUMN_BYTES // per_sample)
+            for start in range(0, n, step):
+                part = x[start : start + step]
+                workspace = self._workspace(part, part.shape[0])
+                flat = out.reshape(self.out_channels, -1) if step >= n else workspace.output()
+                self._convolve(part, workspace, flat)
+                if step < n:
+                    out[..., start : start + step] = flat.reshape(self.out_channels, oh, ow, -1)
+        result: FloatArray = windows.nchw(out)
+        return result
+
+    def _convolve(self, x: FloatArray, workspace: _Workspace, out: FloatArray) -> None:
+        """out (out_channels, OH*OW*n) = weight @ columns(x) + bias."""
+        columns = workspace.load(x)
+        windows.matmul_columns(self.weight.data.reshape(self.out_channels, -1), columns, out)
+        if self.bias is not None:
+            out += self.bias.data[:, np.newaxis]
+
+    def _workspace(self, x: FloatArray, n: int) -> _Workspace:
+        """The buffers for inputs shaped like ``x``: kept per (mode, shape, dtype), at most
+        two per mode (inference runs a full slice and a last, shorter one)."""
+        key = (self.training, n, *x.shape[2:], x.dtype.str)
+        workspace = self._workspaces.get(key)
+        if workspace is None:
+            same_mode = [k for k in self._workspaces if k[0] == self.training]
+            for old in same_mode[: max(0, len(same_mode) - 1)]:
+                del self._workspaces[old]
+            workspace = _Workspace(self, n, x.shape[2], x.shape[3], x.dtype)
+            self._workspaces[key] = workspace
+        return workspace
+
+    def _check_input(self, x: FloatArray) -> None:
+        validation.float_array(self, x, ndim=4, dtype=self.weight.dtype)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{self!r}: expected input of shape (N, {self.in_channels}, H, W), "
+                f"got shape {x.shape}"
+            )
+
+    # --- backward ---------------------------------------------------------------------
+
+    def backward(self, grad_y: FloatArray) -> FloatArray:
+        """grad_y (N, out_channels, OH, OW) -> grad_x (N, in_channels, H, W); accumulates
+        weight and bias gradients. grad_x is a new array, laid out batch-last."""
+        workspace = self.saved(self._cache)
+        grads = workspace.output_grad(self, grad_y)
+        self._accumulate(workspace, grads)
+        weight = self.weight.data.reshape(self.out_channels, -1)
+        return workspace.input_grad(weight.T, grads)
+
+    def backward_params(self, grad_y: FloatArray) -> None:
+        """Accumulate ``weight.grad`` and ``bias.grad`` only (no input gradient)."""
+        workspace = self.saved(self._cache)
+        self._accumulate(workspace, workspace.output_grad(self, grad_y))
+
+    def _accumulate(self, workspace: _Workspace, grads: FloatArray) -> None:
+        """weight.grad += grads @ columns.T, bias.grad += grads summed over positions."""
+        scratch = workspace.weight_grad(grads)
+        self.weight.grad += scratch.T.reshape(self.weight.shape)
+        if self.bias is not None:
+            self.bias.grad += workspace.bias_grad(grads)
+
+    # --- description ------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"]
+        if self.stride != (1, 1):
+            parts.append(f"stride={self.stride}")
+        if self.padding not in ((0, 0), "valid"):
+            parts.append(f"padding={self.padding!r}")
+        if self.dilation != (1, 1):
+            parts.append(f"dilation={self.dilation}")
+        if self.bias is None:
+            parts.append("bias=False")
+        return ", ".join(parts)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
+            "dilation": list(self.dilation),
+            "bias": self.bias is not None,
+        }
+
+
+class _Workspace:
+    """The arrays one `Conv2d` needs for one input shape, allocated once and reused.
+
+    ``padded`` (C, Hp, Wp, N) holds the input inside zero margins (only the inside is
+    ever written, so the margins stay zero); ``columns`` (C*kh*kw, OH*OW*N) its
+    windows; the backward buffers are made at the first backward that needs them.
+    """
+
+    def __init__(self, layer: Conv2d, n: int, height: int, width: int, dtype: Any) -> None:
+        self.window = layer.window
+        self.dtype = np.dtype(dtype)
+        self.n, self.out_channels = n, layer.out_channels
+        self.oh, self.ow = self.window.output_size(height, width)
+        c, (kh, kw) = layer.in_channels, self.window.kernel
+        self.k = c * kh * kw
+        self.positions = self.oh * self.ow * n
+        top, _, left, _ = self.window.padding
+        self.padded_shape = (c, *self.window.padded_size(height, width), n)
+        self.padded: FloatArray | None = None
+        self.inside = (slice(None), slice(top, top + height), slice(left, left + width))
+        self.columns = np.empty((c, kh, kw, self.oh, self.ow, n), self.dtype)
+        self._out: FloatArray | None = None
+        self._grads: FloatArray | None = None
+        self._dcolumns: FloatArray | None = None
+        self._dpadded: FloatArray | None = None
+        self._partial: FloatArray | None = None
+        self._scratch: FloatArray | None = None
+        self._ones: FloatArray | None = None
+        self._bias_scratch: FloatArray | None = None
+
+    def load(self, x: FloatArray) -> FloatArray:
+        """Copy the windows of ``x`` (n, C, H, W) into ``columns``; return them (K, M).
+
+        Unpadded batch-last input is read in place; anything else is first copied
+        into the zero-margined buffer (one transposing copy for NCHW input).
+        """
+        if self.window.padding == (0, 0, 0, 0) and windows.batch_last_contiguous(x):
+            source = x.transpose(1, 2, 3, 0)
+        else:
+            if self.padded is None:
+                self.padded = np.zeros(self.padded_shape, self.dtype)
+            np.copyto(windows.nchw(self.padded[self.inside]), x)
+            source = self.padded
+        windows.im2col(source, self.window, self.oh, self.ow, self.columns)
+        return self.columns.reshape(-1, self.positions)
+
+    def output(self) -> FloatArray:
+        """A kept (out_channels, M) buffer for one inference slice's output."""
+        if self._out is None:
+            self._out = np.empty((self.out_channels, self.positions), self.dtype)
+        return self._out
+
+    def output_grad(self, layer: Conv2d, grad_y: FloatArray) -> FloatArray:
+        """``grad_y`` (n, out, OH, OW) checked and as an (out, M) matrix, batch last: a
+        view if it already lies so in memory, else a copy into a kept buffer."""
+        out = self.out_channels
+        shape = (self.n, out, self.oh, self.ow)
+        validation.same_shape(layer, grad_y, shape, "grad_y", dtype=self.dtype)
+        if windows.batch_last_contiguous(grad_y):
+            matrix: FloatArray = grad_y.transpose(1, 2, 3, 0).reshape(out, self.positions)
+            return matrix
+        if self._grads is None:
+            self._grads = np.empty((out, self.oh, self.ow, self.n), self.dtype)
+        np.copyto(windows.nchw(self._grads), grad_y)
+        return self._grads.reshape(out, self.positions)
+
+    def weight_grad(self, grads: FloatArray) -> FloatArray:
+        """``columns @ grads.T``, (K, out), in a kept buffer."""
+        k, out = self.k, self.out_channels
+        if self._scratch is None:
+            self._scratch = np.empty((k, out), self.dtype)
+            count = windows.contract_blocks(k, out, self.positions)
+            self._partial = np.empty((max(count, 1), k, out), self.dtype)
+        assert self._partial is not None
+        columns = self.columns.reshape(k, self.positions)
+        windows.matmul_contract(columns, grads, self._scratch, self._partial)
+        return self._scratch
+
+    def bias_grad(self, grads: FloatArray) -> FloatArray:
+        """``grads`` summed over positions, (out,), as one matrix-vector product."""
+        if self._ones is None or self._bias_scratch is None:
+            self._ones = np.ones(self.positions, self.dtype)
+            self._bias_scratch = np.empty(grads.shape[0], self.dtype)
+        np.matmul(grads, self._ones, out=self._bias_scratch)
+        return self._bias_scratch
+
+    def input_grad(self, weight_t: FloatArray, grads: FloatArray) -> FloatArray:
+        """dx (n, C, H, W), batch-last: columns' gradient ``weight.T @ grads``, then
+        col2im onto the padded image, whose inside is the result."""
+        if self._dcolumns is None:
+            self._dcolumns = np.empty_like(self.columns)
+        dcolumns = self._dcolumns
+        windows.matmul_columns(weight_t, grads, dcolumns.reshape(-1, self.positions))
+        if self.window.padding == (0, 0, 0, 0):
+            dx = np.zeros(self.padded_shape, self.dtype)
+            windows.col2im(dcolumns, self.window, dx)
+            return windows.nchw(dx)
+        if self._dpadded is None:
+            self._dpadded = np.empty(self.padded_shape, self.dtype)
+        self._dpadded.fill(0)
+        windows.col2im(dcolumns, self.window, self._dpadded)
+        inside = self._dpadded[self.inside]
+        dx = np.empty(inside.shape, self.dtype)
+        np.copyto(dx, inside)
+        return windows.nchw(dx)
