@@ -15,12 +15,15 @@ full traceback (``tinynet ... --debug`` prints it).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
@@ -112,6 +115,52 @@ class ModelFile:
         return name, recipes[name]
 
 
+def import_path(path: str | Path) -> ModuleType:
+    """Run the Python file at ``path`` as the module ``tinynet_model_<stem>`` and return it.
+
+    Every import of one file goes under that one name (a model file and ``--import`` of
+    the same file alike), so a layer class it registers is the same definition each time
+    (`tinynet.register_layer` accepts a redefinition). Raises ``FileNotFoundError`` or
+    ``TypeError`` naming the file.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"no such Python file: {file}")
+    module_name = f"tinynet_model_{file.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise TypeError(f"{file}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling-free reprs need it
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise in_model_file(error, path) from error
+    return module
+
+
+def import_modules(names: Iterable[str]) -> list[ModuleType]:
+    """Import each of ``names``, for the layers they register (``tinynet ... --import``):
+    a path to a ``.py`` file (run by `import_path`), or a module name, importable from
+    the current directory or ``sys.path``. ``ImportError`` names one that is not found."""
+    modules = []
+    for name in names:
+        if name.endswith(".py") or Path(name).is_file():
+            modules.append(import_path(name))
+            continue
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as `python -m` would: the working directory
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            raise ImportError(
+                f"--import {name}: {error}; give a path to a .py file, or a module "
+                f"importable from here (PYTHONPATH)"
+            ) from None
+    return modules
+
+
 def load_model_file(path: str | Path) -> ModelFile:
     """Import the Python file at ``path`` and return its `ModelFile`.
 
@@ -125,17 +174,7 @@ def load_model_file(path: str | Path) -> ModelFile:
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"model file not found: {file}")
-    module_name = f"tinynet_model_{file.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, file)
-    if spec is None or spec.loader is None:
-        raise TypeError(f"{file}: not a Python file that can be imported")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling-free reprs need it
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:
-        del sys.modules[module_name]
-        raise in_model_file(error, path) from error
+    module = import_path(file)
     build = getattr(module, "build", None)
     if not callable(build):
         raise TypeError(f"{file}: expected a function build(seed: int) -> Layer")

@@ -1,4 +1,4 @@
-"""`predict_images`: classify digit files with a model, for ``tinynet predict``."""
+"""`predict_images`: classify digit files with a model (``tinynet predict`` in Python)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tinynet.heads import head_for
 from tinynet.images.common import SIZE
 from tinynet.images.load import read
-from tinynet.inference import forward_in_batches, probabilities
+from tinynet.inference import forward_in_batches
 from tinynet.layers.base import Layer
 from tinynet.typing import FloatArray
 
@@ -36,9 +37,10 @@ def predict_images(
     """Classify every image in ``paths`` (PGM, PNG, or ``.npy`` batches) with ``model``.
 
     Images are fed as float (N, 784) rows in the model's dtype, in inference mode
-    (the model's modes are restored afterwards). The model's outputs (N, classes) become
-    probabilities by `tinynet.inference.probabilities` (``loss``: the recipe loss that
-    trained it, if known). Returns one `Prediction` per image, in order.
+    (the model's modes are restored afterwards). The model's outputs (N, classes) are
+    read by `tinynet.heads` (``loss``: the recipe loss that trained it, if known): the
+    label and its probability (a one-logit binary model: ``logit > 0`` and its sigmoid).
+    Returns one `Prediction` per image, in order.
     """
     if isinstance(paths, (str, bytes, os.PathLike)):
         raise TypeError(
@@ -54,14 +56,19 @@ def predict_images(
     if not batches:
         return []
     x = np.concatenate(batches).reshape(len(sources), SIZE * SIZE).astype(model.dtype)
-    probs = probabilities(model, forward_in_batches(model, x, batch_size), loss)
-    if probs is None:
+    outputs = forward_in_batches(model, x, batch_size)
+    if outputs.ndim != 2:
+        raise ValueError(f"predict: expected model outputs (N, C), got shape {outputs.shape}")
+    head = head_for(model, loss, int(outputs.shape[1]))
+    probs = head.probabilities(outputs)
+    if probs is None or head.task not in ("multiclass", "binary"):
         raise ValueError(
-            f"predict: the model's outputs are values (trained with loss {loss!r}), "
-            f"not class scores; nothing to classify"
+            f"predict: the model's outputs are {head.describe()} (trained with loss "
+            f"{loss!r}), not one class per image; nothing to classify"
         )
-    labels = probs.argmax(axis=1)
+    labels = head.predict(outputs)
+    confidence = head.confidence(probs, labels)
     return [
-        Prediction(source, int(label), float(row[label]))
-        for source, label, row in zip(sources, labels, probs, strict=True)
+        Prediction(source, int(label), float(p))
+        for source, label, p in zip(sources, labels, confidence, strict=True)
     ]
