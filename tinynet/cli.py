@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
+from tinynet.containers import default_input_shape, first_layer
 from tinynet.data import validation_split
 from tinynet.datasets import DATASETS, dataset_info, load_dataset, load_idx_folder
 from tinynet.datasets.mnist import Split
@@ -250,7 +251,18 @@ def command_export(args: argparse.Namespace) -> dict[str, Any]:
                 f"--input-shape: expected one sample's shape like 784 or 1,28,28, "
                 f"got {args.input_shape!r}"
             ) from None
-    export_onnx(load(args.weights), args.output, shape, opset=args.opset)
+    model = load(args.weights)
+    if shape is None:
+        try:
+            shape = default_input_shape(model, "tinynet export")
+        except ValueError:
+            first = repr(first_layer(model)).split("\n")[0]
+            raise ValueError(
+                f"cannot tell the input shape of {args.weights} from its first layer, "
+                f"{first}: pass --input-shape, one sample's shape, e.g. "
+                f"--input-shape 1,28,28"
+            ) from None
+    export_onnx(model, args.output, shape, opset=args.opset)
     print(f"wrote {args.output} (ONNX opset {args.opset}, input 'input', output 'output')")
     return {"output": args.output}
 
@@ -322,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--input-shape",
         metavar="SHAPE",
-        help="one sample's shape, e.g. 784 or 1,28,28 (default: the first layer's features)",
+        help="one sample's shape, e.g. 784 or 1,28,28 (default: the first layer's features; "
+        "needed for a model that starts with Conv2d, a pool or a reshape)",
     )
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
     export.set_defaults(run=command_export)
