@@ -420,11 +420,40 @@ def test_reshape_goes_to_torch_as_flatten_then_unflatten() -> None:
 # --- a network trained in PyTorch, moved into tinynet ---------------------------------------
 
 
-@pytest.mark.slow
-def test_network_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() -> None:
+def trained_on_mnist(network: Any, lr: float, batches: int, *, flatten: bool = True) -> Any:
+    """``network`` trained with Adam on the first ``batches`` batches of 128 MNIST
+    images, in inference mode."""
     from tinynet.datasets import load_mnist
 
-    (x, y), (x_test, _) = load_mnist()
+    (x, y), _ = load_mnist(flatten=flatten)
+    optimizer = torch.optim.Adam(network.parameters(), lr=lr)
+    network.train()
+    for start in range(0, 128 * batches, 128):
+        optimizer.zero_grad()
+        batch = torch.from_numpy(x[start : start + 128])
+        loss = nn.functional.cross_entropy(network(batch), torch.from_numpy(y[start : start + 128]))
+        loss.backward()
+        optimizer.step()
+    return network.eval()
+
+
+def assert_same_mnist_predictions_in_tinynet(network: Any, *, flatten: bool = True) -> None:
+    """``network`` moved into tinynet gives the same outputs (to 1e-5) and labels on the
+    10,000 MNIST test images, and had learned something."""
+    from tinynet.datasets import load_mnist
+
+    _, (x_test, y_test) = load_mnist(flatten=flatten)
+    model = from_torch(network)
+    with torch.no_grad():
+        expected = network(torch.from_numpy(x_test)).numpy()
+    outputs = model(x_test)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(outputs.argmax(axis=1), expected.argmax(axis=1))
+    assert (expected.argmax(axis=1) == y_test).mean() > 0.5  # it did learn
+
+
+@pytest.mark.slow
+def test_network_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() -> None:
     torch.manual_seed(0)
     network = nn.Sequential(
         nn.Linear(784, 64),
@@ -435,29 +464,11 @@ def test_network_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() ->
         nn.GELU(),
         nn.Linear(32, 10),
     )
-    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
-    network.train()
-    for start in range(0, 1280, 128):  # ten batches
-        optimizer.zero_grad()
-        batch = torch.from_numpy(x[start : start + 128])
-        loss = nn.functional.cross_entropy(network(batch), torch.from_numpy(y[start : start + 128]))
-        loss.backward()
-        optimizer.step()
-    network.eval()
-    model = from_torch(network)
-    with torch.no_grad():
-        expected = network(torch.from_numpy(x_test)).numpy()
-    outputs = model(x_test)
-    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
-    assert np.array_equal(outputs.argmax(axis=1), expected.argmax(axis=1))
-    assert (expected.argmax(axis=1) == load_mnist()[1][1]).mean() > 0.5  # it did learn
+    assert_same_mnist_predictions_in_tinynet(trained_on_mnist(network, lr=1e-3, batches=10))
 
 
 @pytest.mark.slow
 def test_cnn_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() -> None:
-    from tinynet.datasets import load_mnist
-
-    (x, y), (x_test, y_test) = load_mnist(flatten=False)
     torch.manual_seed(0)
     network = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1),
@@ -471,19 +482,5 @@ def test_cnn_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() -> Non
         nn.Dropout(0.1),
         nn.Linear(784, 10),
     )
-    optimizer = torch.optim.Adam(network.parameters(), lr=3e-3)
-    network.train()
-    for start in range(0, 2560, 128):  # twenty batches
-        optimizer.zero_grad()
-        batch = torch.from_numpy(x[start : start + 128])
-        loss = nn.functional.cross_entropy(network(batch), torch.from_numpy(y[start : start + 128]))
-        loss.backward()
-        optimizer.step()
-    network.eval()
-    model = from_torch(network)
-    with torch.no_grad():
-        expected = network(torch.from_numpy(x_test)).numpy()
-    outputs = model(x_test)
-    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
-    assert np.array_equal(outputs.argmax(axis=1), expected.argmax(axis=1))
-    assert (expected.argmax(axis=1) == y_test).mean() > 0.5  # it did learn
+    network = trained_on_mnist(network, lr=3e-3, batches=20, flatten=False)
+    assert_same_mnist_predictions_in_tinynet(network, flatten=False)

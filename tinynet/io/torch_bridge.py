@@ -156,18 +156,16 @@ def _refuse(module: Any, path: str, flags: dict[str, object]) -> None:
             )
 
 
+def _conv2d_arguments(conv: Any) -> dict[str, Any]:
+    """The constructor arguments of a torch or a tinynet Conv2d, read from it: the two
+    name them alike (``padding`` is "same", "valid" or a pair in both)."""
+    names = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")
+    return {**{name: getattr(conv, name) for name in names}, "bias": conv.bias is not None}
+
+
 def _conv2d(module: Any, path: str) -> Layer:
     _refuse(module, path, {"groups": 1, "padding_mode": "zeros"})
-    return Conv2d(
-        module.in_channels,
-        module.out_channels,
-        module.kernel_size,
-        stride=module.stride,
-        padding=module.padding,
-        dilation=module.dilation,
-        bias=module.bias is not None,
-        dtype=_numpy_dtype(module, path),
-    )
+    return Conv2d(**_conv2d_arguments(module), dtype=_numpy_dtype(module, path))
 
 
 def _max_pool(module: Any, path: str) -> Layer:
@@ -289,19 +287,6 @@ def _size(pair: tuple[Any, Any]) -> Any:
     return pair[0] if pair[0] == pair[1] and pair[0] is not None else pair
 
 
-def _conv2d_to_torch(layer: Conv2d, nn: Any) -> Any:
-    return nn.Conv2d(
-        layer.in_channels,
-        layer.out_channels,
-        layer.kernel_size,
-        stride=layer.stride,
-        padding=layer.padding,
-        dilation=layer.dilation,
-        bias=layer.bias is not None,
-        dtype=_torch_dtype(layer),
-    )
-
-
 def _avg_pool_to_torch(layer: AvgPool2d, nn: Any) -> Any:
     return nn.AvgPool2d(
         _size(layer.kernel_size),
@@ -319,7 +304,7 @@ _TO_TORCH: dict[type[Layer], Callable[[Any, Any], Any]] = {
         bias=layer.bias is not None,
         dtype=_torch_dtype(layer),
     ),
-    Conv2d: _conv2d_to_torch,
+    Conv2d: lambda layer, nn: nn.Conv2d(**_conv2d_arguments(layer), dtype=_torch_dtype(layer)),
     MaxPool2d: lambda layer, nn: nn.MaxPool2d(
         _size(layer.kernel_size), _size(layer.stride), _size(layer.padding), _size(layer.dilation)
     ),
