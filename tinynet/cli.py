@@ -34,6 +34,7 @@ from tinynet.cli_data import (
 from tinynet.data import SPLIT_MODES, validation_split
 from tinynet.datasets import DATASETS, DataSplits, model_layout
 from tinynet.heads import Head
+from tinynet.containers import default_input_shape, first_layer
 from tinynet.inference import evaluate as evaluate_model
 from tinynet.inference import forward_in_batches
 from tinynet.io import load, load_full, save, write_json
@@ -466,7 +467,19 @@ def command_export(args: argparse.Namespace) -> dict[str, Any]:
     from tinynet.io import export_onnx
 
     import_modules(args.imports)
-    export_onnx(load(args.weights), args.output, args.input_shape, opset=args.opset)
+    model = load(args.weights)
+    shape = args.input_shape
+    if shape is None:
+        try:
+            shape = default_input_shape(model, "tinynet export")
+        except ValueError:
+            first = repr(first_layer(model)).split("\n")[0]
+            raise ValueError(
+                f"cannot tell the input shape of {args.weights} from its first layer, "
+                f"{first}: pass --input-shape, one sample's shape, e.g. "
+                f"--input-shape 1,28,28"
+            ) from None
+    export_onnx(model, args.output, shape, opset=args.opset)
     print(f"wrote {args.output} (ONNX opset {args.opset}, input 'input', output 'output')")
     return {"output": args.output}
 
@@ -664,7 +677,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-shape",
         type=shape,
         metavar="SHAPE",
-        help="one sample's shape, e.g. 784 or 1,28,28 (default: the first layer's features)",
+        help="one sample's shape, e.g. 784 or 1,28,28 (default: the first layer's features; "
+        "needed for a model that starts with Conv2d, a pool or a reshape)",
     )
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
     export.set_defaults(run=command_export)
