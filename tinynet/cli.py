@@ -31,10 +31,10 @@ from tinynet.cli_data import (
     read_splits,
     write_prediction_file,
 )
+from tinynet.containers import default_input_shape, first_layer
 from tinynet.data import SPLIT_MODES, validation_split
 from tinynet.datasets import DATASETS, DataSplits, model_layout
 from tinynet.heads import Head
-from tinynet.containers import default_input_shape, first_layer
 from tinynet.inference import evaluate as evaluate_model
 from tinynet.inference import forward_in_batches
 from tinynet.io import load, load_full, save, write_json
