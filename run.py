@@ -6,7 +6,8 @@
     python3 run.py docs [ARGS...]    build the documentation site into site/, strictly
 
 Needs only Python 3.10+ and pip: the first run creates `.venv/` beside this file and
-installs tinynet into it with the extras the command needs (the tests take them all);
+installs tinynet into it with the extras the command needs (the tests take them all;
+`train --plot DIR` adds matplotlib);
 later runs reuse it and reinstall only when `pyproject.toml` changed. No step downloads
 data: MNIST ships in `data/mnist/`.
 """
@@ -31,6 +32,19 @@ EXTRAS = {
 # mkdocs in strict mode: a warning (a docstring's `Name` that resolves to nothing, a link
 # to a missing page) fails the build. Its output, the site, goes to site/ (git-ignored).
 DOCS_BUILD = ("-m", "mkdocs", "build", "--strict", "--clean")
+OPTION_EXTRAS = {("train", "--plot"): "plot"}
+"""Options that need an extra beyond their command's: ``run.py train --plot DIR``."""
+
+
+def extras_for(task: str, args: list[str]) -> str:
+    """The extras ``task`` needs with ``args``: its own (`EXTRAS`) and those of the options
+    given (`OPTION_EXTRAS`), as pip spells them: ``""`` or ``"[plot]"``."""
+    names = [name for name in EXTRAS[task].strip("[]").split(",") if name]
+    for (command, option), extra in OPTION_EXTRAS.items():
+        given = any(arg == option or arg.startswith(option + "=") for arg in args)
+        if command == task and given and extra not in names:
+            names.append(extra)
+    return f"[{','.join(names)}]" if names else ""
 
 
 def venv_python() -> Path:
@@ -68,7 +82,7 @@ def main(argv: list[str]) -> None:
     if not argv or argv[0] not in EXTRAS:
         sys.exit(__doc__)
     task, rest = argv[0], argv[1:]
-    python = str(ensure_installed(EXTRAS[task]))
+    python = str(ensure_installed(extras_for(task, rest)))
     if task == "train":
         run(python, "-m", "tinynet", "train", "models/mnist_mlp.py", *rest)
     elif task == "test":

@@ -71,12 +71,12 @@ def train_tinynet(
     model_file: str, x: Any, y: Any, epochs: int, seed: int, dtype: str
 ) -> dict[str, Any]:
     """Train the model file's net with its recipe; return what was trained."""
-    from tinynet.data import as_layout
+    from tinynet.datasets import model_layout
     from tinynet.modelfile import load_model_file
 
     loaded = load_model_file(model_file)
     model = loaded.build(seed).astype(dtype)
-    x = as_layout(x.astype(dtype, copy=False), loaded.input_shape)
+    x = model_layout(x.astype(dtype, copy=False), loaded.input_shape)
     history = loaded.recipe.fit(model, x, y, seed=seed, epochs=epochs, verbose=0)
     return {"parameters": model.num_parameters(), "epochs": len(history.epoch)}
 
@@ -90,7 +90,7 @@ def train_torch(
     from benchmarks.nets import dense_weights
     from benchmarks.peers.torch_cnn import TorchCNNEpochs
     from benchmarks.peers.torch_mlp import TorchEpochs
-    from tinynet.data import as_layout
+    from tinynet.datasets import model_layout
     from tinynet.modelfile import load_model_file
 
     loaded = load_model_file(model_file)
@@ -101,7 +101,7 @@ def train_torch(
     x = x.astype(dtype, copy=False)
     trainer: TorchEpochs | TorchCNNEpochs
     if loaded.input_shape is not None:
-        trainer = TorchCNNEpochs(model, as_layout(x, loaded.input_shape), y, batch, seed, lr)
+        trainer = TorchCNNEpochs(model, model_layout(x, loaded.input_shape), y, batch, seed, lr)
     else:
         trainer = TorchEpochs(dense_weights(model), x, y, batch, seed, lr)
     for _ in range(epochs):

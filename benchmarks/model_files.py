@@ -26,7 +26,7 @@ from benchmarks import machine
 from benchmarks.data import Data, load
 from benchmarks.nets import MODELS
 from benchmarks.output import RESULTS, write_results
-from tinynet.data import as_layout
+from tinynet.datasets import model_layout
 from tinynet.modelfile import DEFAULT_RECIPE_NAME, ModelFile, load_model_file
 from tinynet.recipe import Recipe
 
@@ -120,8 +120,8 @@ def train_model(
     recipe = recipe if epochs is None else replace(recipe, epochs=epochs)
     runs = []
     parameters = 0
-    x_train = as_layout(data.x_train, model_file.input_shape)  # a view: images for a CNN
-    x_test = as_layout(data.x_test, model_file.input_shape)
+    x_train = model_layout(data.x_train, model_file.input_shape)  # a view: images for a CNN
+    x_test = model_layout(data.x_test, model_file.input_shape)
     for seed in seeds:
         model = model_file.build(seed)
         parameters = model.num_parameters()

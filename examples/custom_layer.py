@@ -70,6 +70,7 @@ class Scale(Layer):
 
     def backward(self, grad_y: FloatArray) -> FloatArray:
         x = self.saved(self._x)  # raises a clear error if there was no training forward
+        self._x = None  # consumed: a second backward needs a new forward
         self.scale.grad += (grad_y * x).sum(axis=0)  # accumulate; sum over the batch
         return grad_y * self.scale.data
 

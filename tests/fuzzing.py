@@ -51,11 +51,16 @@ from tinynet import (
     Softmax,
     Tanh,
 )
+from tinynet.callbacks import EarlyStopping, LearningRateScheduler
+from tinynet.checkpoint import ModelCheckpoint, generators, restore_checkpoint
+from tinynet.data import DataLoader
 from tinynet.datasets import IdxFormatError, read_idx, write_idx
 from tinynet.images import ImageFormatError, load_images
 from tinynet.io import ModelFormatError, load_full, load_safetensors, save_safetensors
-from tinynet.optim import SGD, Adam
+from tinynet.losses import CrossEntropyLoss
+from tinynet.optim import SGD, Adam, StepLR
 from tinynet.state_dict import StateDictError
+from tinynet.train import Callback, History, Run, fit
 
 ADDRESS_SPACE = 3 * 2**30
 """The cap on the fuzzing process: a bomb becomes an escaped MemoryError, not swapping."""
@@ -608,6 +613,108 @@ def checkpoint_seeds(folder: Path) -> list[bytes]:
     return files
 
 
+def _resume_run() -> Run:
+    """A fresh run of the kind `resume_seeds` checkpoints: generators, schedule, early
+    stopping and Adam state all take part in restoring it."""
+    model = Sequential(Dense(6, 5, seed=1), ReLU(), Dropout(0.2, seed=3), Dense(5, 3, seed=2))
+    optimizer = Adam(model.parameters())
+    rng = np.random.default_rng(0)
+    loader = DataLoader(
+        rng.random((16, 6), np.float32), rng.integers(0, 3, 16), batch_size=8, seed=0
+    )
+    callbacks: list[Callback] = [
+        LearningRateScheduler(StepLR(optimizer, step_size=1, gamma=0.5)),
+        EarlyStopping("loss", patience=3),
+    ]
+    return Run(model, CrossEntropyLoss(), optimizer, loader, 4, History(), callbacks=callbacks)
+
+
+def resume_seeds(folder: Path) -> list[bytes]:
+    files = []
+    for epochs in (1, 2):
+        run = _resume_run()
+        path = folder / f"ck{epochs}.npz"
+        fit(
+            run.model,
+            loss=run.loss,
+            optimizer=run.optimizer,
+            epochs=epochs,
+            loader=run.loader,
+            verbose=0,
+            callbacks=[*run.callbacks, ModelCheckpoint(path)],
+        )
+        files.append(_edit_header(path.read_bytes(), _without_timings))
+    return files
+
+
+def _without_timings(header: dict[str, Any]) -> None:
+    """Fixed values for the measured ones, so the seeds (and the mutants) are the same
+    on every run."""
+    history = header["metadata"]["tinynet_checkpoint"]["history"]
+    for name in ("seconds", "samples_per_second"):
+        history[name] = [1.0] * len(history[name])
+
+
+def _edit_header(data: bytes, edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """The archive ``data`` with its JSON header changed by ``edit``, re-zipped."""
+    items = _zip_items(data)
+    assert items is not None
+    header = json.loads(np.load(io.BytesIO(items["__tinynet__.npy"])).tobytes())
+    edit(header)
+    encoded = json.dumps(header, allow_nan=True).encode()
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.frombuffer(encoded, np.uint8), allow_pickle=False)
+    items["__tinynet__.npy"] = buffer.getvalue()
+    return _write_zip(list(items.items()), {})
+
+
+def _run_state(run: Run) -> str:
+    weights = {k: v.tolist() for k, v in run.model.state_dict().items()}
+    optimizer = run.optimizer.state_dict()
+    return json.dumps(
+        [
+            weights,
+            {
+                k: {n: np.asarray(v).tolist() for n, v in e.items()}
+                for k, e in optimizer["state"].items()
+            },
+            optimizer["param_groups"],
+            run.optimizer.steps,
+            [c.state_dict() for c in run.callbacks],
+            {name: g.bit_generator.state for name, g in generators(run)},
+            run.history.history,
+        ],
+        default=str,
+    )
+
+
+def read_resume(path: Path) -> object:
+    """Restore a checkpoint into a fresh run; a refused one must have changed nothing."""
+    run = _resume_run()
+    before = _run_state(run)
+    try:
+        return restore_checkpoint(path, run)
+    except ModelFormatError:
+        if _run_state(run) != before:
+            raise AssertionError("a refused checkpoint changed the run") from None
+        raise
+
+
+def training_state(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
+    """Rewrite the archive with the checkpoint's training state (or optimizer) mutated."""
+
+    def edit(header: dict[str, Any]) -> None:
+        key = rng.choice(["tinynet_checkpoint", "tinynet_checkpoint", "optimizer"])
+        holder = header if key == "optimizer" else header["metadata"]
+        for _ in range(rng.randint(1, 3)):
+            holder[key] = mutate_json(rng, holder[key])
+
+    try:
+        return _edit_header(data, edit)
+    except Exception:  # mutated past recognition already: leave it to the others
+        return data
+
+
 def safetensors_seeds(folder: Path) -> list[bytes]:
     return [_saved(folder, lambda p, m=m: save_safetensors(m, p)) for m in _models()[:1]] + [
         _saved(folder, lambda p: save_safetensors(_models()[0].astype(np.float64), p))
@@ -671,6 +778,9 @@ FORMATS: dict[str, Format] = {
     "npz-load": Format(".npz", model_seeds, tinynet.load, (ModelFormatError,), ZIP),
     "npz-load_full": Format(".npz", model_seeds, load_full, (ModelFormatError,), ZIP),
     "checkpoint": Format(".npz", checkpoint_seeds, load_full, (ModelFormatError,), ZIP),
+    "checkpoint-resume": Format(
+        ".npz", resume_seeds, read_resume, (ModelFormatError,), ZIP + [training_state] * 10
+    ),
     "safetensors": Format(
         ".safetensors",
         safetensors_seeds,

@@ -226,3 +226,30 @@ def assert_inplace_is_exact(make: Any, x: FloatArray) -> None:
     np.testing.assert_array_equal(outputs[0], outputs[1])
     grads = [model.backward(np.ones_like(out)) for model, out in zip(models, outputs, strict=True)]
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def write_image_csv(path: Any, images: Any, labels: Any = None) -> None:
+    """Write uint8 ``images`` (N, H, W) and optional ``labels`` (N,) as a CSV in Kaggle's
+    digit-recognizer layout (``label,pixel0,...``), fast: every value's digits and comma
+    come from a lookup table, so 60,000 MNIST images take about a second."""
+    table = np.zeros((256, 4), np.uint8)  # "0," "12," "255," padded with zero bytes
+    for value in range(256):
+        text = f"{value},".encode()
+        table[value, : len(text)] = list(text)
+    n = len(images)
+    pixels = np.asarray(images, np.uint8).reshape(n, -1)
+    header = [f"pixel{i}" for i in range(pixels.shape[1])]
+    if labels is not None:
+        header.insert(0, "label")
+    with open(path, "wb") as handle:
+        handle.write((",".join(header) + "\n").encode())
+        for start in range(0, n, 10_000):
+            rows = pixels[start : start + 10_000]
+            if labels is not None:
+                column = np.asarray(labels[start : start + 10_000], np.uint8)[:, None]
+                rows = np.concatenate([column, rows], axis=1)
+            encoded = table[rows].reshape(len(rows), -1)
+            keep = encoded != 0
+            text = encoded[keep]
+            text[np.cumsum(keep.sum(axis=1)) - 1] = ord("\n")  # each row's last comma
+            handle.write(text.tobytes())

@@ -92,13 +92,50 @@ def test_resume_from_a_checkpoint_matches_the_straight_run(
     a, b = json.loads(straight.read_text()), json.loads(resumed.read_text())
     assert a["test_loss"] == b["test_loss"]
     assert a["history"]["loss"] == b["history"]["loss"]
-    # resuming it as another run (here: 4 epochs, a different schedule) is refused
-    other = [*common[:-1], "4"]
+    # resuming it as another run is refused, naming only what differs
+    other = [arg if arg != "3" else "4" for arg in common]  # seed 4 and 4 epochs
     assert main(["train", *other, "--resume", str(ckpt)]) == 2
-    assert "different run (recipe" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "was written by a different run: recipe.epochs: 3 there, 4 here; seed: 3 there" in err
+    assert "optimizer_args" not in err  # not two whole recipes
     # and so is holding out a validation split the checkpointed run trained on
     assert main(["train", *common, "--resume", str(ckpt), "--validation-split", "0.1"]) == 2
     assert "validation_split: 0.0 there, 0.1 here" in capsys.readouterr().err
+    # an unfinished run cannot change its epoch count
+    first = tmp_path / "ckpt-1.npz"
+    assert main(["train", *common[:-1], "5", "--resume", str(first)]) == 2
+    assert "stopped after 1 of its 3 epochs: resume it with --epochs 3" in capsys.readouterr().err
+
+
+CONSTANT = """
+from tinynet import Dense, ReLU, Sequential
+from tinynet.recipe import Recipe
+def build(seed):
+    return Sequential(Dense(784, 32, seed=seed), ReLU(), Dense(32, 10, seed=seed + 1))
+RECIPE = Recipe(optimizer="adam", optimizer_args={"lr": 0.003}, epochs=2, batch_size=100)
+"""
+
+
+def test_resume_with_more_epochs_extends_a_finished_run(
+    tmp_path: Path, small_mnist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "constant.py"
+    model.write_text(CONSTANT)  # a constant learning rate: extending changes no schedule
+    common = ["train", str(model), "--data", str(small_mnist), "--verbose", "0"]
+    straight, extended, ckpt = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "ck.npz"
+    assert main([*common, "--epochs", "3", "--metrics-json", str(straight)]) == 0
+    assert main([*common, "--checkpoint", str(ckpt)]) == 0  # the recipe's 2 epochs
+    assert (
+        main([*common, "--epochs", "3", "--resume", str(ckpt), "--metrics-json", str(extended)])
+        == 0
+    )
+    assert "extending the finished 2-epoch run" in capsys.readouterr().out
+    a, b = json.loads(straight.read_text()), json.loads(extended.read_text())
+    assert b["epochs"] == 3
+    assert a["history"]["loss"] == b["history"]["loss"]  # bit for bit the 3-epoch run
+    assert a["test_loss"] == b["test_loss"]
+    assert main([*common, "--epochs", "2", "--resume", str(ckpt)]) == 2
+    assert "already did 3 epochs; --epochs 2 adds none" in capsys.readouterr().err
 
 
 def test_summary_and_user_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""Convolutional model files end to end: ``INPUT_SHAPE``, `as_layout`, and the CLI's
+"""Convolutional model files end to end: ``INPUT_SHAPE``, `model_layout`, and the CLI's
 train, evaluate, predict (on a PNG) and summary on ``models/lenet5.py``."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import pytest
 from helpers import png_bytes
 
 from tinynet.cli import main
-from tinynet.data import as_layout
-from tinynet.datasets import load_mnist
+from tinynet.datasets import load_mnist, model_layout
 from tinynet.images import predict_images
 from tinynet.inference import forward_in_batches
 from tinynet.io import load, save
@@ -23,23 +22,23 @@ ROOT = Path(__file__).resolve().parents[1]
 LENET = str(ROOT / "models" / "lenet5.py")
 
 
-def test_as_layout_reshapes_rows_to_images_and_back_without_copying() -> None:
+def test_model_layout_reshapes_rows_to_images_and_back_without_copying() -> None:
     rows = np.arange(2 * 784, dtype=np.float32).reshape(2, 784)
-    images = as_layout(rows, (1, 28, 28))
+    images = model_layout(rows, (1, 28, 28))
     assert images.shape == (2, 1, 28, 28)
     assert np.shares_memory(images, rows)
     assert images[1, 0, 2, 3] == rows[1, 2 * 28 + 3]  # row by row: the same pixel
-    flat = as_layout(images, None)
+    flat = model_layout(images, None)
     assert flat.shape == (2, 784)
     assert np.shares_memory(flat, rows)
-    assert as_layout(rows, (784,)) is rows  # already so: the array itself
+    assert np.shares_memory(model_layout(rows, (784,)), rows)
 
 
-def test_as_layout_refuses_samples_of_another_size() -> None:
-    with pytest.raises(ValueError, match=r"expected samples of shape \(3, 28, 28\) \(2352 values"):
-        as_layout(np.zeros((4, 784), np.float32), (3, 28, 28))
+def test_model_layout_refuses_samples_of_another_size_and_scalars() -> None:
+    with pytest.raises(ValueError, match=r"input shape \(3, 28, 28\) \(2352 values\)"):
+        model_layout(np.zeros((4, 784), np.float32), (3, 28, 28))
     with pytest.raises(ValueError, match="got a scalar"):
-        as_layout(np.float32(1.0) * np.ones(()), (1,))
+        model_layout(np.float32(1.0) * np.ones(()), (1,))
 
 
 def test_model_files_declare_their_input_shape(tmp_path: Path) -> None:
@@ -71,7 +70,7 @@ def test_a_cnn_model_file_trains_evaluates_predicts_and_summarizes(
     metrics = json.loads(metrics_path.read_text())
     assert metrics["epochs"] == 1
     assert metrics["parameters"] == 61_706
-    assert "400 images" in capsys.readouterr().out
+    assert "400 samples" in capsys.readouterr().out
 
     assert main(["evaluate", LENET, "--weights", str(weights), "--data", str(tiny_mnist)]) == 0
     assert f"accuracy {100 * metrics['test_accuracy']:.2f}%" in capsys.readouterr().out

@@ -20,8 +20,7 @@ from tinynet import (
     Sequential,
     Tanh,
 )
-from tinynet.data import as_layout
-from tinynet.datasets import load_mnist
+from tinynet.datasets import load_mnist, model_layout
 from tinynet.modelfile import ModelFile, load_model_file
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -98,7 +97,7 @@ def test_cnn_model_files_take_images_and_are_seeded(name: str) -> None:
 def test_every_recipe_trains_one_short_epoch_on_images(name: str) -> None:
     file = load(name)
     (x, y), _ = load_mnist()
-    images, labels = as_layout(x[:256], file.input_shape), y[:256]
+    images, labels = model_layout(x[:256], file.input_shape), y[:256]
     for recipe in file.named_recipes().values():
         model = file.build(0)
         before = [p.data.copy() for p in model.parameters()]

@@ -157,11 +157,12 @@ def test_gradients_accumulate_and_backward_params_adds_what_backward_does() -> N
     grad_y = rand(full(x).shape, 6)
     full.backward(grad_y)
     once = full.weight.grad.copy()
-    full.backward(grad_y)  # a second backward of the same forward adds the same again
+    full(x)
+    full.backward(grad_y)  # a second forward and backward adds the same again
     np.testing.assert_allclose(full.weight.grad, 2 * once, rtol=1e-14)
-    params_only(x)
-    params_only.backward_params(grad_y)
-    params_only.backward_params(grad_y)
+    for _ in range(2):
+        params_only(x)
+        params_only.backward_params(grad_y)
     for a, b in zip(full.parameters(), params_only.parameters(), strict=True):
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-14)
 
@@ -319,3 +320,18 @@ def test_bad_inputs_name_the_layer_and_the_shapes() -> None:
         ValueError, match=r"grad_y of shape \(2, 4, 24, 24\), got shape \(2, 4, 24\)"
     ):
         layer.backward(np.zeros((2, 4, 24), np.float32))
+
+
+def test_a_second_backward_after_one_forward_is_refused() -> None:
+    """Backward consumes what forward kept: a second call cannot add the gradients twice."""
+    layer = Conv2d(1, 2, 3, seed=0)
+    x = np.random.default_rng(0).random((2, 1, 5, 5), dtype=np.float32)
+    g = np.ones((2, 2, 3, 3), np.float32)
+    layer(x)
+    layer.backward(g)
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        layer.backward(g)
+    layer(x)
+    layer.backward_params(g)
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        layer.backward_params(g)

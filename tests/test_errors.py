@@ -216,7 +216,9 @@ def test_layer_arguments_are_checked() -> None:
         Dropout(1)
     with pytest.raises(ValueError, match="either rng or seed"):
         Dense(2, 2, rng=np.random.default_rng(0), seed=0)
-    with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\], got 1.5"):
+    with pytest.raises(
+        ValueError, match=r"label_smoothing must be a finite number in \[0, 1\], got 1.5"
+    ):
         CrossEntropyLoss(label_smoothing=1.5)
     with pytest.raises(ValueError, match="reduction must be one of"):
         MSELoss("average")
@@ -265,7 +267,7 @@ def test_optimizer_hyperparameters_are_checked() -> None:
         Adam(params(), weight_decay=-1)
     with pytest.raises(ValueError, match="eps must be"):
         Adam(params(), eps=-1e-8)
-    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, 1\], got 1.5"):
         RMSProp(params(), alpha=1.5)
 
 

@@ -107,6 +107,9 @@ def test_every_array_of_a_float32_training_run_is_float32(make_optimizer: Any) -
         ],
     )
     assert any(".state" in path for path in found)  # the walk reached optimizer state
+    model.forward(x[:32])  # the caches a backward would read (each backward consumes them)
+    for path, array in float_arrays(model, set(), "model"):
+        found[path] = str(array.dtype)
     assert any("_x" in path or "_saved" in path for path in found)  # and layer caches
     wrong = {path: dtype for path, dtype in found.items() if dtype != "float32"}
     assert wrong == {}
@@ -146,6 +149,7 @@ def test_every_array_of_a_float32_cnn_training_run_is_float32(make_optimizer: An
     found: dict[str, str] = {}
 
     def inspect(run: Run, *_: Any) -> None:
+        run.model.forward(x[:4])  # backward consumed the caches: make them again to look
         for path, array in float_arrays(run.model, set(), "model"):
             found[path] = str(array.dtype)
 

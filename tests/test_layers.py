@@ -148,6 +148,7 @@ def test_gradients_accumulate_until_zero_grad() -> None:
     layer(x)
     layer.backward(g)
     once = layer.weight.grad.copy()
+    layer(x)  # each backward needs its own forward (it consumes the cache)
     layer.backward(g)
     np.testing.assert_array_equal(layer.weight.grad, 2 * once)
     layer.zero_grad()
@@ -228,7 +229,12 @@ def test_relu_inplace_trains_exactly_as_the_allocating_relu() -> None:
     [
         (lambda: Sequential(Dense(3, 3), Tanh(), ReLU(inplace=True)), "output that Tanh()"),
         (lambda: Sequential(Dense(3, 3), Sigmoid()).append(ReLU(inplace=True)), "Sigmoid()"),
-        (lambda: Residual(Sequential(ReLU(inplace=True), Dense(3, 3))), "skip path"),
+        (lambda: Residual(ReLU(inplace=True)), "skip path"),
+        (lambda: Sequential(Dense(3, 3), Sigmoid(), Flatten(), ReLU(inplace=True)), "Sigmoid()"),
+        (
+            lambda: Sequential(Dense(3, 3), Sequential(Tanh(), Flatten()), ReLU(inplace=True)),
+            "Tanh",
+        ),
         (lambda: Parallel(Dense(3, 3), ReLU(inplace=True)), "other branches"),
     ],
 )

@@ -1,41 +1,61 @@
-"""The main job, for real: models/mnist_mlp.py trained on all of MNIST by the CLI.
+"""The main job, for real: models/mnist_mlp.py trained on all of MNIST by the CLI, from the
+IDX files and from the same images as Kaggle-layout CSV files.
 
-Marked slow (about 10-20 s on two cores); CI runs it too.
+Marked slow (about 10-20 s a run on two cores); CI runs them too.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from helpers import write_image_csv
 
 from tinynet.cli import main
+from tinynet.datasets import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
+MODEL = str(ROOT / "models" / "mnist_mlp.py")
+
+
+def train(tmp_path: Path, *data: str) -> dict[str, Any]:
+    metrics_path = tmp_path / "metrics.json"
+    arguments = ["train", MODEL, *data, "--seed", "0", "--verbose", "0"]
+    assert main([*arguments, "--metrics-json", str(metrics_path)]) == 0
+    metrics: dict[str, Any] = json.loads(metrics_path.read_text())
+    return metrics
+
+
+@pytest.fixture(scope="module")
+def idx_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The metrics of `tinynet train models/mnist_mlp.py --seed 0` (the IDX files)."""
+    return train(tmp_path_factory.mktemp("idx"))
 
 
 @pytest.mark.slow
-def test_mnist_mlp_recipe_reaches_98_percent(tmp_path: Path) -> None:
-    metrics_path = tmp_path / "metrics.json"
-    status = main(
-        [
-            "train",
-            str(ROOT / "models" / "mnist_mlp.py"),
-            "--seed",
-            "0",
-            "--verbose",
-            "0",
-            "--metrics-json",
-            str(metrics_path),
-        ]
-    )
-    assert status == 0
-    metrics = json.loads(metrics_path.read_text())
-    assert metrics["epochs"] == 6
-    assert metrics["test_accuracy"] >= 0.98  # measured 98.63% for seed 0 (README)
-    history = metrics["history"]
+def test_mnist_mlp_recipe_reaches_98_percent(idx_run: dict[str, Any]) -> None:
+    assert idx_run["epochs"] == 6
+    assert idx_run["test_accuracy"] >= 0.98  # measured 98.63% for seed 0 (README)
+    history = idx_run["history"]
     assert history["loss"] == sorted(history["loss"], reverse=True)  # it learned steadily
+
+
+@pytest.mark.slow
+def test_kaggle_csv_of_the_same_images_trains_to_the_same_accuracy(
+    idx_run: dict[str, Any], tmp_path: Path
+) -> None:
+    (x, y), (x_test, y_test) = load_mnist(flatten=False)
+    train_csv, test_csv = tmp_path / "train.csv", tmp_path / "test.csv"
+    write_image_csv(train_csv, np.rint(x * 255).astype(np.uint8), y)  # label,pixel0,...
+    write_image_csv(test_csv, np.rint(x_test * 255).astype(np.uint8), y_test)
+    csv_run = train(tmp_path, "--data", str(train_csv), "--test-data", str(test_csv))
+    print(f"IDX {idx_run['test_accuracy']:.4%}, CSV {csv_run['test_accuracy']:.4%}")
+    assert abs(csv_run["test_accuracy"] - idx_run["test_accuracy"]) <= 0.001  # the issue's bar
+    assert csv_run["test_accuracy"] == idx_run["test_accuracy"]  # the same bytes: identical
+    assert csv_run["history"]["loss"] == idx_run["history"]["loss"]
 
 
 @pytest.mark.slow

@@ -20,16 +20,22 @@ import pytest
 import tinynet
 from tinynet import (
     GELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
     Concat,
+    Conv2d,
     CrossEntropyLoss,
     Dense,
     Dropout,
     Flatten,
     Layer,
     LeakyReLU,
+    MaxPool2d,
     Parallel,
     ReLU,
+    Reshape,
     Residual,
     Sequential,
     Sigmoid,
@@ -37,10 +43,11 @@ from tinynet import (
     Softmax,
     Swish,
     Tanh,
+    Unflatten,
 )
 from tinynet.io import ConversionError, OnnxGraph, export_onnx, register_onnx, to_onnx
 from tinynet.io.onnx_export import DEFAULT_OPSET
-from tinynet.modelfile import load_model_file
+from tinynet.modelfile import ModelFile, load_model_file
 from tinynet.optim import Adam
 from tinynet.typing import FloatArray
 
@@ -114,6 +121,43 @@ LAYERS: dict[str, tuple[Callable[[], Layer], tuple[int, ...]]] = {
     "BatchNorm1d": (lambda: BatchNorm1d(5, momentum=0.3), (5,)),
     "BatchNorm1d-no-affine": (lambda: BatchNorm1d(5, eps=1e-3, affine=False), (5,)),
     "Flatten": (Flatten, (2, 3, 4)),
+    "Flatten-4d-batch-last": (lambda: Sequential(Conv2d(2, 3, 2, seed=0), Flatten()), (2, 4, 5)),
+    "Unflatten": (lambda: Unflatten(1, (2, -1, 3)), (24,)),
+    "Unflatten-last-axis": (lambda: Unflatten(-1, (2, 2)), (3, 4)),
+    "Reshape": (lambda: Reshape((1, 4, -1)), (2, 3, 4)),
+    "Conv2d": (lambda: Conv2d(2, 3, 3, padding=1, seed=0), (2, 6, 7)),
+    "Conv2d-same-even-kernel-dilated": (
+        lambda: Conv2d(2, 3, (2, 4), padding="same", dilation=(1, 2), seed=1),
+        (2, 7, 9),
+    ),
+    "Conv2d-stride-2-no-bias-non-square": (
+        lambda: Conv2d(2, 4, (3, 2), stride=(2, 1), padding=(1, 0), bias=False, seed=2),
+        (2, 7, 6),
+    ),
+    "Conv2d-valid": (lambda: Conv2d(1, 2, 5, padding="valid", seed=3), (1, 8, 9)),
+    "MaxPool2d": (lambda: MaxPool2d(2), (2, 6, 8)),
+    "MaxPool2d-padded-dilated": (lambda: MaxPool2d(3, 2, 1, dilation=2), (2, 7, 9)),
+    "MaxPool2d-non-square": (lambda: MaxPool2d((3, 2), (1, 2), (1, 0)), (2, 5, 6)),
+    "MaxPool2d-padding-only-windows": (lambda: MaxPool2d(2, padding=1, dilation=3), (2, 2, 5)),
+    "AvgPool2d": (lambda: AvgPool2d(2), (2, 6, 8)),
+    "AvgPool2d-padded": (lambda: AvgPool2d(3, 2, 1), (2, 7, 9)),
+    "AvgPool2d-padding-not-counted": (
+        lambda: AvgPool2d(3, 2, 1, count_include_pad=False),
+        (2, 7, 9),
+    ),
+    "AvgPool2d-divisor-override": (
+        lambda: AvgPool2d((3, 2), 1, (1, 0), divisor_override=5),
+        (2, 5, 6),
+    ),
+    "AdaptiveAvgPool2d-global": (lambda: AdaptiveAvgPool2d(1), (3, 5, 7)),
+    "AdaptiveAvgPool2d-divides": (lambda: AdaptiveAvgPool2d((3, None)), (2, 6, 8)),
+    "AdaptiveAvgPool2d-overlapping-bins": (lambda: AdaptiveAvgPool2d((4, 3)), (2, 7, 8)),
+    "BatchNorm2d": (lambda: BatchNorm2d(3, momentum=0.3), (3, 4, 5)),
+    "BatchNorm2d-cumulative-no-affine": (
+        lambda: BatchNorm2d(3, eps=1e-3, momentum=None, affine=False),
+        (3, 4, 5),
+    ),
+    "BatchNorm1d-sequences": (lambda: BatchNorm1d(3), (3, 5)),
     "Sequential-nested": (
         lambda: Sequential(Sequential(Dense(4, 3, seed=2), Tanh()), Sequential()),
         (4,),
@@ -165,6 +209,92 @@ def test_ops_chosen_by_opset(layer: Layer, opset: int, ops: list[str]) -> None:
         assert approximate == layer.approximate  # type: ignore[attr-defined]
 
 
+def attributes_of(node: Any) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "ops", "attributes"),
+    [
+        # padding="same", kernel (2, 4): one row at the bottom; one column left, two right
+        (
+            Conv2d(2, 3, (2, 4), padding="same", seed=0),
+            (2, 5, 6),
+            ["Conv"],
+            {"pads": [0, 1, 1, 2], "kernel_shape": [2, 4], "strides": [1, 1]},
+        ),
+        (
+            Conv2d(2, 3, 3, stride=(2, 1), padding=(1, 0), dilation=(1, 2), seed=0),
+            (2, 7, 9),
+            ["Conv"],
+            {"pads": [1, 0, 1, 0], "strides": [2, 1], "dilations": [1, 2]},
+        ),
+        (
+            MaxPool2d(3, 2, 1, dilation=2),
+            (2, 7, 9),
+            ["MaxPool"],
+            {"pads": [1, 1, 1, 1], "dilations": [2, 2], "strides": [2, 2]},
+        ),
+        (MaxPool2d(2, padding=1, dilation=3), (2, 2, 5), ["MaxPool", "Where"], {}),
+        (AvgPool2d(3, 1, 1), (2, 4, 4), ["AveragePool"], {"count_include_pad": 1}),
+        (
+            AvgPool2d(3, 1, 1, count_include_pad=False),
+            (2, 4, 4),
+            ["AveragePool"],
+            {"count_include_pad": 0},
+        ),
+        (AvgPool2d(2, divisor_override=4), (2, 4, 4), ["AveragePool"], {}),
+        (
+            AvgPool2d(2, padding=1, count_include_pad=False, divisor_override=3),
+            (2, 4, 4),
+            ["AveragePool", "Mul"],
+            {"count_include_pad": 1},
+        ),
+        (AdaptiveAvgPool2d(1), (2, 5, 7), ["GlobalAveragePool"], {}),
+        (AdaptiveAvgPool2d((3, 4)), (2, 6, 8), ["AveragePool"], {"kernel_shape": [2, 2]}),
+        (AdaptiveAvgPool2d((4, 3)), (2, 7, 8), ["MatMul", "MatMul"], {}),
+        (Unflatten(1, (1, 28, 28)), (784,), ["Reshape"], {}),
+        (BatchNorm2d(2), (2, 3, 3), ["BatchNormalization"], {}),
+    ],
+)
+def test_conv_layer_ops_and_attributes(
+    layer: Layer, shape: tuple[int, ...], ops: list[str], attributes: dict[str, Any]
+) -> None:
+    proto = assert_runtime_matches(warmed(layer, shape), shape)
+    assert op_types(proto) == ops
+    written = attributes_of(proto.graph.node[0])
+    assert {name: written[name] for name in attributes} == attributes
+
+
+def test_padding_only_max_pool_windows_are_minus_infinity() -> None:
+    """A window of padding alone (kernel 2, padding 1, dilation H + 1: its two cells lie
+    either side of the image) is -inf in tinynet and torch; onnxruntime's MaxPool gives
+    the lowest float there, so the export writes -inf with a Where."""
+    proto = assert_runtime_matches(MaxPool2d(2, padding=1, dilation=3), (2, 2, 5))
+    x = np.random.default_rng(0).standard_normal((3, 2, 2, 5)).astype(np.float32)
+    (got,) = session(proto).run(None, {"input": x})
+    assert got.shape == (3, 2, 1, 2)
+    assert np.isneginf(got).all()
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "target"),
+    [
+        (Unflatten(1, (1, 28, 28)), (784,), [0, 1, 28, 28]),
+        (Unflatten(2, (2, -1)), (3, 8), [0, 3, 2, 4]),
+        (Reshape((-1,)), (2, 3, 4), [0, 24]),
+    ],
+)
+def test_reshape_keeps_the_batch_axis_dynamic(
+    layer: Layer, shape: tuple[int, ...], target: list[int]
+) -> None:
+    proto = to_onnx(layer, shape)
+    (reshape,) = proto.graph.node
+    weights = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    assert weights[reshape.input[1]].dtype == np.int64
+    assert weights[reshape.input[1]].tolist() == target
+
+
 def test_softmax_axis_is_written_explicitly() -> None:
     (node,) = to_onnx(Softmax(), (3, 4), opset=13).graph.node
     assert [(a.name, a.i) for a in node.attribute] == [("axis", 2)]
@@ -205,6 +335,54 @@ def mixed_model() -> Sequential:
 @pytest.mark.parametrize("opset", OPSETS)
 def test_combination_of_every_layer_and_container(opset: int) -> None:
     assert_runtime_matches(warmed(mixed_model(), (3, 4)), (3, 4), opset)
+
+
+def cnn(*, start: Layer | None = None) -> Sequential:
+    """Conv-BN-ReLU-MaxPool-Conv-AvgPool-AdaptiveAvgPool-Flatten-Dense, with an even
+    kernel's padding="same", stride 2, dilation and non-square kernels and pools."""
+    return Sequential(
+        *([] if start is None else [start]),
+        Conv2d(1, 4, 3, padding=1, seed=0),
+        BatchNorm2d(4),
+        ReLU(inplace=True),
+        MaxPool2d(2),
+        Conv2d(4, 6, (2, 4), padding="same", dilation=(1, 2), seed=1),
+        BatchNorm2d(6, momentum=None, affine=False),
+        Tanh(),
+        Conv2d(6, 8, (3, 2), stride=2, bias=False, seed=2),
+        ReLU(),
+        AvgPool2d(2, stride=1, padding=1, count_include_pad=False),
+        MaxPool2d((2, 1), padding=(1, 0), dilation=(2, 1)),
+        AdaptiveAvgPool2d((2, 3)),
+        Flatten(),
+        Dense(48, 10, seed=3),
+    )
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_conv_stack(opset: int) -> None:
+    assert_runtime_matches(warmed(cnn(), (1, 12, 14)), (1, 12, 14), opset)
+
+
+@pytest.mark.parametrize("opset", [11, DEFAULT_OPSET])
+def test_conv_stack_of_mnist_rows(opset: int) -> None:
+    model = warmed(cnn(start=Unflatten(1, (1, 28, 28))), (784,))
+    proto = assert_runtime_matches(model, (784,), opset, pixels=True)
+    assert op_types(proto)[0] == "Reshape"
+
+
+def test_float64_conv_stack_exports_as_double() -> None:
+    """onnxruntime has no double Conv or AveragePool kernels: onnx's reference runtime
+    checks the float64 graph instead."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = warmed(cnn().astype(np.float64), (1, 12, 14))
+    proto = to_onnx(model, (1, 12, 14))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    x = np.random.default_rng(3).standard_normal((5, 1, 12, 14))
+    (got,) = ReferenceEvaluator(proto).run(None, {"input": x})
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, model(x.copy()), rtol=1e-12, atol=1e-12)
 
 
 def test_initializers_are_the_pytorch_layout_state_dict() -> None:
@@ -346,7 +524,25 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (got,) = ort.InferenceSession(str(out)).run(None, {"input": x})
     np.testing.assert_allclose(got, model(x), rtol=TOLERANCE, atol=TOLERANCE)
     assert main(["export", str(tmp_path / "m.npz"), str(out), "--opset", "20"]) == 2
-    assert "pass input_shape" in capsys.readouterr().err  # Flatten first: no default shape
+    assert "pass --input-shape" in capsys.readouterr().err  # Flatten first: no default shape
+
+
+def test_cli_export_of_a_cnn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tinynet.cli import main
+
+    model = warmed(cnn(), (1, 12, 14))
+    tinynet.save(model, tmp_path / "cnn.npz")
+    out = tmp_path / "cnn.onnx"
+    assert main(["export", str(tmp_path / "cnn.npz"), str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "first layer, Conv2d(1, 4" in error
+    assert "pass --input-shape" in error
+    assert not out.exists()
+    assert main(["export", str(tmp_path / "cnn.npz"), str(out), "--input-shape", "1,12,14"]) == 0
+    onnx.checker.check_model(str(out), full_check=True)
+    x = np.random.default_rng(2).standard_normal((6, 1, 12, 14)).astype(np.float32)
+    (got,) = ort.InferenceSession(str(out)).run(None, {"input": x})
+    np.testing.assert_allclose(got, model(x), rtol=TOLERANCE, atol=TOLERANCE)
 
 
 # --- the model files, trained briefly, on MNIST ---------------------------------------
@@ -360,13 +556,24 @@ def mnist() -> tuple[FloatArray, Any, FloatArray, Any]:
     return x[:512], y[:512], x_test, y_test
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(p.stem for p in MODELS.glob("*.py")))
-def test_model_files_trained_briefly_predict_the_same_mnist_labels(
-    name: str, mnist: tuple[FloatArray, Any, FloatArray, Any]
-) -> None:
-    x, y, x_test, _ = mnist
-    model = load_model_file(MODELS / f"{name}.py").build(0)
+def input_shape(model_file: ModelFile) -> tuple[int, ...]:
+    """One sample's shape for the model file: its ``INPUT_SHAPE`` (``(1, 28, 28)`` for a
+    CNN), else MNIST's rows, ``(784,)``. ``ModelFile`` has no ``input_shape`` field yet,
+    so the attribute is read from the module ``load_model_file`` imported."""
+    shape = getattr(model_file, "input_shape", None)
+    if shape is None:
+        module = sys.modules[f"tinynet_model_{model_file.path.stem}"]
+        shape = getattr(module, "INPUT_SHAPE", (784,))
+    return tuple(shape)
+
+
+def check_model_file(path: Path, mnist: tuple[FloatArray, Any, FloatArray, Any]) -> None:
+    """Train the file's model for a few batches of MNIST shaped as its input; then the
+    graph must pass the checker, match on random pixels and predict the same labels."""
+    model_file = load_model_file(path)
+    shape = input_shape(model_file)
+    x, y, x_test, _ = (part.reshape(-1, *shape) if part.ndim > 1 else part for part in mnist)
+    model = model_file.build(0)
     loss, optimizer = CrossEntropyLoss(), Adam(model.parameters(), lr=1e-3)
     model.train()
     for start in range(0, len(x), 128):  # a few batches
@@ -375,8 +582,47 @@ def test_model_files_trained_briefly_predict_the_same_mnist_labels(
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
-    proto = assert_runtime_matches(model, (784,), pixels=True)
+    proto = assert_runtime_matches(model, shape, pixels=True)
     (outputs,) = session(proto).run(None, {"input": x_test})
     expected = model(x_test)
     np.testing.assert_allclose(outputs, expected, rtol=TOLERANCE, atol=TOLERANCE)
     assert np.array_equal(outputs.argmax(axis=1), expected.argmax(axis=1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.stem for p in MODELS.glob("*.py")))
+def test_model_files_trained_briefly_predict_the_same_mnist_labels(
+    name: str, mnist: tuple[FloatArray, Any, FloatArray, Any]
+) -> None:
+    check_model_file(MODELS / f"{name}.py", mnist)
+
+
+CNN_FILE = """
+from tinynet import (AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dense, Flatten, MaxPool2d,
+                     ReLU, Sequential, Unflatten)
+{input_shape}
+
+def build(seed):
+    return Sequential(
+        {first}
+        Conv2d(1, 4, 5, padding=2, seed=seed), BatchNorm2d(4), ReLU(), MaxPool2d(2),
+        Conv2d(4, 8, 3, stride=2, seed=seed + 1), ReLU(),
+        AdaptiveAvgPool2d(1), Flatten(), Dense(8, 10, seed=seed + 2),
+    )
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("input_shape", "first"),
+    [("INPUT_SHAPE = (1, 28, 28)", ""), ("", "Unflatten(1, (1, 28, 28)),")],
+    ids=["INPUT_SHAPE", "Unflatten-first"],
+)
+def test_conv_model_files_are_covered(
+    tmp_path: Path, input_shape: str, first: str, mnist: tuple[FloatArray, Any, FloatArray, Any]
+) -> None:
+    """What the test over models/ does for a CNN file, on two small ones: one declares
+    its input shape, the other reshapes MNIST rows itself."""
+    path = tmp_path / "small_cnn.py"
+    path.write_text(CNN_FILE.format(input_shape=input_shape, first=first))
+    check_model_file(path, mnist)

@@ -38,13 +38,17 @@ def test_piecewise_milestones_stay_epochs_when_the_rate_changes_every_batch() ->
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "message"),
     [
-        {"milestones": [2, 5], "factors": [1.0, 0.5]},  # one factor too few
-        {"milestones": [5, 2], "factors": [1.0, 0.5, 0.1]},  # not increasing
+        ({"milestones": [2, 5], "factors": [1.0, 0.5]}, "one factor more"),  # one too few
+        ({"milestones": [5, 2], "factors": [1.0, 0.5, 0.1]}, "increasing milestones"),
+        ({"milestones": [2], "factors": [1.0, "half"]}, "piecewise factor"),
+        ({"milestones": 2, "factors": [1.0, 0.5]}, "lists of milestones and factors"),
+        ({"milestones": [2]}, r"missing \['factors'\]"),
     ],
 )
-def test_piecewise_refuses_mismatched_milestones(args: dict[str, list[float]]) -> None:
-    recipe = Recipe(optimizer="sgd", schedule="piecewise", schedule_args=args, epochs=6)
-    with pytest.raises(ValueError, match="increasing milestones and one factor more"):
-        rates(recipe, batches=1, steps=1)
+def test_piecewise_refuses_bad_milestones_when_the_recipe_is_made(
+    args: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Recipe(optimizer="sgd", schedule="piecewise", schedule_args=args, epochs=6)

@@ -189,3 +189,132 @@ def test_load_state_dict_restores_the_base_lr() -> None:
     assert resumed_opt.lr == 0.05
     resumed.step()  # t = 4: 0.1 * 0.5 ** 2, from the saved base, not the new optimizer's
     assert resumed_opt.lr == 0.025
+
+
+# --- OneCycleLR and ReduceLROnPlateau: PyTorch's values, float64 -------------------------
+
+ONE_CYCLE_CASES = [
+    {"max_lr": 0.5, "total_steps": 20},
+    {"max_lr": 0.5, "epochs": 4, "steps_per_epoch": 5, "anneal_strategy": "linear"},
+    {"max_lr": 0.2, "total_steps": 30, "three_phase": True, "pct_start": 0.25},
+    {"max_lr": 1.0, "total_steps": 17, "div_factor": 10.0, "final_div_factor": 100.0},
+    {"max_lr": 0.3, "total_steps": 12, "cycle_momentum": False},
+]
+
+
+@pytest.mark.parametrize("kwargs", ONE_CYCLE_CASES)
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_one_cycle_matches_torch_lr_momentum_and_steps(kwargs: dict[str, Any], kind: str) -> None:
+    torch = pytest.importorskip("torch")
+    from tinynet.optim import Adam, OneCycleLR
+
+    start = np.random.default_rng(0).standard_normal(5)
+    ours_p = Parameter(start.copy())
+    theirs_p = torch.tensor(start.copy(), requires_grad=True)
+    if kind == "sgd":
+        ours_opt: Any = SGD([ours_p], lr=0.1, momentum=0.9)
+        theirs_opt: Any = torch.optim.SGD([theirs_p], lr=0.1, momentum=0.9)
+    else:
+        ours_opt = Adam([ours_p], lr=0.1)
+        theirs_opt = torch.optim.Adam([theirs_p], lr=0.1)
+    ours = OneCycleLR(ours_opt, **kwargs)
+    theirs = torch.optim.lr_scheduler.OneCycleLR(theirs_opt, **kwargs)
+    total = kwargs.get("total_steps") or kwargs["epochs"] * kwargs["steps_per_epoch"]
+    for step in range(total):
+        group = theirs_opt.param_groups[0]
+        momentum = group["betas"][0] if kind == "adam" else group["momentum"]
+        ours_momentum = ours_opt.betas[0] if kind == "adam" else ours_opt.momentum
+        assert ours_opt.lr == pytest.approx(group["lr"], rel=1e-12), step
+        assert ours_momentum == pytest.approx(momentum, rel=1e-12), step
+        grad = np.sin(np.arange(5.0) + step)  # the same gradient for both
+        ours_p.grad = grad
+        theirs_p.grad = torch.tensor(grad)
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+    np.testing.assert_allclose(ours_p.data, theirs_p.detach().numpy(), rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="tried to step"):
+        ours.step()
+
+
+def test_one_cycle_refuses_what_cannot_run() -> None:
+    from tinynet.optim import OneCycleLR
+
+    with pytest.raises(ValueError, match="give total_steps, or epochs and steps_per_epoch"):
+        OneCycleLR(optimizer(), max_lr=1.0)
+    with pytest.raises(ValueError, match="too few for pct_start"):
+        OneCycleLR(optimizer(), max_lr=1.0, total_steps=3)
+    plain = optimizer()
+    OneCycleLR(plain, max_lr=1.0, total_steps=10)  # PyTorch sets SGD's momentum too
+    assert plain.momentum == 0.95
+
+
+def test_one_cycle_state_dict_restores_lr_and_momentum() -> None:
+    from tinynet.optim import OneCycleLR
+
+    saved_opt = SGD([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+    saved = OneCycleLR(saved_opt, max_lr=1.0, total_steps=20)
+    lrs(saved, 7)
+    resumed_opt = SGD([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+    resumed = OneCycleLR(resumed_opt, max_lr=1.0, total_steps=20)
+    resumed.load_state_dict(saved.state_dict())
+    assert (resumed_opt.lr, resumed_opt.momentum) == (saved_opt.lr, saved_opt.momentum)
+
+
+PLATEAU_CASES = [
+    {},
+    {"mode": "max", "factor": 0.5, "patience": 1},
+    {"patience": 0, "cooldown": 2, "factor": 0.5, "min_lr": 0.02},
+    {"threshold_mode": "abs", "threshold": 0.05, "patience": 1},
+    {"mode": "max", "threshold_mode": "abs", "threshold": 0.1, "patience": 2, "cooldown": 1},
+]
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU_CASES)
+def test_reduce_lr_on_plateau_matches_torch(kwargs: dict[str, Any]) -> None:
+    torch = pytest.importorskip("torch")
+    from tinynet.optim import ReduceLROnPlateau
+
+    rng = np.random.default_rng(1)
+    values = np.concatenate([np.linspace(1.0, 0.5, 6), 0.5 + 0.02 * rng.standard_normal(30)])
+    values[20] = np.nan  # never an improvement, as in PyTorch
+    ours_opt = optimizer(0.1)
+    theirs_opt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1)
+    ours = ReduceLROnPlateau(ours_opt, **kwargs)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs_opt, **kwargs)
+    for epoch, value in enumerate(values):
+        ours.step(float(value))
+        theirs.step(float(value))
+        assert ours_opt.lr == theirs_opt.param_groups[0]["lr"], epoch
+        assert ours.num_bad_epochs == theirs.num_bad_epochs, epoch
+    assert ours_opt.lr < 0.1  # the case reduced at least once
+
+
+def test_reduce_lr_on_plateau_through_fit_watches_the_monitored_value() -> None:
+    from tinynet import Dense, MSELoss
+    from tinynet.callbacks import LearningRateScheduler
+    from tinynet.optim import ReduceLROnPlateau
+    from tinynet.train import fit
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 2)).astype(np.float32)
+    y = rng.standard_normal((64, 1)).astype(np.float32)  # noise: the loss plateaus at once
+    model = Dense(2, 1, seed=0)
+    opt = SGD(model.parameters(), lr=0.01)
+    plateau = ReduceLROnPlateau(opt, patience=0, factor=0.5, threshold=0.5)
+    history = fit(
+        model,
+        x,
+        y,
+        loss=MSELoss(),
+        optimizer=opt,
+        epochs=4,
+        batch_size=64,
+        verbose=0,
+        callbacks=[LearningRateScheduler(plateau, monitor="loss")],
+    )
+    # epoch 1 sets the best; each later one fails to beat it by half: halve every epoch
+    assert history["lr"] == [0.01, 0.01, 0.005, 0.0025]
+    with pytest.raises(ValueError, match="steps once per epoch"):
+        LearningRateScheduler(plateau, per="batch")

@@ -16,14 +16,20 @@ import pytest
 
 from tinynet import (
     GELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
     Dense,
     Dropout,
     Flatten,
     Layer,
     LeakyReLU,
+    MaxPool2d,
     Parallel,
     ReLU,
+    Reshape,
     Residual,
     Sequential,
     Sigmoid,
@@ -31,6 +37,7 @@ from tinynet import (
     Softmax,
     Swish,
     Tanh,
+    Unflatten,
 )
 from tinynet.io import ConversionError, from_torch, load_safetensors, to_torch
 from tinynet.io.architecture import describe
@@ -40,19 +47,9 @@ from tinynet.typing import FloatArray
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-HAS_BATCH_COUNT = "num_batches_tracked" in BatchNorm1d(2).state_dict()
-"""Whether tinynet's BatchNorm keeps torch's num_batches_tracked (the CNN work adds it);
-until then that one buffer cannot survive a round trip, and is left out of comparisons."""
-
-
-def comparable(module: Any) -> dict[str, Any]:
-    """``module.state_dict()``, without num_batches_tracked while tinynet lacks it."""
-    state = module.state_dict()
-    return {k: v for k, v in state.items() if HAS_BATCH_COUNT or "num_batches_tracked" not in k}
-
 
 def assert_same_tensors(a: Any, b: Any) -> None:
-    sa, sb = comparable(a), comparable(b)
+    sa, sb = a.state_dict(), b.state_dict()
     assert list(sa) == list(sb)
     for name in sa:
         assert sa[name].dtype == sb[name].dtype, name
@@ -85,7 +82,60 @@ TORCH_MODULES: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "Dropout": (lambda: nn.Dropout(0.3), (5,)),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(5, eps=1e-3, momentum=0.2), (5,)),
     "BatchNorm1d-no-affine": (lambda: nn.BatchNorm1d(5, affine=False), (5,)),
+    "BatchNorm1d-cumulative": (lambda: nn.BatchNorm1d(5, momentum=None), (5,)),
+    "BatchNorm1d-sequences": (lambda: nn.BatchNorm1d(3), (3, 5)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3, eps=1e-3, momentum=0.2), (3, 4, 5)),
+    "BatchNorm2d-cumulative-no-affine": (
+        lambda: nn.BatchNorm2d(3, momentum=None, affine=False),
+        (3, 4, 5),
+    ),
     "Flatten": (nn.Flatten, (2, 3)),
+    "Flatten-4d": (nn.Flatten, (2, 3, 4)),
+    "Unflatten": (lambda: nn.Unflatten(1, (2, -1)), (12,)),
+    "Conv2d": (lambda: nn.Conv2d(2, 3, 3, padding=1), (2, 6, 7)),
+    "Conv2d-same-even-kernel-dilated": (
+        lambda: nn.Conv2d(2, 3, (2, 4), padding="same", dilation=(1, 2)),
+        (2, 7, 9),
+    ),
+    "Conv2d-stride-2-no-bias-non-square": (
+        lambda: nn.Conv2d(2, 4, (3, 2), stride=(2, 1), padding=(1, 0), bias=False),
+        (2, 7, 6),
+    ),
+    "Conv2d-valid": (lambda: nn.Conv2d(1, 2, 5, padding="valid"), (1, 8, 9)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 6, 8)),
+    "MaxPool2d-padded-dilated-non-square": (
+        lambda: nn.MaxPool2d((3, 2), (1, 2), (1, 0), dilation=(2, 1)),
+        (2, 7, 6),
+    ),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), (2, 6, 8)),
+    "AvgPool2d-padding-not-counted": (
+        lambda: nn.AvgPool2d(3, 2, 1, count_include_pad=False),
+        (2, 7, 9),
+    ),
+    "AvgPool2d-divisor-override": (
+        lambda: nn.AvgPool2d((3, 2), 1, (1, 0), divisor_override=5),
+        (2, 5, 6),
+    ),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(1), (3, 5, 7)),
+    "AdaptiveAvgPool2d-overlapping-bins": (lambda: nn.AdaptiveAvgPool2d((4, None)), (2, 7, 8)),
+    "CNN": (
+        lambda: nn.Sequential(
+            nn.Unflatten(1, (1, 12, 14)),
+            nn.Conv2d(1, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4, 6, (2, 4), padding="same", dilation=(1, 2)),
+            nn.BatchNorm2d(6, momentum=None),
+            nn.Tanh(),
+            nn.Conv2d(6, 8, (3, 2), stride=2, bias=False),
+            nn.AvgPool2d(2, stride=1, padding=1, count_include_pad=False),
+            nn.AdaptiveAvgPool2d((2, 3)),
+            nn.Flatten(),
+            nn.Linear(48, 10),
+        ),
+        (168,),
+    ),
     "Sequential-nested": (
         lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 3), nn.Tanh()), nn.Sequential()),
         (4,),
@@ -93,6 +143,7 @@ TORCH_MODULES: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", sorted(TORCH_MODULES))
 def test_torch_to_tinynet_to_torch_is_exact(name: str, dtype: Any) -> None:
@@ -102,14 +153,21 @@ def test_torch_to_tinynet_to_torch_is_exact(name: str, dtype: Any) -> None:
     model = from_torch(original)
     back = to_torch(model)
     assert repr(back) == repr(original)
+    assert settings(back) == settings(original)
     assert_same_tensors(back, original)
     assert [m.training for m in back.modules()] == [m.training for m in original.modules()]
     x = torch.randn((7, *shape), dtype=dtype)
     with torch.no_grad():
         expected = original(x.clone()).numpy()
         np.testing.assert_array_equal(back(x.clone()).numpy(), expected)
-    tolerance = 1e-6 if dtype == torch.float32 else 1e-12
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
     np.testing.assert_allclose(model(x.numpy()), expected, rtol=tolerance, atol=tolerance)
+
+
+def settings(module: Any) -> list[dict[str, Any]]:
+    """Every module's public attributes (reprs leave some out, e.g. AvgPool2d's
+    count_include_pad), in order."""
+    return [{k: v for k, v in vars(m).items() if not k.startswith("_")} for m in module.modules()]
 
 
 def test_training_mode_is_carried_over() -> None:
@@ -138,13 +196,50 @@ def tinynet_model() -> Sequential:
     )
 
 
-def test_tinynet_to_torch_to_tinynet_is_exact() -> None:
-    model = tinynet_model()
-    model.forward(np.random.default_rng(0).standard_normal((9, 3, 4)).astype(np.float32))
+def tinynet_cnn() -> Sequential:
+    return Sequential(
+        Unflatten(1, (1, 12, 14)),
+        Conv2d(1, 4, 3, padding=1, seed=0),
+        BatchNorm2d(4, momentum=None),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(4, 6, (2, 4), padding="same", dilation=(1, 2), seed=1),
+        BatchNorm2d(6, eps=1e-3, affine=False),
+        Tanh(),
+        Conv2d(6, 8, (3, 2), stride=2, bias=False, seed=2),
+        MaxPool2d((2, 1), padding=(1, 0), dilation=(2, 1)),
+        AvgPool2d(2, stride=1, padding=1, count_include_pad=False, divisor_override=3),
+        AdaptiveAvgPool2d((2, 3)),
+        Flatten(),
+        Dense(48, 10, seed=3),
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "shape", "dtype"),
+    [
+        (tinynet_model, (3, 4), np.float32),
+        (tinynet_cnn, (168,), np.float32),
+        (tinynet_cnn, (168,), np.float64),
+    ],
+    ids=["mlp", "cnn", "cnn-float64"],
+)
+def test_tinynet_to_torch_to_tinynet_is_exact(
+    make: Callable[[], Sequential], shape: tuple[int, ...], dtype: Any
+) -> None:
+    model = make().astype(dtype)
+    model.forward(np.random.default_rng(0).standard_normal((9, *shape)).astype(dtype))
+    model.forward(np.random.default_rng(1).standard_normal((9, *shape)).astype(dtype))
     model.eval()
-    back = from_torch(to_torch(model))
+    module = to_torch(model)
+    x = np.random.default_rng(2).standard_normal((5, *shape)).astype(dtype)
+    with torch.no_grad():
+        tolerance = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x), tolerance)
+    back = from_torch(module)
     expected = describe(model)
-    expected["children"][8]["type"] = "SiLU"  # Swish is torch's SiLU, and comes back so
+    if make is tinynet_model:
+        expected["children"][8]["type"] = "SiLU"  # Swish is torch's SiLU, and comes back so
     assert describe(back) == expected
     original, returned = model.state_dict(), back.state_dict()
     assert list(returned) == list(original)
@@ -183,8 +278,24 @@ class MyLinear(nn.Linear):  # type: ignore[misc]
         (nn.Sequential(MyLinear(2, 2)), r"model\.0 is .*MyLinear"),
         (nn.ModuleList([nn.ReLU()]), r"model is torch\.nn\.modules\.container\.ModuleList"),
         (nn.Sequential(nn.Softmax()), r"model\.0 is Softmax\(dim=None\)"),
-        (nn.Sequential(nn.BatchNorm1d(3, momentum=None)), r"model\.0 .*momentum=None"),
         (nn.BatchNorm1d(3, track_running_stats=False), "track_running_stats=False"),
+        (
+            nn.Sequential(nn.Flatten(), nn.Sequential(nn.BatchNorm2d(3, bias=False))),
+            r"model\.1\.0 is BatchNorm2d.* without a bias",
+        ),
+        (
+            nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)),
+            r"model\.0 is Conv2d\(4, 4.* groups=2; tinynet's Conv2d has only groups=1",
+        ),
+        (
+            nn.Sequential(nn.ReLU(), nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect")),
+            r"model\.1 is Conv2d.*padding_mode='reflect'.*only padding_mode='zeros'",
+        ),
+        (nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), r"model\.0 .*ceil_mode=True"),
+        (nn.MaxPool2d(2, return_indices=True), r"model is MaxPool2d.*return_indices=True"),
+        (nn.Sequential(nn.Tanh(), nn.AvgPool2d(2, ceil_mode=True)), r"model\.1 .*ceil_mode"),
+        (nn.MaxPool2d(2, padding=2), r"model \(MaxPool2d.*at most half the kernel"),
+        (nn.Unflatten(0, (2, 2)), r"model \(Unflatten.*dim must be a non-zero int"),
         (nn.Sequential(nn.Flatten(start_dim=2)), r"model\.0 .*start_dim=1"),
         (nn.Linear(2, 2).to(torch.bfloat16), r"torch\.bfloat16 tensors.*module\.float\(\)"),
         (nn.Dropout(1.0), r"model \(Dropout.*p must lie in \[0, 1\)"),
@@ -241,7 +352,7 @@ def tinynet_mlp() -> Sequential:
 
 
 def test_raw_torch_state_dict_gets_the_transposition_hint() -> None:
-    state = comparable(trained(torch_mlp(), (12,)))
+    state = trained(torch_mlp(), (12,)).state_dict()
     with pytest.raises(StateDictError, match=r"the transpose.*load_safetensors") as error:
         tinynet_mlp().load_state_dict({k: v.numpy() for k, v in state.items()})
     assert "0.weight: expected shape (12, 8)" in str(error.value)
@@ -249,22 +360,33 @@ def test_raw_torch_state_dict_gets_the_transposition_hint() -> None:
         tinynet_mlp().load_state_dict(state)
 
 
-def test_torch_safetensors_file_of_an_mlp_with_batchnorm(tmp_path: Path) -> None:
+def test_torch_safetensors_file_of_a_cnn_loads_strictly(tmp_path: Path) -> None:
+    """Conv2d weights are (out, in, kh, kw) in both: only Linear weights are transposed."""
     safetensors_torch = pytest.importorskip("safetensors.torch")
-    reference = trained(torch_mlp(), (12,))
-    safetensors_torch.save_file(comparable(reference), tmp_path / "m.safetensors")
-    model = tinynet_mlp().eval()
+    torch.manual_seed(0)
+    reference = trained(TORCH_MODULES["CNN"][0](), (168,))
+    safetensors_torch.save_file(reference.state_dict(), tmp_path / "m.safetensors")
+    model = Sequential(  # the torch CNN's twin, built in tinynet
+        Unflatten(1, (1, 12, 14)),
+        Conv2d(1, 4, 3, padding=1),
+        BatchNorm2d(4),
+        ReLU(inplace=True),
+        MaxPool2d(2),
+        Conv2d(4, 6, (2, 4), padding="same", dilation=(1, 2)),
+        BatchNorm2d(6, momentum=None),
+        Tanh(),
+        Conv2d(6, 8, (3, 2), stride=2, bias=False),
+        AvgPool2d(2, stride=1, padding=1, count_include_pad=False),
+        AdaptiveAvgPool2d((2, 3)),
+        Flatten(),
+        Dense(48, 10),
+    ).eval()
     assert load_safetensors(model, tmp_path / "m.safetensors") == ([], [])
-    x = torch.randn(5, 12)
+    x = torch.randn(5, 168)
     with torch.no_grad():
-        np.testing.assert_allclose(model(x.numpy()), reference(x).numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(model(x.numpy()), reference(x).numpy(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.xfail(
-    not HAS_BATCH_COUNT,
-    reason="tinynet's BatchNorm1d has no num_batches_tracked buffer yet (the CNN work adds it)",
-    strict=True,
-)
 def test_torch_safetensors_file_with_num_batches_tracked_loads_strictly(tmp_path: Path) -> None:
     safetensors_torch = pytest.importorskip("safetensors.torch")
     reference = trained(torch_mlp(), (12,))
@@ -274,11 +396,6 @@ def test_torch_safetensors_file_with_num_batches_tracked_loads_strictly(tmp_path
     assert_same_tensors(to_torch(model), reference)
 
 
-@pytest.mark.xfail(
-    not HAS_BATCH_COUNT,
-    reason="tinynet's BatchNorm1d has no num_batches_tracked buffer yet (the CNN work adds it)",
-    strict=True,
-)
 def test_num_batches_tracked_survives_the_round_trip() -> None:
     original = trained(torch_mlp(), (12,))
     assert original[1].num_batches_tracked.item() == 3
@@ -286,14 +403,57 @@ def test_num_batches_tracked_survives_the_round_trip() -> None:
     assert torch.equal(back[1].num_batches_tracked, original[1].num_batches_tracked)
 
 
+def test_reshape_goes_to_torch_as_flatten_then_unflatten() -> None:
+    """torch has no Reshape module: Flatten then Unflatten(1, shape) reshapes each sample."""
+    model = Sequential(Dense(24, 24, seed=0), Reshape((2, -1, 3)), Conv2d(2, 1, 2, seed=1))
+    model.eval()
+    module = to_torch(model)
+    assert repr(module[1]) == repr(nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, -1, 3))))
+    assert [m.training for m in module.modules()] == [False] * 6
+    x = np.random.default_rng(0).standard_normal((3, 24)).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), model(x), 1e-6, 1e-6)
+    back = from_torch(module)
+    assert [type(layer).__name__ for layer in back[1]] == ["Flatten", "Unflatten"]
+
+
 # --- a network trained in PyTorch, moved into tinynet ---------------------------------------
+
+
+def trained_on_mnist(network: Any, lr: float, batches: int, *, flatten: bool = True) -> Any:
+    """``network`` trained with Adam on the first ``batches`` batches of 128 MNIST
+    images, in inference mode."""
+    from tinynet.datasets import load_mnist
+
+    (x, y), _ = load_mnist(flatten=flatten)
+    optimizer = torch.optim.Adam(network.parameters(), lr=lr)
+    network.train()
+    for start in range(0, 128 * batches, 128):
+        optimizer.zero_grad()
+        batch = torch.from_numpy(x[start : start + 128])
+        loss = nn.functional.cross_entropy(network(batch), torch.from_numpy(y[start : start + 128]))
+        loss.backward()
+        optimizer.step()
+    return network.eval()
+
+
+def assert_same_mnist_predictions_in_tinynet(network: Any, *, flatten: bool = True) -> None:
+    """``network`` moved into tinynet gives the same outputs (to 1e-5) and labels on the
+    10,000 MNIST test images, and had learned something."""
+    from tinynet.datasets import load_mnist
+
+    _, (x_test, y_test) = load_mnist(flatten=flatten)
+    model = from_torch(network)
+    with torch.no_grad():
+        expected = network(torch.from_numpy(x_test)).numpy()
+    outputs = model(x_test)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(outputs.argmax(axis=1), expected.argmax(axis=1))
+    assert (expected.argmax(axis=1) == y_test).mean() > 0.5  # it did learn
 
 
 @pytest.mark.slow
 def test_network_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() -> None:
-    from tinynet.datasets import load_mnist
-
-    (x, y), (x_test, _) = load_mnist()
     torch.manual_seed(0)
     network = nn.Sequential(
         nn.Linear(784, 64),
@@ -304,19 +464,23 @@ def test_network_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() ->
         nn.GELU(),
         nn.Linear(32, 10),
     )
-    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
-    network.train()
-    for start in range(0, 1280, 128):  # ten batches
-        optimizer.zero_grad()
-        batch = torch.from_numpy(x[start : start + 128])
-        loss = nn.functional.cross_entropy(network(batch), torch.from_numpy(y[start : start + 128]))
-        loss.backward()
-        optimizer.step()
-    network.eval()
-    model = from_torch(network)
-    with torch.no_grad():
-        expected = network(torch.from_numpy(x_test)).numpy()
-    outputs = model(x_test)
-    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
-    assert np.array_equal(outputs.argmax(axis=1), expected.argmax(axis=1))
-    assert (expected.argmax(axis=1) == load_mnist()[1][1]).mean() > 0.5  # it did learn
+    assert_same_mnist_predictions_in_tinynet(trained_on_mnist(network, lr=1e-3, batches=10))
+
+
+@pytest.mark.slow
+def test_cnn_trained_in_torch_predicts_the_same_mnist_labels_in_tinynet() -> None:
+    torch.manual_seed(0)
+    network = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding="same", bias=False),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(7),
+        nn.Flatten(),
+        nn.Dropout(0.1),
+        nn.Linear(784, 10),
+    )
+    network = trained_on_mnist(network, lr=3e-3, batches=20, flatten=False)
+    assert_same_mnist_predictions_in_tinynet(network, flatten=False)

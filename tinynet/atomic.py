@@ -34,10 +34,12 @@ the temporary file is removed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
 import secrets
+import shutil
 import stat
 import sys
 from collections.abc import Iterator
@@ -90,6 +92,45 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     finally:
         handle.close()
     _fsync_directory(folder)
+
+
+def check_writable(path: str | os.PathLike[str], size: int = 0) -> None:
+    """Raise the ``OSError`` that `atomic_write` to ``path`` would meet, before anything is
+    written: so a long run can refuse a typo in an output path at its start.
+
+    Refused: ``path`` an existing directory (``IsADirectoryError``) or other non-regular
+    file; its folder, or the nearest existing folder above (`atomic_write` creates the
+    missing ones), not a directory (``NotADirectoryError``) or not writable
+    (``PermissionError``, read-only file systems too); fewer than ``size`` bytes free
+    there (``errno.ENOSPC``: ``size`` is a lower bound of what will be written). In an
+    existing folder, writability is tried for real: a temporary file is created and
+    removed at once, as `atomic_write` creates its own. Creates no folder.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory (expected a file name)", str(path))
+    if target.exists() and not target.is_file():
+        raise OSError(errno.EINVAL, "Exists and is not a regular file", str(path))
+    existing = target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(existing))
+    if existing == target.parent:
+        stem = temporary_stem(target)
+        with _naming(target, existing / stem):
+            fd, temp = _create_locked(existing, stem)
+        os.close(fd)
+        os.unlink(temp)
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", str(existing))
+    free = shutil.disk_usage(existing).free
+    if free < size:
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left on device (at least {size:,} bytes to write, {free:,} free)",
+            str(path),
+        )
 
 
 def temporary_stem(target: Path) -> str:

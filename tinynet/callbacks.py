@@ -13,9 +13,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from tinynet.optim.schedules import LRScheduler
+from tinynet.optim.schedules import LRScheduler, ReduceLROnPlateau
 from tinynet.train import Callback, History, ProgressBar, Run
 from tinynet.typing import Array
+from tinynet.validation import is_integer, is_real, short
 
 __all__ = [
     "Callback",
@@ -78,8 +79,13 @@ class Monitor:
         return {"best": self.best if math.isfinite(self.best) else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict`."""
+        """Restore `state_dict`; ``ValueError`` (nothing changed) unless ``best`` is a
+        number or ``None``."""
         best = state["best"]
+        if best is not None and not (is_real(best) and not math.isnan(best)):
+            raise ValueError(
+                f"{self.owner}: the saved best must be a number or null, got {short(best)}"
+            )
         self.best = -math.inf if best is None else float(best)
 
 
@@ -127,9 +133,15 @@ class EarlyStopping(Callback):
         return {**self.tracker.state_dict(), "best_epoch": self.best_epoch, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        best_epoch, wait = state["best_epoch"], state["wait"]
+        if not (is_integer(best_epoch) and best_epoch >= -1 and is_integer(wait) and wait >= 0):
+            raise ValueError(
+                f"EarlyStopping: expected a saved best_epoch >= -1 and wait >= 0, integers, "
+                f"got {short(best_epoch)} and {short(wait)}"
+            )
         self.tracker.load_state_dict(state)
-        self.best_epoch = int(state["best_epoch"])
-        self.wait = int(state["wait"])
+        self.best_epoch = int(best_epoch)
+        self.wait = int(wait)
 
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
         if self.tracker.improves(logs):
@@ -148,20 +160,38 @@ class EarlyStopping(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Step a `tinynet.optim` schedule after every epoch (``per="epoch"``) or batch."""
+    """Step a `tinynet.optim` schedule after every epoch (``per="epoch"``) or batch.
 
-    def __init__(self, scheduler: LRScheduler, *, per: str = "epoch") -> None:
+    A `ReduceLROnPlateau` is stepped once per epoch with the logged value ``monitor``
+    (``"val_loss"`` by default; a ``KeyError`` names what is logged if it is not), which
+    together make Keras's ``ReduceLROnPlateau`` callback.
+    """
+
+    def __init__(
+        self,
+        scheduler: LRScheduler | ReduceLROnPlateau,
+        *,
+        per: str = "epoch",
+        monitor: str = "val_loss",
+    ) -> None:
         if per not in ("epoch", "batch"):
             raise ValueError(f"LearningRateScheduler: per must be 'epoch' or 'batch', got {per!r}")
+        if isinstance(scheduler, ReduceLROnPlateau) and per != "epoch":
+            raise ValueError("LearningRateScheduler: ReduceLROnPlateau steps once per epoch")
         self.scheduler = scheduler
         self.per = per
+        self.monitor = Monitor("LearningRateScheduler", monitor, scheduler_mode(scheduler))
 
     def on_batch_end(self, run: Run) -> None:
-        if self.per == "batch":
+        if self.per == "batch" and isinstance(self.scheduler, LRScheduler):
             self.scheduler.step()
 
     def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
-        if self.per == "epoch":
+        if self.per != "epoch":
+            return
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step(self.monitor.value(logs))
+        else:
             self.scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:
@@ -169,6 +199,11 @@ class LearningRateScheduler(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.scheduler.load_state_dict(state)
+
+
+def scheduler_mode(scheduler: object) -> str:
+    """``"min"`` or ``"max"`` for a plateau schedule, ``"auto"`` otherwise."""
+    return scheduler.mode if isinstance(scheduler, ReduceLROnPlateau) else "auto"
 
 
 class LambdaCallback(Callback):

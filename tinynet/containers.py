@@ -3,6 +3,26 @@
 `Sequential` applies its layers one after another; `Residual` adds a block's output to
 its input; `Parallel` (and `Concat`) feeds one input to several branches and joins
 their outputs.
+
+**In-place layers** (``ReLU(inplace=True)``) write over the array they are given. Two
+rules keep that from ever changing an array someone still reads, using what each layer
+declares (``inplace``, ``saves_output``, ``aliases_input``):
+
+- An array a layer keeps for its backward is never written: an in-place layer right
+  after one that keeps its output, or after views of it (``Sigmoid(), Flatten(),
+  ReLU(inplace=True)``), is refused at construction, as is one first in a `Residual`
+  block (the skip path adds the input back) or first in one of several `Parallel`
+  branches (the others read it). `ValueError`, naming the layers.
+- The caller's input is never written: where an in-place layer would receive a
+  `Sequential`'s own input (first, or after layers whose output may be their input:
+  `Flatten`, `Dropout`), the `Sequential` copies it for that layer. So ``model(x)``,
+  ``predict`` and ``fit`` never change ``x``, and ``ReLU(inplace=True)`` first in a
+  model (as PyTorch allows) costs what ``ReLU()`` costs there, no more. A bare in-place
+  layer called directly still writes over its input: that is what it is for.
+
+Refusing the second case instead would give false alarms (a `Sequential` cannot know
+whether a `Dense` comes before it in an outer one) and make model files and converted
+PyTorch models with such a layer unloadable; the copy is always right.
 """
 
 from __future__ import annotations
@@ -72,14 +92,68 @@ def default_input_shape(layer: Layer, owner: str) -> Shape:
     return (features,)
 
 
+def writes_input(layer: Layer) -> bool:
+    """Whether ``layer.forward`` may write into the array it is given: an in-place layer,
+    or a `Parallel` of one branch that does. A `Sequential` never does (it copies for
+    such a layer, see the module's docstring); a `Residual` block cannot (refused)."""
+    if isinstance(layer, Sequential):
+        return False
+    if isinstance(layer, Parallel):
+        return any(writes_input(branch) for branch in layer.branches)
+    if isinstance(layer, Residual):
+        return False
+    return layer.inplace
+
+
+def may_alias_input(layer: Layer) -> bool:
+    """Whether the array ``layer.forward`` returns may share memory with its input: a
+    view (`Flatten`), the input itself (`Dropout` in inference mode, an in-place layer),
+    or a `Sequential` of only such layers."""
+    if isinstance(layer, Sequential):
+        return all(may_alias_input(child) for child in layer.layers)
+    if isinstance(layer, Parallel):
+        branches = layer.branches
+        return layer.mode == "sum" and len(branches) == 1 and may_alias_input(branches[0])
+    if isinstance(layer, Residual):
+        return False
+    return layer.aliases_input or layer.inplace
+
+
+def _keeper(layers: Sequence[Layer]) -> Layer | None:
+    """The layer among ``layers`` (run in order) that keeps for its backward the array
+    their output is, or a view of: `None` when the output is fresh memory or the input."""
+    for layer in reversed(layers):
+        kept = _keeper(layer.layers) if isinstance(layer, Sequential) else None
+        if kept is not None:
+            return kept
+        if not isinstance(layer, Sequential) and last_layer(layer).saves_output:
+            return layer
+        if not may_alias_input(layer):
+            return None
+    return None
+
+
+def _first_writing_caller_input(layers: Sequence[Layer]) -> int | None:
+    """The position of the layer that would write into the input of a `Sequential` of
+    ``layers``: an in-place one reached by that input itself or a view of it."""
+    for i, layer in enumerate(layers):
+        if writes_input(layer):
+            return i
+        if not may_alias_input(layer):
+            return None
+    return None
+
+
 def _require_safe_inplace(layers: Sequence[Layer]) -> None:
-    """Raise ``ValueError`` where an in-place layer would overwrite the output the layer
-    before it keeps for its backward: gradients would silently be wrong."""
+    """Raise ``ValueError`` where an in-place layer would overwrite an output an earlier
+    layer keeps for its backward (directly or through views): gradients would silently
+    be wrong."""
     for i in range(1, len(layers)):
-        if first_layer(layers[i]).inplace and last_layer(layers[i - 1]).saves_output:
+        keeper = _keeper(layers[:i]) if writes_input(layers[i]) else None
+        if keeper is not None:
             raise ValueError(
                 f"Sequential: {_short_name(first_layer(layers[i]))} at position {i} would "
-                f"overwrite the output that {_short_name(last_layer(layers[i - 1]))} keeps "
+                f"overwrite the output that {_short_name(last_layer(keeper))} keeps "
                 f"for its backward; put in-place layers right after a Dense, or use ReLU()"
             )
 
@@ -109,6 +183,10 @@ class Sequential(Layer):
     keeps what backward needs from its last forward, so a second use would overwrite
     the first use's cache and give wrong gradients. To tie weights, give two layers the
     same `Parameter` (``b.weight = a.weight``); gradients of both uses then add up.
+
+    ``forward`` never writes into its input: an in-place layer that would receive it
+    (first, or after `Flatten`) gets a copy (see the module's docstring). One
+    ``backward`` per training ``forward``: a second raises ``RuntimeError``.
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -117,30 +195,44 @@ class Sequential(Layer):
         _require_each_once(self, layers)
         _require_safe_inplace(layers)
         self.layers: list[Layer] = list(layers)
+        self._awaits_backward = False
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
         for i, layer in enumerate(self.layers):
             yield str(i), layer
 
     def forward(self, x: FloatArray) -> FloatArray:
-        """``x -> layers[-1](... layers[0](x))``."""
-        for layer in self.layers:
+        """``x -> layers[-1](... layers[0](x))``; ``x`` itself is never written."""
+        self._awaits_backward = self.training
+        protect = _first_writing_caller_input(self.layers)
+        for i, layer in enumerate(self.layers):
+            if i == protect:
+                x = x.copy()  # the in-place layer writes into a copy, not the caller's x
             x = layer.forward(x)
         return x
 
     def backward(self, grad_y: FloatArray) -> FloatArray:
         """Backpropagate ``grad_y`` through every layer in reverse; return grad_x."""
+        self._consume_forward()
         for layer in reversed(self.layers):
             grad_y = layer.backward(grad_y)
         return grad_y
 
     def backward_params(self, grad_y: FloatArray) -> None:
         """As ``backward``, but the first layer skips its input gradient."""
+        self._consume_forward()
         if not self.layers:
             return
         for layer in reversed(self.layers[1:]):
             grad_y = layer.backward(grad_y)
         self.layers[0].backward_params(grad_y)
+
+    def _consume_forward(self) -> None:
+        """One backward per training forward, even through custom layers that do not
+        consume their own cache (built-in ones do): a second would add the same
+        gradients again."""
+        self.saved(True if self._awaits_backward else None)
+        self._awaits_backward = False
 
     def append(self, layer: Layer) -> Sequential:
         """Add ``layer`` at the end; return self."""
@@ -233,7 +325,7 @@ class Residual(Layer):
         if not isinstance(block, Layer):
             raise TypeError(f"Residual: block must be a Layer, got {type(block).__name__}")
         _require_each_once(self, [block])
-        if first_layer(block).inplace:
+        if writes_input(block):
             raise ValueError(
                 f"Residual: the block starts with {_short_name(first_layer(block))}, which "
                 f"would overwrite the input the skip path adds back; start it with ReLU() instead"
@@ -283,7 +375,7 @@ class Parallel(Layer):
         if not branches:
             raise ValueError(f"{type(self).__name__}: expected at least one branch, got none")
         for branch in branches if len(branches) > 1 else ():
-            if first_layer(branch).inplace:
+            if writes_input(branch):
                 raise ValueError(
                     f"{type(self).__name__}: branch {_short_name(first_layer(branch))} would "
                     f"overwrite the input the other branches read; start it with ReLU() instead"
@@ -348,6 +440,7 @@ class Parallel(Layer):
         """grad_y checked against the last output, cut into the branches' parts."""
         widths = self.saved(self._widths)
         validation.same_shape(type(self).__name__, grad_y, self.saved(self._output_shape), "grad_y")
+        self._widths = self._output_shape = None  # consumed: one backward per forward
         if self.mode == "sum":
             return [grad_y] * len(self.branches)
         return np.split(grad_y, np.cumsum(widths[:-1]), axis=-1)

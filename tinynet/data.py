@@ -1,16 +1,17 @@
-"""Batching: `DataLoader` over in-memory arrays, `validation_split`, `one_hot` and `as_layout`."""
+"""Batching: `DataLoader` over in-memory arrays, `validation_split`, `one_hot`, class weights."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
 from tinynet import validation
 from tinynet.init import make_rng
-from tinynet.typing import Array, DTypeLike, FloatArray, IntArray, Shape
+from tinynet.typing import Array, DTypeLike, FloatArray, IntArray
 
 Y = TypeVar("Y", Array, None)
 Transform = Callable[[Array], Array]
@@ -36,6 +37,9 @@ class DataLoader(Generic[Y]):
     loop that consumes each batch before asking for the next.
 
     ``transform`` (e.g. `tinynet.augment.RandomShift`) is applied to each x batch.
+    ``sample_weight`` (N,), if given, travels with the samples: `batches` yields each
+    batch's weights beside ``x_batch`` and ``y_batch`` (the training loop passes them to
+    the loss); iterating yields ``(x_batch, y_batch)`` either way.
 
     To resume an interrupted run bit for bit, save ``loader.rng.bit_generator.state``
     at the start of an epoch and assign it back before iterating again. A transform
@@ -57,6 +61,7 @@ class DataLoader(Generic[Y]):
         seed: int | None = None,
         reuse_buffers: bool = False,
         transform: Transform | None = None,
+        sample_weight: FloatArray | None = None,
     ) -> None: ...
 
     @overload
@@ -72,6 +77,7 @@ class DataLoader(Generic[Y]):
         seed: int | None = None,
         reuse_buffers: bool = False,
         transform: Transform | None = None,
+        sample_weight: FloatArray | None = None,
     ) -> None: ...
 
     def __init__(
@@ -86,8 +92,10 @@ class DataLoader(Generic[Y]):
         seed: int | None = None,
         reuse_buffers: bool = False,
         transform: Transform | None = None,
+        sample_weight: FloatArray | None = None,
     ) -> None:
         _check_samples("DataLoader", x, y)
+        self.sample_weight = check_sample_weight("DataLoader", sample_weight, x.shape[0])
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"DataLoader: expected a positive int batch_size, got {batch_size!r}")
         if transform is not None and not callable(transform):
@@ -99,7 +107,7 @@ class DataLoader(Generic[Y]):
         self.rng = make_rng(rng, seed)
         self.reuse_buffers = reuse_buffers
         self.transform = transform
-        self._buffers: tuple[Array, Array | None] | None = None
+        self._buffers: tuple[Array, Array | None, FloatArray | None] | None = None
 
     @property
     def num_samples(self) -> int:
@@ -113,41 +121,59 @@ class DataLoader(Generic[Y]):
         return math.ceil(self.num_samples / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Array, Y]]:
-        """One epoch of batches. The permutation is drawn here, before the first batch."""
+        """One epoch of batches ``(x_batch, y_batch)``. The permutation is drawn here,
+        before the first batch."""
+        return ((x, y) for x, y, _ in self.batches())
+
+    def batches(self) -> Iterator[tuple[Array, Y, FloatArray | None]]:
+        """One epoch of ``(x_batch, y_batch, weight_batch)``: as iterating, with each
+        batch's ``sample_weight`` (``None`` without weights). The training loop's view."""
         n = self.num_samples
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         return self._batches(order)
 
-    def _batches(self, order: IntArray) -> Iterator[tuple[Array, Any]]:
+    def _batches(self, order: IntArray) -> Iterator[tuple[Array, Any, FloatArray | None]]:
+        weights = self.sample_weight
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             if not self.shuffle:  # in order: views, no copy (full-batch descent's whole set)
-                x_view = self.x[start : start + self.batch_size]
-                y_view = None if self.y is None else self.y[start : start + self.batch_size]
+                stop = start + self.batch_size
+                x_view = self.x[start:stop]
+                y_view = None if self.y is None else self.y[start:stop]
                 if self.transform is not None:
                     x_view = _transformed(self.transform, x_view)
-                yield x_view, y_view
+                yield x_view, y_view, None if weights is None else weights[start:stop]
                 continue
             index = order[start : start + self.batch_size]
-            x_out, y_out = self._outputs(len(index))
+            x_out, y_out, w_out = self._outputs(len(index))
             # mode="clip" skips the bounds check (a permutation is in range) and with it
             # the temporary copy np.take makes for out= in the default mode="raise".
             np.take(self.x, index, axis=0, out=x_out, mode="clip")
             if self.y is not None and y_out is not None:
                 np.take(self.y, index, axis=0, out=y_out, mode="clip")
+            if weights is not None and w_out is not None:
+                np.take(weights, index, out=w_out, mode="clip")
             if self.transform is not None:
                 x_out = _transformed(self.transform, x_out)
-            yield x_out, y_out
+            yield x_out, y_out, w_out
 
-    def _outputs(self, size: int) -> tuple[Array, Array | None]:
+    def _outputs(self, size: int) -> tuple[Array, Array | None, FloatArray | None]:
         """Arrays to gather a batch of ``size`` samples into: views of the shared
         buffers with ``reuse_buffers``, else new arrays."""
         if not self.reuse_buffers:
-            return _empty_batch(self.x, size), _empty_batch(self.y, size)
+            return (
+                _empty_batch(self.x, size),
+                _empty_batch(self.y, size),
+                _empty_batch(self.sample_weight, size),
+            )
         if self._buffers is None:
             batch = min(self.batch_size, self.num_samples)
-            self._buffers = (_empty_batch(self.x, batch), _empty_batch(self.y, batch))
-        x_buf, y_buf = self._buffers
-        return x_buf[:size], (None if y_buf is None else y_buf[:size])
+            self._buffers = (
+                _empty_batch(self.x, batch),
+                _empty_batch(self.y, batch),
+                _empty_batch(self.sample_weight, batch),
+            )
+        x_buf, y_buf, w_buf = self._buffers
+        return x_buf[:size], _head(y_buf, size), _head(w_buf, size)
 
     def __repr__(self) -> str:
         return (
@@ -166,6 +192,28 @@ def _transformed(transform: Transform, x_batch: Array) -> Array:
             f"{x_batch.shape[0]} samples, got {validation.describe(out)}"
         )
     return out
+
+
+def _head(buffer: Array | None, size: int) -> Array | None:
+    return None if buffer is None else buffer[:size]
+
+
+def check_sample_weight(where: str, weights: object, n: int) -> FloatArray | None:
+    """``weights`` as a float (n,) array (integers become float64) of finite,
+    non-negative numbers (``None`` stays ``None``); ``ValueError`` naming ``where``
+    otherwise."""
+    if weights is None:
+        return None
+    if not isinstance(weights, np.ndarray) or weights.shape != (n,):
+        raise ValueError(
+            f"{where}: expected sample_weight of shape ({n},), got {validation.describe(weights)}"
+        )
+    if weights.dtype.kind not in "iuf":
+        raise TypeError(f"{where}: expected numeric sample_weight, got dtype {weights.dtype}")
+    values = weights if weights.dtype.kind == "f" else weights.astype(np.float64)
+    if n and not (np.isfinite(values).all() and values.min() >= 0):
+        raise ValueError(f"{where}: expected finite sample weights >= 0")
+    return values
 
 
 @overload
@@ -197,20 +245,39 @@ def _check_samples(where: str, x: object, y: object) -> None:
         )
 
 
-def validation_split(
-    x: Array, y: Array, fraction: float
-) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
-    """Hold out the last ``fraction`` of the samples: ``(x_train, y_train), (x_val, y_val)``.
+SPLIT_MODES = ("last", "shuffle", "stratify")
+"""How `validation_split` chooses the held-out samples."""
 
-    Keras's ``validation_split``: the split is taken before any shuffling, at
-    ``floor(N * (1 - fraction))``, so the same data always gives the same split.
-    ``x`` (N, ...) and ``y`` (N, ...) are sliced along the first axis; the four results
-    are views, not copies. ``fraction`` must lie strictly between 0 and 1 and leave at
-    least one sample on each side.
+
+def validation_split(
+    x: Array, y: Array, fraction: float, *, mode: str = "last", seed: int | None = None
+) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+    """Hold out a ``fraction`` of the samples: ``(x_train, y_train), (x_val, y_val)``.
+
+    ``x`` (N, ...) and ``y`` (N, ...) are split along the first axis; the held-out part
+    has ``N - floor(N * (1 - fraction))`` samples (within one per class, stratified).
+    ``mode``:
+
+    - ``"last"`` (the default, Keras's ``validation_split``): the last samples, taken
+      before any shuffling, so the same data always gives the same split; the four
+      results are views, not copies.
+    - ``"shuffle"``: samples drawn at random (``seed``), as scikit-learn's
+      ``train_test_split``; each side keeps the data's order.
+    - ``"stratify"``: drawn at random within each class of the labels ``y`` (N,) (or the
+      argmax of one-hot rows), in proportion (``train_test_split(stratify=y)``), so both
+      sides hold every class that has at least two samples.
+
+    ``fraction`` must lie strictly between 0 and 1 and leave at least one sample on each
+    side. With integer labels, a held-out part that misses classes of which a
+    proportional split would hold out at least one sample (data sorted by class, as
+    scikit-learn's iris, with ``"last"``) is warned about (``UserWarning``), naming the
+    classes and the remedy.
     """
     _check_samples("validation_split", x, y)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
         raise ValueError(f"validation_split: expected a fraction in (0, 1), got {fraction!r}")
+    if mode not in SPLIT_MODES:
+        raise ValueError(f"validation_split: mode must be one of {SPLIT_MODES}, got {mode!r}")
     n = x.shape[0]
     split = math.floor(n * (1.0 - fraction))
     if split == 0 or split == n:
@@ -218,7 +285,76 @@ def validation_split(
             f"validation_split: {n} samples cannot be split with fraction={fraction}: "
             f"expected at least one sample on each side, got {split} and {n - split}"
         )
-    return (x[:split], y[:split]), (x[split:], y[split:])
+    if mode == "last":
+        train, held_out = (x[:split], y[:split]), (x[split:], y[split:])
+    else:
+        rng = np.random.default_rng(seed)
+        if mode == "shuffle":
+            chosen = rng.choice(n, n - split, replace=False)
+        else:
+            chosen = _stratified(_split_labels(y, "stratify"), n - split, rng)
+        mask = np.zeros(n, dtype=bool)
+        mask[chosen] = True
+        train, held_out = (x[~mask], y[~mask]), (x[mask], y[mask])
+    _warn_missing_classes(train[1], held_out[1], fraction, mode)
+    return train, held_out
+
+
+def _split_labels(y: Array, mode: str) -> IntArray:
+    """Class labels (N,) from labels or one-hot rows, for a stratified split."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        labels: IntArray = y.argmax(axis=1)
+        return labels
+    if y.ndim == 1 and y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    raise ValueError(
+        f"validation_split: mode={mode!r} needs class labels y (N,) of integers or one-hot "
+        f"rows (N, C), got {validation.describe(y)}; use mode='shuffle' for other targets"
+    )
+
+
+def _stratified(labels: IntArray, count: int, rng: np.random.Generator) -> IntArray:
+    """``count`` indices, drawn within each class in proportion to its size (largest
+    remainders get the leftover places; a class of two or more keeps one on each side)."""
+    classes, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    quota = sizes * (count / labels.size)
+    take = np.floor(quota).astype(np.int64)
+    for c in np.argsort(-(quota - take), kind="stable")[: count - int(take.sum())]:
+        take[c] += 1
+    for c in range(classes.size):  # keep both sides populated where the class allows it
+        if sizes[c] >= 2:
+            take[c] = min(max(take[c], 1), sizes[c] - 1)
+    members = [np.flatnonzero(inverse == c) for c in range(classes.size)]
+    chosen = [rng.permutation(m)[: int(k)] for m, k in zip(members, take, strict=True)]
+    picked: IntArray = np.sort(np.concatenate(chosen))
+    return picked
+
+
+def _warn_missing_classes(y_train: Array, y_val: Array, fraction: float, mode: str) -> None:
+    """Warn when the held-out labels miss classes that a proportional split would have
+    held out at least one sample of."""
+    if y_train.ndim != 1 or y_train.dtype.kind not in "iu":
+        return
+    classes, counts = np.unique(np.concatenate([y_train, y_val]), return_counts=True)
+    expected = classes[counts * (y_val.shape[0] / (y_train.shape[0] + y_val.shape[0])) >= 1]
+    missing = np.setdiff1d(expected, np.unique(y_val))  # classes a fair split would hold out
+    if missing.size == 0:
+        return
+    shown = ", ".join(str(int(c)) for c in missing[:10]) + (", ..." if missing.size > 10 else "")
+    held = ", ".join(str(int(c)) for c in np.unique(y_val)[:10])
+    remedy = (
+        "the data may be sorted by class; pass mode='stratify' (fit: validation_mode="
+        "'stratify', tinynet train: --validation-mode stratify) or 'shuffle'"
+        if mode == "last"
+        else "hold out a larger fraction"
+    )
+    warnings.warn(
+        f"validation_split: the held-out {fraction:g} ({y_val.shape[0]} samples, mode "
+        f"{mode!r}) has no samples of {missing.size} classes the training part has "
+        f"({shown}; it holds {held}): {remedy}",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def one_hot(labels: IntArray, classes: int, dtype: DTypeLike = np.float32) -> FloatArray:
@@ -232,25 +368,79 @@ def one_hot(labels: IntArray, classes: int, dtype: DTypeLike = np.float32) -> Fl
     return out
 
 
-def as_layout(x: Array, input_shape: Shape | None) -> Array:
-    """A batch ``x`` (N, ...) as the samples a model wants: (N, *input_shape).
+ClassWeight = Mapping[int, float] | Mapping[str, float] | str
+"""``{class: weight}`` (the class as an int, or a string of one, as JSON has it) or
+``"balanced"``."""
 
-    ``input_shape`` is one sample's shape, a model file's ``INPUT_SHAPE`` (``(1, 28, 28)``
-    for a convolutional net on MNIST: NCHW, as PyTorch); ``None`` means flat rows
-    (N, features), what a fully connected net takes. Only the shape changes, never the
-    order of the values: MNIST rows (N, 784) and images (N, 1, 28, 28) hold the same
-    pixels row by row, so either becomes the other. The result is a view of ``x`` when
-    ``x`` is contiguous (no copy), else a copy. ``ValueError`` when one sample of ``x``
-    does not hold as many values as ``input_shape``.
-    """
-    if x.ndim == 0:
-        raise ValueError("as_layout: expected a batch of shape (N, ...), got a scalar")
-    n = x.shape[0]
-    per_sample = math.prod(x.shape[1:])
-    shape: Shape = (per_sample,) if input_shape is None else tuple(input_shape)
-    if math.prod(shape) != per_sample:
+
+def class_labels_of(y: Array, where: str = "class_weight") -> IntArray:
+    """The class of each sample from targets: labels (N,), 0/1 binary targets (N,) or
+    (N, 1), or one-hot/probability rows (N, C) (their argmax). ``ValueError`` otherwise
+    (multi-label rows, regression values)."""
+    if not isinstance(y, np.ndarray) or y.ndim not in (1, 2):
         raise ValueError(
-            f"as_layout: expected samples of shape {shape} ({math.prod(shape)} values), "
-            f"got a batch of shape {x.shape} ({per_sample} values per sample)"
+            f"{where}: expected class targets (N,) or (N, C), got {validation.describe(y)}"
         )
-    return x if x.shape[1:] == shape else x.reshape(n, *shape)
+    if y.ndim == 2 and y.shape[1] > 1:
+        if y.dtype.kind == "f" and np.allclose(y.sum(axis=1), 1):
+            labels: IntArray = y.argmax(axis=1)
+            return labels
+        raise ValueError(
+            f"{where}: needs one class per sample; rows of {validation.describe(y)} are not "
+            f"one-hot (multi-label targets have no single class)"
+        )
+    column = y.reshape(y.shape[0])
+    if column.dtype.kind in "iub" or (
+        column.dtype.kind == "f" and np.isin(column, (0.0, 1.0)).all()
+    ):
+        classes: IntArray = column.astype(np.int64)
+        return classes
+    raise ValueError(
+        f"{where}: needs class labels (integers, or 0/1 binary targets), got "
+        f"{validation.describe(y)} with other values (a regression has no classes)"
+    )
+
+
+def compute_class_weight(labels: IntArray) -> dict[int, float]:
+    """scikit-learn's ``compute_class_weight("balanced")``: ``N / (classes * count)`` for
+    each class present, so every class weighs as much in total."""
+    classes, counts = np.unique(labels, return_counts=True)
+    return {
+        int(c): float(labels.size / (classes.size * k))
+        for c, k in zip(classes, counts, strict=True)
+    }
+
+
+def class_sample_weights(class_weight: ClassWeight, y: Array) -> FloatArray:
+    """Per-sample weights (N,) float64 from ``class_weight`` and targets ``y``: the weight of
+    each sample's class (a class missing from the dict weighs 1, as in scikit-learn);
+    ``"balanced"`` as `compute_class_weight`."""
+    labels = class_labels_of(y)
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(
+                f"class_weight: expected a dict {{class: weight}} or 'balanced', "
+                f"got {class_weight!r}"
+            )
+        table = compute_class_weight(labels)
+    elif isinstance(class_weight, Mapping):
+        table = {}
+        for key, value in class_weight.items():
+            try:
+                table[int(key)] = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"class_weight: expected integer classes and numeric weights, got "
+                    f"{key!r}: {value!r}"
+                ) from None
+        if any(not (math.isfinite(w) and w >= 0) for w in table.values()):
+            raise ValueError(f"class_weight: expected finite weights >= 0, got {class_weight}")
+    else:
+        raise TypeError(f"class_weight: expected a dict or 'balanced', got {class_weight!r}")
+    size = max(int(labels.max(initial=0)), *table, 0) + 1
+    lookup = np.ones(size)
+    for c, w in table.items():
+        if c >= 0:
+            lookup[c] = w
+    weights: FloatArray = lookup[labels]
+    return weights

@@ -1,19 +1,26 @@
 """Inference loops: `forward_in_batches`, `evaluate`, `predict`, `predict_proba`.
 
+What the outputs mean (probabilities, labels, values) is decided by `tinynet.heads`.
+
 Each runs the model in inference mode, a batch at a time, and restores its modes after;
 inputs are checked (float, finite, the model's dtype) once, here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from tinynet.containers import last_layer
-from tinynet.functional import sigmoid, softmax
-from tinynet.layers.activations import Sigmoid, Softmax
+from tinynet import validation
+from tinynet.containers import writes_input
+from tinynet.heads import head_for, loss_targets
 from tinynet.layers.base import Layer
 from tinynet.losses import Loss
-from tinynet.typing import Array, FloatArray, IntArray
+from tinynet.metrics.streaming import MetricSpec
+from tinynet.scoring import Scorer
+from tinynet.typing import Array, FloatArray
+from tinynet.validation import is_integer, short
 
 
 def as_model_input(
@@ -21,6 +28,11 @@ def as_model_input(
 ) -> FloatArray:
     """``x`` as a finite float array of the model's dtype (converted once, if it is float).
 
+    The float rule: `tinynet.train.fit`, `evaluate`, `predict`, `predict_proba` and
+    `forward_in_batches` take a whole dataset and convert float input (float64, float16)
+    to the model's dtype here, once, as Keras does; a layer called directly never casts
+    (``model(x)`` with a float64 batch into a float32 model is a ``TypeError``, as in
+    PyTorch), so no per-batch conversion hides in a training loop you write yourself.
     Integer arrays are refused rather than cast: raw uint8 pixels would train silently
     badly; scale them to [0, 1] first. NaN or infinite values are refused, naming the
     first sample that holds one (unless ``check_finite`` is false).
@@ -52,19 +64,47 @@ def require_finite(x: FloatArray, name: str) -> None:
         )
 
 
-def count_correct(outputs: FloatArray, targets: Array) -> int | None:
-    """How many rows of ``outputs`` (N, C) have their argmax at the target class.
+def require_batch_size(batch_size: object) -> None:
+    """``ValueError`` unless ``batch_size`` is a positive int (not a bool, not a float)."""
+    if not (is_integer(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a positive integer, got {short(batch_size)}")
 
-    ``targets`` are labels (N,) or one-hot/probability rows (N, C). ``None`` when the
-    shapes are not those of a classification (accuracy is then not logged).
-    """
-    if outputs.ndim != 2 or outputs.shape[1] < 2:
-        return None
-    if targets.ndim == 2 and targets.shape == outputs.shape:
-        targets = targets.argmax(axis=1)
-    elif targets.ndim != 1 or targets.dtype.kind not in "iu":
-        return None
-    return int(np.count_nonzero(outputs.argmax(axis=1) == targets))
+
+def require_targets(where: str, x: object, y: object) -> None:
+    """``y`` must be a numpy array with one row per sample of ``x`` (N, ...)."""
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{where}: expected y to be a numpy array, got {type(y).__name__}")
+    n = x.shape[0] if isinstance(x, np.ndarray) and x.ndim else None
+    if y.ndim == 0 or (n is not None and y.shape[0] != n):
+        raise ValueError(
+            f"{where}: expected one target per sample, {n} of them; got y of shape {y.shape}"
+        )
+
+
+def require_class_targets(where: str, outputs: FloatArray, y: Array) -> None:
+    """For a classifier's ``outputs`` (N, C >= 2): ``y`` integer labels (N,) in [0, C)
+    or one-hot/probability rows (N, C); any other outputs are not checked here."""
+    if outputs.ndim != 2 or outputs.shape[1] < 2 or y.shape == outputs.shape:
+        return
+    if y.ndim != 1:
+        raise ValueError(
+            f"{where}: for outputs of shape {outputs.shape}, expected y as integer labels "
+            f"({outputs.shape[0]},) or rows {outputs.shape}, got shape {y.shape}"
+        )
+    validation.class_labels(where, y, outputs.shape[0], outputs.shape[1])
+
+
+def probe(model: Layer, x: FloatArray) -> FloatArray:
+    """``model``'s outputs for a small batch ``x``, in inference mode, leaving every layer
+    as it was (its caches and its train/eval mode): a look at the output shape before
+    training, as `Sequential.summary` takes one."""
+    snapshot = [(layer, dict(vars(layer))) for layer in model.modules()]
+    model.eval()
+    try:
+        return model.forward(x)
+    finally:
+        for layer, attributes in snapshot:
+            vars(layer).update(attributes)
 
 
 def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
@@ -74,11 +114,16 @@ def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> F
     refused, found from the outputs (a NaN or inf propagates to its row's outputs), so
     the common case costs no pass over the input.
     """
+    require_batch_size(batch_size)
     x = as_model_input(model, x, check_finite=False)
+    copy = writes_input(model)  # a bare in-place layer; a Sequential protects x itself
     modes = [(layer, layer.training) for layer in model.modules()]
     model.eval()
     try:
-        parts = [model.forward(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        parts = [
+            model.forward(x[i : i + batch_size].copy() if copy else x[i : i + batch_size])
+            for i in range(0, x.shape[0], batch_size)
+        ]
     finally:
         for layer, mode in modes:  # as they were, layer by layer
             layer.training = mode
@@ -94,13 +139,31 @@ def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> F
 
 
 def evaluate(
-    model: Layer, x: FloatArray, y: Array, *, loss: Loss | None = None, batch_size: int = 1024
+    model: Layer,
+    x: FloatArray,
+    y: Array,
+    *,
+    loss: Loss | None = None,
+    batch_size: int = 1024,
+    metrics: Sequence[MetricSpec] | None = None,
 ) -> dict[str, float]:
-    """``{"loss": mean loss (if ``loss`` given), "accuracy": fraction correct}`` on (x, y).
+    """``{"loss": mean loss (if ``loss`` given), metric: value, ...}`` on (x, y).
 
-    Runs in inference mode and in batches; for classification outputs only, accuracy.
+    Runs in inference mode and in batches. ``metrics`` as in `tinynet.train.fit` (names,
+    callables or `tinynet.metrics.Metric` objects); by default those of the model's head
+    (`tinynet.heads`): ``accuracy`` for a classifier, ``mae``, ``rmse`` and ``r2`` for a
+    regression (a model trained with `MSELoss`). Each is computed on all of ``x`` at
+    once, so it equals scikit-learn's function on the same predictions. Targets ``y``
+    (N,) meet a one-column output as (N, 1) for an elementwise loss (never broadcast).
+    ``y`` must hold one target per sample; without a ``loss`` (which checks its own
+    targets), a classifier's (outputs (N, C), C >= 2) must be integer labels in [0, C)
+    or rows (N, C): a ``TypeError``/``ValueError`` naming ``y`` otherwise.
     """
+    require_targets("evaluate", x, y)
     outputs = forward_in_batches(model, x, batch_size)
+    if loss is None:
+        require_class_targets("evaluate", outputs, y)
+    y = loss_targets(loss, y, outputs.dtype)
     scores: dict[str, float] = {}
     if loss is not None:
         total = 0.0
@@ -108,44 +171,52 @@ def evaluate(
             part = outputs[i : i + batch_size]
             total += loss.forward(part, y[i : i + batch_size]) * part.shape[0]
         scores["loss"] = total / outputs.shape[0]
-    correct = count_correct(outputs, y)
-    if correct is not None:
-        scores["accuracy"] = correct / outputs.shape[0]
+    scorer = Scorer(model, loss, metrics)
+    scorer.update(outputs, y)
+    scores.update(scorer.results())
     return scores
 
 
-def probabilities(model: Layer, outputs: FloatArray, loss: str | None = None) -> FloatArray | None:
-    """What ``model``'s ``outputs`` (N, C) say as probabilities: the one rule tinynet uses.
-
-    - A model whose last layer is a `Softmax` or a `Sigmoid` outputs probabilities
-      already: they are returned as they are (never passed through another softmax).
-    - Otherwise the outputs are logits of the loss that trained them (``loss``, a recipe
-      loss name): the softmax for ``"cross_entropy"``, the sigmoid for
-      ``"bce_with_logits"``; with the loss unknown, the softmax of two or more columns
-      (tinynet's classifiers end in logits for `CrossEntropyLoss`) and the sigmoid of one.
-    - A regression (``loss="mse"``) on a linear last layer outputs values, not
-      probabilities: ``None``.
+def probabilities(
+    model: Layer, outputs: FloatArray, loss: Loss | str | None = None
+) -> FloatArray | None:
+    """What ``model``'s ``outputs`` (N, C) say as probabilities (N, C), by the one rule of
+    `tinynet.heads` (``loss``: the `Loss` or recipe loss name that trained the model, if
+    known): a model ending in `Softmax` or `Sigmoid` gives its outputs as they are (never
+    passed through another softmax); logits become the softmax (cross-entropy) or the
+    sigmoid (binary cross-entropy, or one column with the loss unknown); a regression
+    (``"mse"`` on a linear last layer) gives ``None``: its outputs are values.
     """
-    if outputs.ndim != 2:
-        raise ValueError(f"probabilities: expected outputs (N, C), got shape {outputs.shape}")
-    if isinstance(last_layer(model), (Softmax, Sigmoid)):
-        return outputs
-    if loss == "mse":
-        return None
-    binary = loss == "bce_with_logits" or (loss is None and outputs.shape[1] == 1)
-    return sigmoid(outputs) if binary else softmax(outputs)
+    if not isinstance(outputs, np.ndarray) or outputs.ndim != 2:
+        got = getattr(outputs, "shape", type(outputs).__name__)
+        raise ValueError(f"probabilities: expected outputs (N, C), got shape {got}")
+    return head_for(model, loss, int(outputs.shape[1])).probabilities(outputs)
 
 
-def predict_proba(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
+def predict_proba(
+    model: Layer, x: FloatArray, batch_size: int = 1024, *, loss: Loss | str | None = None
+) -> FloatArray:
     """Probabilities (N, C) for ``x`` (N, ...), by the rule of `probabilities`: the model's
     own when it ends in a Softmax or Sigmoid, else the softmax of its logits (the
-    sigmoid of a single column)."""
-    result = probabilities(model, forward_in_batches(model, x, batch_size))
-    assert result is not None  # only a known regression loss gives None
+    sigmoid for binary cross-entropy, or a single column): a binary model gives (N, 1),
+    P(class 1). ``ValueError`` for a regression, whose outputs are values."""
+    result = probabilities(model, forward_in_batches(model, x, batch_size), loss)
+    if result is None:
+        raise ValueError(
+            "predict_proba: the model is a regression (trained with MSELoss): its outputs "
+            "are values, not probabilities; use predict"
+        )
     return result
 
 
-def predict(model: Layer, x: FloatArray, batch_size: int = 1024) -> IntArray:
-    """Predicted class labels (N,), int64: the argmax of the outputs."""
-    labels: IntArray = forward_in_batches(model, x, batch_size).argmax(axis=1)
-    return labels
+def predict(
+    model: Layer, x: FloatArray, batch_size: int = 1024, *, loss: Loss | str | None = None
+) -> Array:
+    """Predictions for ``x`` (N, ...) by the model's head (`tinynet.heads`): int64 class
+    labels (N,) (the argmax; for one output, ``logit > 0`` or ``p > 0.5``), 0/1 (N, C)
+    for a multi-label head, the values (N,) or (N, K) for a regression (``loss`` an
+    `MSELoss` or ``"mse"``)."""
+    outputs = forward_in_batches(model, x, batch_size)
+    if outputs.ndim != 2:
+        raise ValueError(f"predict: expected model outputs of shape (N, C), got {outputs.shape}")
+    return head_for(model, loss, int(outputs.shape[1])).predict(outputs)

@@ -3,6 +3,12 @@
 Every loss is the mean over the batch (and, for the elementwise losses, over every
 element, as PyTorch's ``reduction="mean"``). The mean is taken here and only here:
 layers sum over the batch in their parameter gradients.
+
+``forward(pred, target, sample_weight=w)`` weights sample ``i``'s loss by ``w[i]``
+(Keras's and scikit-learn's semantics): the mean becomes ``sum_i w_i * loss_i / N``,
+still divided by the number of samples, not by the sum of the weights (which is what
+PyTorch's per-class ``weight=`` does), and each sample's gradient is scaled by its
+weight. ``fit(class_weight=..., sample_weight=...)`` passes them.
 """
 
 from __future__ import annotations
@@ -23,8 +29,13 @@ class Loss(ABC):
     """A scalar function of predictions and targets, with its gradient."""
 
     @abstractmethod
-    def forward(self, pred: FloatArray, target: Any) -> float:
-        """The loss of ``pred`` against ``target``, as a Python float."""
+    def forward(
+        self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
+    ) -> float:
+        """The loss of ``pred`` against ``target``, as a Python float; ``sample_weight``
+        (N,), if given, weights each sample (see the module docstring). A loss of your
+        own that takes no weights may leave the argument out: ``fit`` then refuses
+        ``class_weight`` and ``sample_weight`` for it."""
 
     @abstractmethod
     def backward(self) -> FloatArray:
@@ -40,6 +51,18 @@ class Loss(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    def checked_weights(self, sample_weight: object, n: int, dtype: Any) -> FloatArray | None:
+        """``sample_weight`` as a (n,) array of ``dtype`` (``None`` stays ``None``);
+        ``ValueError`` for another shape."""
+        if sample_weight is None:
+            return None
+        if not isinstance(sample_weight, np.ndarray) or sample_weight.shape != (n,):
+            raise ValueError(
+                f"{self!r}: expected sample_weight of shape ({n},), "
+                f"got {validation.describe(sample_weight)}"
+            )
+        return sample_weight.astype(dtype, copy=False)
 
     def missing_forward(self) -> RuntimeError:
         """The error ``backward`` raises when no forward preceded it."""
@@ -60,21 +83,24 @@ class CrossEntropyLoss(Loss):
     """
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(
-                f"CrossEntropyLoss: label_smoothing must lie in [0, 1], got {label_smoothing!r}"
-            )
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = validation.number(
+            "CrossEntropyLoss", "label_smoothing", label_smoothing, 0.0, 1.0
+        )
         self._probs: FloatArray | None = None
         self._target: Any = None
+        self._weights: FloatArray | None = None
 
-    def forward(self, pred: FloatArray, target: Any) -> float:
-        """Mean cross-entropy of logits (N, C) against labels (N,)."""
+    def forward(
+        self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
+    ) -> float:
+        """Mean cross-entropy of logits (N, C) against labels (N,), each weighted by
+        ``sample_weight`` (N,) if given."""
         validation.float_array(self, pred, ndim=2, name="logits")
         n, classes = pred.shape
         if n == 0:
             raise ValueError(f"{self!r}: expected at least one sample, got logits of shape (0, C)")
         labels = validation.class_labels(self, target, n, classes)
+        weights = self.checked_weights(sample_weight, n, pred.dtype)
         # Work on the (C, N) transpose: NumPy reduces a short last axis (10 classes) row
         # by row, ~5x slower than along the first axis, where a reduction is vectorized.
         shifted = pred.T.copy()  # a C-order copy: pred itself is never changed
@@ -87,8 +113,8 @@ class CrossEntropyLoss(Loss):
         if e:
             nll = (1 - e) * nll + e * (log_sum_exp - shifted.sum(axis=0) / classes)
         exp /= sum_exp
-        self._probs, self._target = exp, labels
-        total = float(nll.sum())
+        self._probs, self._target, self._weights = exp, labels, weights
+        total = float(nll.sum() if weights is None else nll @ weights)
         return total / int(n)
 
     def backward(self) -> FloatArray:
@@ -99,14 +125,16 @@ class CrossEntropyLoss(Loss):
         """
         if self._probs is None:
             raise self.missing_forward()
-        grad, labels = self._probs, self._target
-        self._probs = self._target = None
+        grad, labels, weights = self._probs, self._target, self._weights
+        self._probs = self._target = self._weights = None
         classes, n = grad.shape
         e = self.label_smoothing
         grad[labels, np.arange(n)] -= 1 - e
         if e:
             grad -= e / classes
         grad /= n
+        if weights is not None:
+            grad *= weights  # (C, N) * (N,): sample i's column scaled by w_i
         transposed: FloatArray = grad.T
         return transposed
 
@@ -123,6 +151,7 @@ class _ElementwiseLoss(Loss):
             raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}")
         self.reduction = reduction
         self._cache: tuple[FloatArray, FloatArray] | None = None
+        self._weights: FloatArray | None = None
 
     def _inputs(self, pred: FloatArray, target: Any) -> tuple[FloatArray, FloatArray]:
         """Validate; return pred and target (cast to pred's dtype, so nothing upcasts)."""
@@ -136,13 +165,23 @@ class _ElementwiseLoss(Loss):
             raise TypeError(f"{self!r}: expected a numeric target, got dtype {target.dtype}")
         return pred, target.astype(pred.dtype, copy=False)
 
-    def _reduce(self, values: FloatArray) -> float:
-        total = float(values.sum())
+    def _reduce(self, values: FloatArray, sample_weight: FloatArray | None) -> float:
+        """Sum or mean of ``values``, each sample's weighted by ``sample_weight`` (kept
+        for the backward)."""
+        n = values.shape[0] if values.ndim else 0
+        weights = self._weights = self.checked_weights(sample_weight, n, values.dtype)
+        if weights is None:
+            total = float(values.sum())
+        else:
+            total = float(weights @ values.reshape(values.shape[0], -1).sum(axis=1))
         return total / max(values.size, 1) if self.reduction == "mean" else total
 
     def _scale(self, grad: FloatArray) -> FloatArray:
         if self.reduction == "mean":
             grad /= max(grad.size, 1)
+        weights, self._weights = self._weights, None
+        if weights is not None:
+            grad *= weights.reshape(-1, *([1] * (grad.ndim - 1)))
         return grad
 
     def __repr__(self) -> str:
@@ -157,12 +196,15 @@ class MSELoss(_ElementwiseLoss):
     ``reduction="sum"`` scaled by 1/(2N), that is this loss times C/2.
     """
 
-    def forward(self, pred: FloatArray, target: Any) -> float:
-        """Mean (or sum) of the squared differences."""
+    def forward(
+        self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
+    ) -> float:
+        """Mean (or sum) of the squared differences (weighted per sample if given)."""
         pred, target = self._inputs(pred, target)
         diff = pred - target
+        value = self._reduce(diff * diff, sample_weight)
         self._cache = (pred, target)
-        return self._reduce(diff * diff)
+        return value
 
     def backward(self) -> FloatArray:
         """2 (pred - target) / numel (or without the division for ``reduction="sum"``)."""
@@ -183,12 +225,15 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
     gradient is ``(sigmoid(x) - t) / numel``.
     """
 
-    def forward(self, pred: FloatArray, target: Any) -> float:
-        """Mean (or sum) binary cross-entropy."""
+    def forward(
+        self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
+    ) -> float:
+        """Mean (or sum) binary cross-entropy (weighted per sample if given)."""
         pred, target = self._inputs(pred, target)
         values = np.maximum(pred, 0) - pred * target + np.log1p(np.exp(-np.abs(pred)))
+        value = self._reduce(values, sample_weight)
         self._cache = (pred, target)
-        return self._reduce(values)
+        return value
 
     def backward(self) -> FloatArray:
         """(sigmoid(pred) - target) / numel."""

@@ -8,15 +8,24 @@ convolutional net: NCHW; without it, flat rows of 784 features).
 ``models/mnist_mlp.py`` is one; a user's file of the same shape works everywhere a
 built-in one does (``tinynet train my_model.py``). Loading a model file runs it: it is
 code, like any script you run. Saved weights (`tinynet.io`) never run code.
+
+An exception raised by the file's own code, when it is imported or its ``build(seed)``
+runs, becomes a `ModelFileError` whose message names the file and the line
+(``my_model.py:12: KeyError: 'width'``); the original is its ``__cause__``, with the
+full traceback (``tinynet ... --debug`` prints it).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 import sys
-from collections.abc import Callable, Mapping
+import traceback
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
@@ -24,6 +33,35 @@ from tinynet.typing import Shape
 
 DEFAULT_RECIPE_NAME = "default"
 """The name of a ``RECIPE`` that is not one of the file's ``RECIPES``."""
+
+
+class ModelFileError(ValueError):
+    """An exception raised by a model file's own code, as one line naming the file and
+    the line in it: ``path:LINE: ExceptionType: message`` (the original: ``__cause__``)."""
+
+
+def line_in(error: BaseException, path: str | Path) -> int | None:
+    """The line of ``path`` where ``error`` was raised, or passed through on its way up:
+    the deepest frame of its traceback in that file (a ``SyntaxError``'s own line).
+    ``None`` if the error never went through the file."""
+    file = Path(path).resolve()
+    if isinstance(error, SyntaxError) and error.filename and Path(error.filename).resolve() == file:
+        return error.lineno
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if Path(frame.filename).resolve() == file:
+            return frame.lineno
+    return None
+
+
+def in_model_file(error: Exception, path: str | Path) -> ModelFileError:
+    """``error`` as a `ModelFileError` naming ``path`` and its line (raise it ``from error``)."""
+    line = line_in(error, path)
+    shown = Path(path)
+    if shown.is_absolute() and shown.is_relative_to(Path.cwd()):
+        shown = shown.relative_to(Path.cwd())  # as the user would type it
+    where = f"{shown}:{line}" if line is not None else str(shown)
+    message = " ".join(str(error).split()) or "(no message)"
+    return ModelFileError(f"{where}: {type(error).__name__}: {message}")
 
 
 @dataclass(frozen=True)
@@ -49,8 +87,12 @@ class ModelFile:
         return self.path.stem
 
     def build(self, seed: int = 0) -> Layer:
-        """Call the file's ``build(seed)`` and check that it returned a `Layer`."""
-        model = self.build_fn(seed)
+        """Call the file's ``build(seed)`` and check that it returned a `Layer`; an
+        exception it raises becomes a `ModelFileError` naming the file and line."""
+        try:
+            model = self.build_fn(seed)
+        except Exception as error:
+            raise in_model_file(error, self.path) from error
         if not isinstance(model, Layer):
             raise TypeError(
                 f"{self.path}: build(seed) must return a tinynet Layer (e.g. a Sequential), "
@@ -77,6 +119,52 @@ class ModelFile:
         return name, recipes[name]
 
 
+def import_path(path: str | Path) -> ModuleType:
+    """Run the Python file at ``path`` as the module ``tinynet_model_<stem>`` and return it.
+
+    Every import of one file goes under that one name (a model file and ``--import`` of
+    the same file alike), so a layer class it registers is the same definition each time
+    (`tinynet.register_layer` accepts a redefinition). Raises ``FileNotFoundError`` or
+    ``TypeError`` naming the file.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"no such Python file: {file}")
+    module_name = f"tinynet_model_{file.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise TypeError(f"{file}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling-free reprs need it
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise in_model_file(error, path) from error
+    return module
+
+
+def import_modules(names: Iterable[str]) -> list[ModuleType]:
+    """Import each of ``names``, for the layers they register (``tinynet ... --import``):
+    a path to a ``.py`` file (run by `import_path`), or a module name, importable from
+    the current directory or ``sys.path``. ``ImportError`` names one that is not found."""
+    modules = []
+    for name in names:
+        if name.endswith(".py") or Path(name).is_file():
+            modules.append(import_path(name))
+            continue
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as `python -m` would: the working directory
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            raise ImportError(
+                f"--import {name}: {error}; give a path to a .py file, or a module "
+                f"importable from here (PYTHONPATH)"
+            ) from None
+    return modules
+
+
 def load_model_file(path: str | Path) -> ModelFile:
     """Import the Python file at ``path`` and return its `ModelFile`.
 
@@ -85,18 +173,13 @@ def load_model_file(path: str | Path) -> ModelFile:
     optional), or else to ``Recipe()``; ``REPORTED`` and ``INPUT_SHAPE`` (a tuple of
     positive ints) are optional too. Raises
     ``FileNotFoundError`` or ``TypeError`` with the file's name when one is missing or of
-    the wrong kind.
+    the wrong kind, and `ModelFileError` (file and line) for any exception the file
+    raises as it runs, a recipe's ``ValueError`` included.
     """
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"model file not found: {file}")
-    module_name = f"tinynet_model_{file.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, file)
-    if spec is None or spec.loader is None:
-        raise TypeError(f"{file}: not a Python file that can be imported")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling-free reprs need it
-    spec.loader.exec_module(module)
+    module = import_path(file)
     build = getattr(module, "build", None)
     if not callable(build):
         raise TypeError(f"{file}: expected a function build(seed: int) -> Layer")

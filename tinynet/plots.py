@@ -64,8 +64,10 @@ def plot_history(
     *,
     title: str = "",
     xlabel: str = "epoch",
+    metric: str = "accuracy",
 ) -> Path:
-    """Loss and accuracy per epoch, side by side, for every series the history holds.
+    """Loss and accuracy (or another ``metric``, such as ``r2``) per epoch, side by side,
+    for every series the history holds.
 
     ``history`` maps names to one value per epoch, as `tinynet.callbacks.History`'s
     ``history``: ``loss`` and ``accuracy`` (training: the mean over the epoch, taken
@@ -78,31 +80,31 @@ def plot_history(
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     axes = figure.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+    for ax, shown in zip(axes, ("loss", metric), strict=True):
         drawn = False
         for prefix, label in SERIES.items():
-            values = history.get(prefix + metric)
+            values = history.get(prefix + shown)
             if not values:
                 continue
-            y = np.asarray(values, dtype=np.float64) * (100 if metric == "accuracy" else 1)
+            y = np.asarray(values, dtype=np.float64) * (100 if shown == "accuracy" else 1)
             x = np.arange(1, y.size + 1)
             marker = "o" if y.size <= 40 else None
             name = f"{label} (epoch mean)" if not prefix else label
-            ax.plot(x, y, marker=marker, markersize=3, label=f"{name}: {_last(y, metric)}")
+            ax.plot(x, y, marker=marker, markersize=3, label=f"{name}: {_last(y, shown)}")
             drawn = True
         ax.set_xlabel(xlabel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("accuracy (%)" if metric == "accuracy" else "loss")
-        ax.set_title(metric)
+        ax.set_ylabel("accuracy (%)" if shown == "accuracy" else shown)
+        ax.set_title(shown)
         ax.grid(alpha=0.3)
-        if metric == "loss" and drawn and _spans_a_decade(history, metric):
+        if shown == "loss" and drawn and _spans_a_decade(history, shown):
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
             ax.yaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
         if drawn:
             ax.legend(title="last value")
         else:
-            ax.text(0.5, 0.5, f"no {metric} logged", ha="center", va="center")
+            ax.text(0.5, 0.5, f"no {shown} logged", ha="center", va="center")
     figure.suptitle(title or "training curves")
     return save_figure(figure, path)
 

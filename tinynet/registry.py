@@ -94,7 +94,8 @@ def layer_class(name: str) -> type[Layer]:
         raise UnknownLayerError(
             f"unknown layer type {name!r}. If it is a custom layer, import the module that "
             f"defines it and decorate its class with @tinynet.register_layer (or call "
-            f"tinynet.register_layer(cls, name={name!r})) before loading. Registered: {known}"
+            f"tinynet.register_layer(cls, name={name!r})) before loading; on the command line, "
+            f"--import FILE_OR_MODULE imports it. Registered: {known}"
         ) from None
 
 

@@ -12,6 +12,7 @@ and are importable from here as well.
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import time
@@ -19,13 +20,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
-from tinynet.data import DataLoader
-from tinynet.data import validation_split as split_last
+from tinynet.data import (
+    ClassWeight,
+    DataLoader,
+    check_sample_weight,
+    class_sample_weights,
+    validation_split,
+)
+from tinynet.heads import loss_targets
 from tinynet.inference import (
     as_model_input,
-    count_correct,
     evaluate,
     forward_in_batches,
     predict,
@@ -33,8 +40,12 @@ from tinynet.inference import (
 )
 from tinynet.layers.base import Layer
 from tinynet.losses import Loss
+from tinynet.metrics.streaming import MetricSpec
+from tinynet.optim.clip import clip_grad_norm_
 from tinynet.optim.optimizer import Optimizer
+from tinynet.scoring import Scorer
 from tinynet.typing import Array, FloatArray
+from tinynet.validation import is_integer, short
 
 __all__ = [
     "Callback",
@@ -58,9 +69,10 @@ class NonFiniteLossError(FloatingPointError):
 class History:
     """Per-epoch logs of a `fit` call, as Keras's: ``history["val_accuracy"][-1]``.
 
-    ``history`` maps each logged name (``loss``, ``accuracy``, ``val_loss``,
-    ``val_accuracy``, ``lr``, ``seconds``, ``samples_per_second``) to one value per
-    epoch; ``epoch`` lists the epoch numbers (from 0).
+    ``history`` maps each logged name (``loss``, each metric such as ``accuracy`` or
+    ``mae``, ``val_loss``, ``val_accuracy``..., ``lr``, ``seconds``,
+    ``samples_per_second``) to one value per epoch; ``epoch`` lists the epoch numbers
+    (from 0).
     """
 
     def __init__(self) -> None:
@@ -86,9 +98,11 @@ class Run:
 
     ``epoch`` is the current epoch (from 0; after training, the number of epochs
     run); ``batch`` the batch within it. Running sums of the epoch so far
-    (``loss_sum`` weighted by batch size, ``correct``, ``samples``) let a progress bar
-    show averages. Set ``stop_training = True`` to end after the current epoch; a
-    callback's ``on_train_begin`` may set ``epoch`` to where the run continues.
+    (``loss_sum`` weighted by batch size, ``samples``) and ``scorer`` (the metrics of the
+    epoch's batches) let a progress bar show averages. ``clip_grad_norm``, if set, is
+    the norm every batch's gradients are clipped to. Set ``stop_training = True`` to end
+    after the current epoch; a callback's ``on_train_begin`` may set ``epoch`` to where
+    the run continues.
     """
 
     model: Layer
@@ -100,20 +114,21 @@ class Run:
     epoch: int = 0
     batch: int = 0
     loss_sum: float = 0.0
-    correct: int = 0
     samples: int = 0
-    counts_accuracy: bool = False
+    scorer: Scorer | None = None
+    clip_grad_norm: float | None = None
     callbacks: list[Callback] = field(default_factory=list)
     epoch_start: float = field(default_factory=time.perf_counter)
     stop_training: bool = False
 
     def running_logs(self) -> dict[str, float]:
-        """Mean loss and accuracy of the epoch so far, and samples per second."""
+        """Mean loss and the metrics of the epoch so far, and samples per second."""
         seen = max(self.samples, 1)
         elapsed = max(time.perf_counter() - self.epoch_start, 1e-9)
+        metrics = {} if self.scorer is None else self.scorer.results(running=True)
         return {
             "loss": self.loss_sum / seen,
-            "accuracy": self.correct / seen,
+            **metrics,
             "samples_per_second": self.samples / elapsed,
         }
 
@@ -150,10 +165,13 @@ def train_epoch(run: Run, callbacks: Sequence[Callback]) -> None:
     Raises `NonFiniteLossError` the moment the loss is NaN or infinite.
     """
     model, loss, optimizer = run.model, run.loss, run.optimizer
-    for batch, (x_batch, y_batch) in enumerate(run.loader):
+    for batch, (x_batch, y_batch, weights) in enumerate(run.loader.batches()):
         run.batch = batch
         outputs = model.forward(x_batch)
-        value = loss.forward(outputs, y_batch)
+        if weights is None:
+            value = loss.forward(outputs, y_batch)
+        else:
+            value = loss.forward(outputs, y_batch, sample_weight=weights)
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"fit: the loss became {value} at epoch {run.epoch + 1}, batch {run.batch + 1} "
@@ -161,14 +179,14 @@ def train_epoch(run: Run, callbacks: Sequence[Callback]) -> None:
             )
         optimizer.zero_grad()
         model.backward_params(loss.backward())
+        if run.clip_grad_norm is not None:
+            clip_grad_norm_(optimizer.params, run.clip_grad_norm)
         optimizer.step()
         n = x_batch.shape[0]
         run.loss_sum += value * n
         run.samples += n
-        correct = count_correct(outputs, y_batch)
-        if correct is not None:
-            run.correct += correct
-            run.counts_accuracy = True
+        if run.scorer is not None:
+            run.scorer.update(outputs, y_batch)
         for callback in callbacks:
             callback.on_batch_end(run)
 
@@ -191,6 +209,11 @@ def fit(
     verbose: int = 1,
     initial_epoch: int = 0,
     loader: DataLoader[Array] | None = None,
+    metrics: Sequence[MetricSpec] | None = None,
+    class_weight: ClassWeight | None = None,
+    sample_weight: FloatArray | None = None,
+    clip_grad_norm: float | None = None,
+    validation_mode: str = "last",
 ) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (labels (N,) or targets (N, ...)).
 
@@ -198,31 +221,56 @@ def fit(
     same seed, model and data give the same run, bit for bit), optionally passing
     each x batch through ``transform`` (augmentation), and takes one optimizer step per
     batch. The first layer skips its input gradient. ``x`` is converted once to the
-    model's dtype. Instead of ``x`` and ``y``, a `DataLoader` may be given as ``loader``
-    (its ``x`` must already have the model's dtype). After each epoch the model is
-    evaluated on ``validation_data`` or on the last ``validation_split`` of ``x`` and
-    ``y`` (Keras's semantics: taken before shuffling; not with a ``loader``, whose
-    batches would include the held-out rows). Returns a `History` with ``loss`` and,
-    for classification, ``accuracy`` (over the epoch, in training mode), ``val_loss``,
-    ``val_accuracy``, ``lr``, ``seconds`` and ``samples_per_second`` per epoch.
+    model's dtype; for an elementwise loss (`MSELoss`, `BCEWithLogitsLoss`) ``y`` too,
+    and targets (N,) meet a one-unit output as (N, 1). Instead of ``x`` and ``y``, a
+    `DataLoader` may be given as ``loader`` (its ``x`` must already have the model's
+    dtype, its ``y`` the loss's form). After each epoch the model is evaluated on
+    ``validation_data`` or on a held-out ``validation_split`` of ``x`` and ``y``:
+    ``validation_mode="last"`` takes the last fraction before shuffling (Keras's rule;
+    a warning says when the held-out labels miss classes, as on data sorted by class),
+    ``"shuffle"`` a seeded random fraction, ``"stratify"`` a random fraction of each
+    class (`tinynet.data.validation_split`); not with a ``loader``, whose batches
+    would include the held-out rows.
 
-    ``callbacks`` see every epoch and batch (`EarlyStopping`, `LearningRateScheduler`,
-    `ModelCheckpoint`, `BackupAndRestore`...). ``verbose``: 0 silent, 1 progress bar on
-    a terminal (epoch lines otherwise), 2 epoch lines. As in Keras, ``epochs`` is the
-    index of the final epoch: training runs epochs ``initial_epoch`` to ``epochs - 1``
-    (a callback restoring a checkpoint moves the start). Raises `NonFiniteLossError`
-    when the loss becomes NaN or infinite.
+    ``metrics``: names (``"accuracy"``, ``"top_k_accuracy"``, ``"f1"``, ``"mae"``,
+    ``"r2"``...), callables ``fn(y_true, y_pred)`` or `tinynet.metrics.Metric` objects
+    (`tinynet.metrics.streaming`), logged over each epoch's batches (in training mode)
+    and, with ``val_`` in front, on the validation data. By default the model's head
+    (`tinynet.heads`) decides: ``accuracy`` for a classifier, ``mae``, ``rmse`` and
+    ``r2`` for a regression; ``metrics=[]`` logs the loss alone.
+
+    ``class_weight`` (``{class: weight}`` or ``"balanced"``) and ``sample_weight`` (N,)
+    weight each training sample's loss (Keras's semantics: the batch loss is
+    ``sum(w_i * loss_i) / N``; given both, they multiply); the validation loss is not
+    weighted. ``clip_grad_norm``: after every backward, the gradients are scaled to a
+    total 2-norm of at most this (`tinynet.optim.clip_grad_norm_`).
+
+    Returns a `History` with ``loss``, the metrics, ``val_loss`` and ``val_`` metrics,
+    ``lr``, ``seconds`` and ``samples_per_second`` per epoch. ``callbacks`` see every
+    epoch and batch (`EarlyStopping`, `LearningRateScheduler`, `ModelCheckpoint`,
+    `BackupAndRestore`...). ``verbose``: 0 silent, 1 progress bar on a terminal (epoch
+    lines otherwise), 2 epoch lines. As in Keras, ``epochs`` is the index of the final
+    epoch: training runs epochs ``initial_epoch`` to ``epochs - 1`` (a callback
+    restoring a checkpoint moves the start). Raises `NonFiniteLossError` when the loss
+    becomes NaN or infinite.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    _check_fit_arguments(model, optimizer, epochs, initial_epoch, seed, validation_data)
+    if clip_grad_norm is not None and not float(clip_grad_norm) > 0:
+        raise ValueError(f"fit: clip_grad_norm must be a number > 0, got {clip_grad_norm!r}")
     if loader is None:
         if x is None or y is None:
             raise TypeError("fit: give the data as x and y, or as a DataLoader (loader=)")
         x = as_model_input(model, x)
+        y = loss_targets(loss, y, model.dtype)
+        weights = training_weights(loss, y, class_weight, sample_weight, x.shape[0])
         if validation_split:
             if validation_data is not None:
                 raise ValueError("fit: give validation_data or validation_split, not both")
-            (x, y), validation_data = split_last(x, y, validation_split)
+            x, y, weights, validation_data = split_off(
+                x, y, weights, validation_split, validation_mode, seed
+            )
         loader = DataLoader(
             x,
             y,
@@ -231,26 +279,37 @@ def fit(
             seed=seed,
             reuse_buffers=True,
             transform=transform,
+            sample_weight=None if weights is None else weights.astype(model.dtype),
         )
     else:
         _check_loader(model, loader, x, y, validation_split)
+        if class_weight is not None or sample_weight is not None:
+            raise ValueError(
+                "fit: with a loader, give the weights to the DataLoader (sample_weight=), "
+                "not to fit"
+            )
+        if loader.sample_weight is not None:
+            require_weighted_loss(loss)
     if validation_data is not None:
         x_val, y_val = validation_data
         validation_data = (as_model_input(model, x_val, "validation x"), y_val)
     all_callbacks: list[Callback] = [*callbacks, ProgressBar(verbose)]
     run = Run(model, loss, optimizer, loader, epochs, History(), callbacks=all_callbacks)
+    run.scorer = Scorer(model, loss, metrics)
+    run.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
     run.epoch = initial_epoch
     model.train()
     for callback in all_callbacks:
         callback.on_train_begin(run)
     for epoch in range(run.epoch, epochs):
-        run.epoch, run.loss_sum, run.correct, run.samples = epoch, 0.0, 0, 0
+        run.epoch, run.loss_sum, run.samples = epoch, 0.0, 0
+        run.scorer.reset()
         run.epoch_start = time.perf_counter()
         lr = optimizer.lr
         for callback in all_callbacks:
             callback.on_epoch_begin(run)
         train_epoch(run, all_callbacks)
-        logs = epoch_logs(run, lr, validation_data)
+        logs = epoch_logs(run, lr, validation_data, metrics)
         run.history.record(epoch, logs)
         for callback in all_callbacks:
             callback.on_epoch_end(run, logs)
@@ -259,6 +318,90 @@ def fit(
     for callback in all_callbacks:
         callback.on_train_end(run)
     return run.history
+
+
+def _check_fit_arguments(
+    model: Layer,
+    optimizer: object,
+    epochs: int,
+    initial_epoch: object,
+    seed: object,
+    validation_data: object,
+) -> None:
+    """The arguments of `fit` that would otherwise train nothing, or the wrong epochs,
+    without a word: each refused by name."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: expected a tinynet Optimizer, got {type(optimizer).__name__}")
+    ours = {id(p) for p in model.parameters()}
+    foreign = sum(1 for p in optimizer.params if id(p) not in ours)
+    if foreign:
+        raise ValueError(
+            f"fit: {foreign} of the optimizer's {len(optimizer.params)} parameters are not "
+            f"this model's, so its steps would not train it; make the optimizer from this "
+            f"model: {type(optimizer).__name__}(model.parameters(), ...)"
+        )
+    if not (is_integer(initial_epoch) and 0 <= initial_epoch <= epochs):
+        raise ValueError(
+            f"fit: initial_epoch must be an integer in [0, epochs={epochs}], "
+            f"got {short(initial_epoch)}"
+        )
+    if seed is not None and not (is_integer(seed) and seed >= 0):
+        raise ValueError(f"fit: seed must be None or an integer >= 0, got {short(seed)}")
+    if validation_data is not None and not (
+        isinstance(validation_data, (tuple, list)) and len(validation_data) == 2
+    ):
+        got = (
+            f"a {type(validation_data).__name__} of {len(validation_data)}"
+            if isinstance(validation_data, (tuple, list))
+            else short(validation_data)
+        )
+        raise ValueError(f"fit: validation_data must be a pair (x_val, y_val), got {got}")
+
+
+def training_weights(
+    loss: Loss,
+    y: Array,
+    class_weight: ClassWeight | None,
+    sample_weight: FloatArray | None,
+    n: int,
+) -> FloatArray | None:
+    """The per-sample weights (N,) float64 of ``class_weight`` times ``sample_weight``
+    (``None`` without either), for a loss that takes them."""
+    weights = check_sample_weight("fit", sample_weight, n)
+    if class_weight is not None:
+        by_class = class_sample_weights(class_weight, y)
+        weights = by_class if weights is None else by_class * weights
+    if weights is not None:
+        require_weighted_loss(loss)
+    return weights
+
+
+def require_weighted_loss(loss: Loss) -> None:
+    """``TypeError`` unless ``loss.forward`` takes ``sample_weight``."""
+    if "sample_weight" not in inspect.signature(loss.forward).parameters:
+        raise TypeError(
+            f"fit: {loss!r}.forward takes no sample_weight, so class_weight and "
+            f"sample_weight cannot weight it; add the keyword (see tinynet.losses)"
+        )
+
+
+def split_off(
+    x: FloatArray,
+    y: Array,
+    weights: FloatArray | None,
+    fraction: float,
+    mode: str,
+    seed: int | None,
+) -> tuple[FloatArray, Array, FloatArray | None, tuple[FloatArray, Array]]:
+    """``x``, ``y`` and the weights of the training part, and the held-out ``(x, y)``
+    (`tinynet.data.validation_split`)."""
+    if weights is None:
+        (x, y), held_out = validation_split(x, y, fraction, mode=mode, seed=seed)
+        return x, y, None, held_out
+    (train, _), (held, _) = validation_split(
+        np.arange(x.shape[0]), y, fraction, mode=mode, seed=seed
+    )
+    return x[train], y[train], weights[train], (x[held], y[held])
 
 
 def _check_loader(
@@ -282,16 +425,18 @@ def _check_loader(
 
 
 def epoch_logs(
-    run: Run, lr: float, validation_data: tuple[FloatArray, Array] | None
+    run: Run,
+    lr: float,
+    validation_data: tuple[FloatArray, Array] | None,
+    metrics: Sequence[MetricSpec] | None = None,
 ) -> dict[str, float]:
     """The logs of the epoch just run, with the validation metrics if there is data."""
     seconds = time.perf_counter() - run.epoch_start
-    running = run.running_logs()
-    logs = {"loss": running["loss"]}
-    if run.counts_accuracy:
-        logs["accuracy"] = running["accuracy"]
+    logs = {"loss": run.loss_sum / max(run.samples, 1)}
+    if run.scorer is not None:
+        logs.update(run.scorer.results())
     if validation_data is not None:
-        scores = evaluate(run.model, *validation_data, loss=run.loss)
+        scores = evaluate(run.model, *validation_data, loss=run.loss, metrics=metrics)
         logs.update({f"val_{name}": value for name, value in scores.items()})
         run.model.train()
     logs.update({"lr": lr, "seconds": seconds, "samples_per_second": run.samples / seconds})

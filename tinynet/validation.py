@@ -7,6 +7,9 @@ dataset) live where they run once (the training loop, the dataset loaders).
 
 from __future__ import annotations
 
+import math
+from typing import Any, TypeGuard
+
 import numpy as np
 
 from tinynet.typing import Array, FloatArray, IntArray
@@ -43,8 +46,9 @@ def float_array(
     ``where`` names the caller in the message (a layer's repr). ``ndim`` is the number
     of dimensions required, ``last`` the size of the last one, ``dtype`` the exact dtype
     required (no silent casts: a float64 batch into a float32 layer is an error, as in
-    PyTorch). Raises ``TypeError`` for a wrong type or dtype and ``ValueError`` for a
-    wrong shape.
+    PyTorch; the dataset loops convert once instead, see
+    `tinynet.inference.as_model_input`). Raises ``TypeError`` for a wrong type or dtype
+    and ``ValueError`` for a wrong shape.
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{where}: expected {name} to be a numpy array, got {describe(x)}")
@@ -108,3 +112,57 @@ def class_labels(where: object, y: object, n: int, classes: int) -> IntArray:
             f"({bad.size} of {n} out of range)"
         )
     return y
+
+
+def is_real(value: object) -> TypeGuard[int | float | np.integer[Any] | np.floating[Any]]:
+    """Whether ``value`` is a real number: an int or float (NumPy's too), not a bool or str."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def is_integer(value: object) -> TypeGuard[int | np.integer[Any]]:
+    """Whether ``value`` is an int (NumPy's too), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def short(value: object) -> str:
+    """``repr(value)`` cut to 40 characters, with its type unless that is plain (a number,
+    None, a list, tuple or dict): ``'0.001' (a str)``. For messages about settings read
+    from files or arguments."""
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    plain = is_real(value) or isinstance(value, (list, tuple, dict, type(None)))
+    return text if plain else f"{text} (a {type(value).__name__})"
+
+
+def number(
+    owner: str,
+    name: str,
+    value: object,
+    low: float = 0.0,
+    high: float = math.inf,
+    *,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float, or ``ValueError`` unless it is a real number (`is_real`),
+    finite and in ``[low, high]`` (``[low, high)`` with ``high_open``)."""
+    try:
+        as_float = float(value) if is_real(value) else math.nan
+    except OverflowError:  # an int of 309 digits or more
+        as_float = math.nan
+    below_high = as_float < high or (as_float == high and not high_open)
+    if math.isfinite(as_float) and low <= as_float and below_high:
+        return as_float
+    if high == math.inf:
+        interval = f">= {low:g}"
+    else:
+        interval = f"in [{low:g}, {high:g}{')' if high_open else ']'}"
+    raise ValueError(f"{owner}: {name} must be a finite number {interval}, got {short(value)}")
+
+
+def flag(owner: str, name: str, value: object) -> bool:
+    """``value`` as a bool, or ``ValueError`` unless it is ``True`` or ``False``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{owner}: {name} must be True or False, got {short(value)}")
+    return bool(value)

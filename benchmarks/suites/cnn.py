@@ -22,7 +22,7 @@ from benchmarks.data import batch_order
 from benchmarks.formatting import summary_line
 from benchmarks.suites.memory import MIB, probe
 from benchmarks.timing import Runner, alternate, calibrate_steps, step_cases
-from tinynet.data import as_layout
+from tinynet.datasets import model_layout
 from tinynet.modelfile import ModelFile
 
 STEP_RATIOS = [("tinynet", "torch"), ("tinynet", "gemm")]
@@ -58,7 +58,7 @@ def measure_step(ctx: Context, model_file: ModelFile) -> dict[str, Any]:
     """The alternating step comparison of one model file, and its GEMM ceiling."""
     settings, batch = ctx.settings, ctx.settings.cnn_batch
     x, y = batch_order(ctx.data, settings.seed, "float32")
-    images = as_layout(x, model_file.input_shape)
+    images = model_layout(x, model_file.input_shape)
     model = model_file.build(settings.seed)
     products = step_products(model, model_file.input_shape or (), batch)
     runners: dict[str, Runner] = {}
@@ -99,7 +99,7 @@ def measure_step(ctx: Context, model_file: ModelFile) -> dict[str, Any]:
 def measure_inference(ctx: Context, model_file: ModelFile) -> dict[str, Any]:
     """Labels for the first ``cnn_test_subset`` test images per call."""
     settings = ctx.settings
-    x_test = as_layout(ctx.data.x_test[: settings.cnn_test_subset], model_file.input_shape)
+    x_test = model_layout(ctx.data.x_test[: settings.cnn_test_subset], model_file.input_shape)
     model = model_file.build(settings.seed)
     runners: dict[str, Runner] = {"tinynet": loops.TinynetInference(model, x_test)}
     if ctx.has("torch"):

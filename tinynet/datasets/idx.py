@@ -31,6 +31,7 @@ from typing import IO, Any, NamedTuple, TypeAlias
 import numpy as np
 
 from tinynet.atomic import atomic_write
+from tinynet.datasets.errors import DataFormatError
 from tinynet.files import DEFLATE_MAX_RATIO, open_regular
 from tinynet.typing import Array, DTypeLike, Shape
 
@@ -51,32 +52,47 @@ _KIND = "an IDX file"
 _Stream: TypeAlias = IO[bytes] | gzip.GzipFile
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(DataFormatError):
     """A file that is not a well-formed IDX file, or a dataset of IDX files that do not
-    fit together; the message names the file, what was expected and what was found."""
+    fit together; the message names the file, what was expected and what was found.
+    A `DataFormatError` (a ``ValueError``), as every data file's error."""
+
+
+Pattern = tuple[int | None, ...]
+"""A shape to expect, where ``None`` matches any size: ``(64, None, None)``."""
 
 
 class _Expected(NamedTuple):
     """What a caller requires an IDX header to declare (``None``: anything)."""
 
-    shape: Shape | None
+    shape: Pattern | None
     dtype: np.dtype[Any] | None
 
     @classmethod
-    def of(cls, shape: Shape | None, dtype: DTypeLike | None) -> _Expected:
+    def of(cls, shape: Pattern | None, dtype: DTypeLike | None) -> _Expected:
         return cls(shape, None if dtype is None else np.dtype(dtype))
+
+    def fits(self, dims: Shape) -> bool:
+        """Whether ``dims`` has the expected shape (a ``None`` in it: any size)."""
+        if self.shape is None:
+            return True
+        pattern = tuple(self.shape)
+        if len(dims) != len(pattern):
+            return False
+        return all(p is None or p == d for p, d in zip(pattern, dims, strict=True))
 
 
 def read_idx(
-    path: str | os.PathLike[str], *, shape: Shape | None = None, dtype: DTypeLike | None = None
+    path: str | os.PathLike[str], *, shape: Pattern | None = None, dtype: DTypeLike | None = None
 ) -> Array:
     """Read an IDX file (raw or gzip-compressed) into a new, writable array.
 
     Returns an array of the file's shape in native byte order, of dtype uint8, int8,
     int16, int32, float32 or float64 as the file's dtype code says. ``shape`` and
     ``dtype``, if given, are what the file must declare, checked from its header
-    before the payload is read. Raises ``FileNotFoundError``, or `IdxFormatError` if
-    the file is not a regular file, not a well-formed IDX file or not as expected.
+    before the payload is read (a ``None`` in ``shape`` allows any size there). Raises
+    ``FileNotFoundError``, or `IdxFormatError` if the file is not a regular file, not a
+    well-formed IDX file or not as expected.
     """
     expect = _Expected.of(shape, dtype)
     with open_regular(path, _KIND, IdxFormatError) as handle:
@@ -205,7 +221,7 @@ def _check_declared(
 ) -> None:
     """Refuse, from the header alone, what is not as expected or a payload the file
     cannot hold (``size``: the raw file's length, or the compressed one's)."""
-    wrong_shape = expect.shape is not None and dims != tuple(expect.shape)
+    wrong_shape = not expect.fits(dims)
     wrong_dtype = expect.dtype is not None and dtype.newbyteorder("=") != expect.dtype
     if wrong_shape or wrong_dtype:
         what = "" if expect.dtype is None else f"{expect.dtype.name} "

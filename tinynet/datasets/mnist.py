@@ -186,26 +186,6 @@ def load(
     return train, test
 
 
-def load_idx_folder(
-    folder: str | os.PathLike[str], *, flatten: bool = True, dtype: DTypeLike = np.float32
-) -> tuple[Split, Split]:
-    """A dataset of your own in MNIST's layout: the four canonical file names (.gz or
-    not) in ``folder``, 28x28 uint8 images and labels 0..9, any number of samples.
-
-    Returns what `load_mnist` returns. Files are validated as IDX (magic, dimensions,
-    length) but, having no published digests, not checksummed; use `load_mnist` for
-    MNIST itself. This is what ``tinynet train --data DIR`` reads.
-    """
-    float_dtype = np.dtype(dtype)
-    place = Path(folder)
-    missing = [name for name in FILES if find_file(place, name) is None]
-    if missing:
-        raise FileNotFoundError(f"load_idx_folder: {place} has no {', '.join(missing)} (.gz)")
-    train = _split(None, place, TRAIN_IMAGES, TRAIN_LABELS, None, flatten, float_dtype)
-    test = _split(None, place, TEST_IMAGES, TEST_LABELS, None, flatten, float_dtype)
-    return train, test
-
-
 def locate(files: DatasetFiles, root: str | os.PathLike[str] | None = None) -> Path:
     """The first folder in the search order that holds all four files.
 

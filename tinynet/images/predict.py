@@ -1,7 +1,8 @@
-"""`predict_images`: classify digit files with a model, for ``tinynet predict``."""
+"""`predict_images`: classify digit files with a model (``tinynet predict`` in Python)."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,10 +11,11 @@ from typing import NamedTuple
 import numpy as np
 
 from tinynet.containers import first_layer
-from tinynet.data import as_layout
+from tinynet.datasets.layout import model_layout
+from tinynet.heads import head_for
 from tinynet.images.common import SIZE
 from tinynet.images.load import read
-from tinynet.inference import forward_in_batches, probabilities
+from tinynet.inference import forward_in_batches
 from tinynet.layers.base import Layer
 from tinynet.typing import FloatArray, Shape
 
@@ -39,14 +41,20 @@ def predict_images(
     """Classify every image in ``paths`` (PGM, PNG, or ``.npy`` batches) with ``model``.
 
     Images are fed in the model's dtype, in inference mode (the model's modes are
-    restored afterwards), as samples of ``input_shape`` (`tinynet.data.as_layout`; a
+    restored afterwards), as samples of ``input_shape`` (`tinynet.datasets.model_layout`; a
     model file's ``INPUT_SHAPE``, which ``tinynet train --save`` stores in the file's
     metadata). Without one, the model's first layer decides (`image_shape`): (C, 28, 28)
     images for a `tinynet.layers.Conv2d` of C input channels, else (784,) rows, what a
-    `tinynet.layers.Dense` takes. The model's outputs (N, classes) become probabilities
-    by `tinynet.inference.probabilities` (``loss``: the recipe loss that trained it, if
-    known). Returns one `Prediction` per image, in order.
+    `tinynet.layers.Dense` takes. The model's outputs (N, classes) are read by
+    `tinynet.heads` (``loss``: the recipe loss that trained it, if known): the label and
+    its probability (a one-logit binary model: ``logit > 0`` and its sigmoid). Returns
+    one `Prediction` per image, in order.
     """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"predict_images: expected a list of image paths, got one path {str(paths)!r}; "
+            f"pass [path]"
+        )
     sources: list[str] = []
     batches: list[FloatArray] = []
     for path in paths:
@@ -56,24 +64,29 @@ def predict_images(
     if not batches:
         return []
     shape = image_shape(model) if input_shape is None else input_shape
-    x = as_layout(np.concatenate(batches), shape).astype(model.dtype)
-    probs = probabilities(model, forward_in_batches(model, x, batch_size), loss)
-    if probs is None:
+    x = model_layout(np.concatenate(batches), shape, "predict").astype(model.dtype)
+    outputs = forward_in_batches(model, x, batch_size)
+    if outputs.ndim != 2:
+        raise ValueError(f"predict: expected model outputs (N, C), got shape {outputs.shape}")
+    head = head_for(model, loss, int(outputs.shape[1]))
+    probs = head.probabilities(outputs)
+    if probs is None or head.task not in ("multiclass", "binary"):
         raise ValueError(
-            f"predict: the model's outputs are values (trained with loss {loss!r}), "
-            f"not class scores; nothing to classify"
+            f"predict: the model's outputs are {head.describe()} (trained with loss "
+            f"{loss!r}), not one class per image; nothing to classify"
         )
-    labels = probs.argmax(axis=1)
+    labels = head.predict(outputs)
+    confidence = head.confidence(probs, labels)
     return [
-        Prediction(source, int(label), float(row[label]))
-        for source, label, row in zip(sources, labels, probs, strict=True)
+        Prediction(source, int(label), float(p))
+        for source, label, p in zip(sources, labels, confidence, strict=True)
     ]
 
 
-def image_shape(model: Layer) -> Shape:
-    """One 28x28 image's shape as ``model`` takes it, read from its first layer:
-    (in_channels, 28, 28) before a convolution, else flat rows (784,)."""
+def image_shape(model: Layer, image: Shape = (SIZE, SIZE)) -> Shape:
+    """One image's shape, (H, W) or (C, H, W), as ``model`` takes it, read from its first
+    layer: (in_channels, H, W) before a convolution, else flat rows (H * W * ...,)."""
     channels = getattr(first_layer(model), "in_channels", None)
     if isinstance(channels, int):
-        return (channels, SIZE, SIZE)
-    return (SIZE * SIZE,)
+        return (channels, *image[-2:])
+    return (math.prod(image),)

@@ -44,6 +44,7 @@ from tinynet.optim.optimizer import Optimizer
 from tinynet.parameter import Parameter
 from tinynet.state_dict import ArraySpec, find_mismatch
 from tinynet.typing import Array
+from tinynet.validation import number
 from tinynet.version import __version__
 
 FORMAT = "tinynet"
@@ -323,10 +324,11 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
         settings.pop("params", None)
         optimizer = cls(params, **settings)
         optimizer.load_state_dict({"state": state, "param_groups": groups})
-        optimizer.initial_lr = float(section.get("initial_lr", optimizer.lr))
-    except (TypeError, ValueError, LookupError, AttributeError, ArithmeticError) as error:
-        # Whatever the optimizer raises on a malformed section (step=Infinity is an
-        # OverflowError) is the file's fault, and must name it.
+        initial_lr = section.get("initial_lr", optimizer.lr)
+        optimizer.initial_lr = number(cls.__name__, "initial_lr", initial_lr)
+    except (TypeError, ValueError) as error:
+        # The optimizers check every setting and the step count (one place:
+        # check_hyperparameters); a custom one's errors are the file's fault too.
         raise ModelFormatError(
             f"{where}: cannot restore {cls.__name__}: {type(error).__name__}: {error}"
         ) from error

@@ -14,10 +14,25 @@ GELU            ``Gelu(approximate)`` from opset 20; before, its formula:
                 ``x/2 (1 + Erf(x/sqrt 2))`` or ``x/2 (1 + Tanh(sqrt(2/pi)(x + 0.044715 x^3)))``
 SiLU, Swish     ``Mul(x, Sigmoid(x))``
 Dropout         nothing (the identity)
-BatchNorm1d     ``BatchNormalization(x, scale, B, mean, var, epsilon, momentum)`` in
-                inference mode; ONNX's momentum is 1 - PyTorch's (its running mean is
+BatchNorm1d,    ``BatchNormalization(x, scale, B, mean, var, epsilon, momentum)`` in
+BatchNorm2d     inference mode, on (N, C), (N, C, L) or (N, C, H, W); ONNX's momentum
+                is 1 - PyTorch's (its running mean is
                 ``mean * momentum + batch * (1 - momentum)``)
-Flatten         ``Flatten(axis=1)``
+Conv2d          ``Conv(x, W, b, kernel_shape, strides, dilations, pads)``, W (out, in,
+                kh, kw) as it is; ``pads`` is ONNX's [top, left, bottom, right], so
+                ``padding="same"`` with an even kernel keeps its extra bottom/right row
+MaxPool2d       ``MaxPool(kernel_shape, strides, dilations, pads)``; where a dilated
+                window holds padding alone, ``Where(mask, -inf, y)``, as tinynet
+AvgPool2d       ``AveragePool(kernel_shape, strides, pads, count_include_pad)``;
+                with ``divisor_override=d`` the window sum over d:
+                ``Mul(AveragePool(count_include_pad=1), kh*kw/d)``
+AdaptiveAvg-    ``GlobalAveragePool`` for output (1, 1); ``AveragePool`` (kernel =
+Pool2d          stride = input / output) when the input size is a multiple of the
+                output size; else ``MatMul(MatMul(A_h, x), A_w^T)`` with the
+                layer's averaging matrices (PyTorch's overlapping bins), exact too
+Flatten         ``Flatten(axis=1)``, for input of any rank
+Unflatten,      ``Reshape(x, [0, d1, ..., dk])``: an int64 shape whose 0 copies the
+Reshape         (dynamic) batch axis, the other sizes those of one sample
 Sequential      its layers in turn
 Residual        ``Add(x, block(x))``
 Parallel        ``Concat(axis=last)`` of the branches, or ``Sum`` (``mode="sum"``)
@@ -42,10 +57,15 @@ from tinynet.layers.activations import (
     Swish,
     Tanh,
 )
+from tinynet.layers.adaptive import AdaptiveAvgPool2d, bin_means
+from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
-from tinynet.layers.normalization import BatchNorm1d
+from tinynet.layers.im2col import Window
+from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
+from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.regularization import Dropout
-from tinynet.layers.reshape import Flatten
+from tinynet.layers.reshape import Flatten, Reshape, Unflatten
+from tinynet.typing import Array
 
 GELU_OPSET = 20
 """The first opset with a ``Gelu`` op."""
@@ -136,7 +156,8 @@ def dropout(layer: Dropout, graph: OnnxGraph, x: str) -> str:
 
 
 @register_onnx(BatchNorm1d)
-def batch_norm(layer: BatchNorm1d, graph: OnnxGraph, x: str) -> str:
+@register_onnx(BatchNorm2d)
+def batch_norm(layer: BatchNorm1d | BatchNorm2d, graph: OnnxGraph, x: str) -> str:
     """``BatchNormalization`` with the running statistics (inference mode).
 
     Without ``affine`` the scale is ones and the shift zeros. ONNX's ``momentum``
@@ -164,8 +185,103 @@ def batch_norm(layer: BatchNorm1d, graph: OnnxGraph, x: str) -> str:
 
 @register_onnx(Flatten)
 def flatten(layer: Flatten, graph: OnnxGraph, x: str) -> str:
-    """``Flatten(axis=1)``: (N, d1, ..., dk) -> (N, d1*...*dk), as tinynet's."""
+    """``Flatten(axis=1)``: (N, d1, ..., dk) -> (N, d1*...*dk) in C order, as tinynet's
+    (whatever the memory layout of tinynet's array: values are what ONNX sees)."""
     return graph.node("Flatten", [x], axis=1)
+
+
+@register_onnx(Unflatten)
+@register_onnx(Reshape)
+def reshape(layer: Unflatten | Reshape, graph: OnnxGraph, x: str) -> str:
+    """``Reshape`` to ``[0, *one sample's output shape]``: 0 copies the batch axis, so
+    it stays dynamic; a -1 of the layer is written resolved."""
+    sample = layer.target((1, *graph.sample_shape(x)))[1:]
+    return graph.node("Reshape", [x, graph.weight("shape", np.array([0, *sample], np.int64))])
+
+
+def _window(window: Window) -> dict[str, list[int]]:
+    """The attributes of a window in ONNX's terms: ``pads`` is [top, left, bottom,
+    right] (all begins, then all ends), tinynet's `Window` holds (top, bottom, left,
+    right)."""
+    top, bottom, left, right = window.padding
+    return {
+        "kernel_shape": list(window.kernel),
+        "strides": list(window.stride),
+        "pads": [top, left, bottom, right],
+    }
+
+
+@register_onnx(Conv2d)
+def conv2d(layer: Conv2d, graph: OnnxGraph, x: str) -> str:
+    """``Conv`` with the weight (out, in, kh, kw) as it is (PyTorch's layout and ONNX's),
+    the bias if any, and the layer's own (top, bottom, left, right) padding: an even
+    kernel's ``padding="same"`` pads one more row and column at the bottom and right."""
+    inputs = [x, graph.weight("weight", layer.weight.data)]
+    if layer.bias is not None:
+        inputs.append(graph.weight("bias", layer.bias.data))
+    return graph.node("Conv", inputs, dilations=list(layer.dilation), **_window(layer.window))
+
+
+@register_onnx(MaxPool2d)
+def max_pool(layer: MaxPool2d, graph: OnnxGraph, x: str) -> str:
+    """``MaxPool`` (its ``dilations`` exist from opset 10, older than any written).
+
+    ONNX's padding never wins a window, as tinynet's -inf cells do not; but a dilated
+    window can hold padding alone, whose maximum is -inf in tinynet and PyTorch and the
+    dtype's lowest finite number in onnxruntime. Where the input's (H, W) puts such
+    windows, a ``Where`` with a constant mask writes -inf there.
+    """
+    y = graph.node("MaxPool", [x], dilations=list(layer.dilation), **_window(layer.window))
+    _, h, w = graph.sample_shape(x)
+    window = layer.window
+    oh, ow = window.output_size(h, w)
+    top, _, left, _ = window.padding
+    rows = _padding_only(h, oh, window.kernel[0], window.stride[0], window.dilation[0], top)
+    cols = _padding_only(w, ow, window.kernel[1], window.stride[1], window.dilation[1], left)
+    if not (rows.any() or cols.any()):
+        return y
+    mask = graph.weight("padding_only", (rows[:, np.newaxis] | cols)[np.newaxis, np.newaxis])
+    return graph.node("Where", [mask, graph.scalar("minus_inf", -np.inf), y])
+
+
+def _padding_only(size: int, out: int, kernel: int, stride: int, dilation: int, pad: int) -> Array:
+    """Along one axis, for each of the ``out`` windows, whether all its cells are padding."""
+    cells = np.arange(out)[:, np.newaxis] * stride + np.arange(kernel) * dilation - pad
+    outside: Array = np.all((cells < 0) | (cells >= size), axis=1)
+    return outside
+
+
+@register_onnx(AvgPool2d)
+def avg_pool(layer: AvgPool2d, graph: OnnxGraph, x: str) -> str:
+    """``AveragePool`` with ``count_include_pad`` written out (ONNX's default, 0, is not
+    PyTorch's). ONNX has no ``divisor_override``: the mean over the whole kernel area
+    is scaled by ``kh*kw / divisor`` instead, which is the window sum over the divisor."""
+    override = layer.divisor_override
+    include_pad = layer.count_include_pad or override is not None
+    y = graph.node("AveragePool", [x], count_include_pad=int(include_pad), **_window(layer.window))
+    area = layer.kernel_size[0] * layer.kernel_size[1]
+    if override is None or override == area:
+        return y
+    return graph.node("Mul", [y, graph.scalar("divisor_scale", area / override)])
+
+
+@register_onnx(AdaptiveAvgPool2d)
+def adaptive_avg_pool(layer: AdaptiveAvgPool2d, graph: OnnxGraph, x: str) -> str:
+    """By the input's (H, W), which the graph knows: ``GlobalAveragePool`` for output
+    (1, 1); an ``AveragePool`` whose kernel and stride are H/OH and W/OW when those are
+    whole; else the layer's own product with the averaging matrices (PyTorch's bins,
+    which may overlap), ``MatMul(MatMul(A_h, x), A_w^T)``, broadcast over (N, C)."""
+    _, h, w = graph.sample_shape(x)
+    oh = h if layer.output_size[0] is None else layer.output_size[0]
+    ow = w if layer.output_size[1] is None else layer.output_size[1]
+    if (oh, ow) == (1, 1):
+        return graph.node("GlobalAveragePool", [x])
+    if h % oh == 0 and w % ow == 0:
+        kernel = [h // oh, w // ow]
+        return graph.node("AveragePool", [x], kernel_shape=kernel, strides=kernel)
+    rows = graph.weight("bin_rows", bin_means(h, oh, graph.dtype))
+    y = graph.node("MatMul", [rows, x])
+    return graph.node("MatMul", [y, graph.weight("bin_cols", bin_means(w, ow, graph.dtype).T)])
 
 
 @register_onnx(Sequential)

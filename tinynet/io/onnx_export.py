@@ -14,6 +14,12 @@ out as PyTorch's (a Dense weight is (out, in)). Which ops each layer becomes is 
 `tinynet.io.onnx_converters`; a custom layer registers its own converter with
 `tinynet.io.register_onnx` (see `tinynet.io.onnx_graph`).
 
+A convolutional model needs ``input_shape`` (``(1, 28, 28)`` for MNIST images): its
+first layer cannot tell it. A float64 model exports as a double graph, which
+onnxruntime's CPU provider cannot run if it holds ``Conv``, ``AveragePool`` or
+``GlobalAveragePool`` (those have float kernels only there); ``onnx.reference`` and
+other runtimes can.
+
 Needs the optional ``onnx`` package (``pip install "tinynet-nn[onnx]"``, which also
 brings onnxruntime), imported only when these functions are called.
 """
@@ -55,7 +61,8 @@ def to_onnx(
     """``model`` as an in-memory ONNX model (``onnx.ModelProto``), checked by ``onnx.checker``.
 
     ``input_shape`` is one sample's shape, e.g. ``(784,)`` or ``(1, 28, 28)``; by
-    default the first layer's ``(in_features,)`` (or ``(num_features,)``). ``opset``
+    default the first layer's ``(in_features,)`` (or ``(num_features,)``), so a model
+    that starts with `tinynet.layers.Conv2d`, a pool or a reshape needs it given. ``opset``
     lies between `MIN_OPSET` and the installed onnx package's newest. Raises
     `tinynet.io.ConversionError` naming a layer that has no converter (and nothing
     is built), ``ValueError`` for an input shape the model refuses (the layer's own

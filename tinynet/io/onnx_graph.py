@@ -85,7 +85,8 @@ class OnnxGraph:
 
     Shapes: every value that is a layer's input or output has a known shape,
     ``graph.shape(x)`` = ``(None, d1, ...)`` (``None``: the dynamic batch axis), found
-    by running the layer in inference mode on one sample as the graph is built.
+    by running the layer in inference mode on one sample as the graph is built;
+    ``graph.sample_shape(x)`` is ``(d1, ...)``.
     """
 
     def __init__(
@@ -120,6 +121,12 @@ class OnnxGraph:
                 f"OnnxGraph: the shape of {x!r} is not known (only layer inputs'/outputs')"
             )
         return (None, *self._samples[x].shape[1:])
+
+    def sample_shape(self, x: str) -> tuple[int, ...]:
+        """The shape of one sample of value ``x``: ``shape(x)`` without the batch axis,
+        every size known (the graph's only dynamic axis is the batch)."""
+        self.shape(x)  # the same KeyError for an unknown value
+        return tuple(self._samples[x].shape[1:])
 
     def rank(self, x: str) -> int:
         """The number of axes of value ``x``, the batch axis included."""

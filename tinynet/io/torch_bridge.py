@@ -9,26 +9,42 @@ Supported, in both directions (``nn.Sequential`` nested to any depth):
 torch.nn                            tinynet
 ==================================  =============================================
 Linear(in, out, bias)               Dense(in, out, bias); weight transposed
+Conv2d(in, out, kernel_size,        Conv2d(in, out, kernel_size, stride, padding,
+stride, padding, dilation, bias)    dilation, bias); ``padding`` "same", "valid"
+                                    or a pair; weight (out, in, kh, kw) as it is
+MaxPool2d(kernel_size, stride,      MaxPool2d(kernel_size, stride, padding,
+padding, dilation)                  dilation)
+AvgPool2d(kernel_size, stride,      AvgPool2d(kernel_size, stride, padding,
+padding, count_include_pad,         count_include_pad, divisor_override)
+divisor_override)
+AdaptiveAvgPool2d(output_size)      AdaptiveAvgPool2d(output_size)
 ReLU(inplace)                       ReLU(inplace)
 LeakyReLU(negative_slope)           LeakyReLU(negative_slope)
 Sigmoid, Tanh, SiLU                 Sigmoid, Tanh, SiLU (and Swish -> SiLU)
 GELU(approximate)                   GELU(approximate)
 Softmax(dim)                        Softmax(axis)
 Dropout(p)                          Dropout(p)
-BatchNorm1d(n, eps, momentum,       BatchNorm1d(n, eps, momentum, affine), with
-affine)                             the running statistics
+BatchNorm1d, BatchNorm2d(n, eps,    BatchNorm1d, BatchNorm2d(n, eps, momentum,
+momentum, affine)                   affine), the running statistics and
+                                    ``num_batches_tracked``; ``momentum=None``
+                                    (a cumulative average) too
 Flatten() (start_dim=1)             Flatten()
+Unflatten(dim, unflattened_size)    Unflatten(dim, unflattened_size)
+Sequential(Flatten(),               Reshape(shape), one way: torch has no Reshape
+Unflatten(1, shape))                module (it comes back as those two)
 Sequential(...)                     Sequential(...), children named by position
 ==================================  =============================================
 
 Each module's parameters and buffers are copied (nothing is shared), in the module's
 own dtype (float16/32/64), as ``load_state_dict`` checks them; the training mode is
-carried over. Anything else is refused with a `ConversionError` naming the module and
-its position (``model.2.0``): tinynet's `Residual` and `Parallel` have no
-``torch.nn`` module, torch's ``Softmax(dim=None)`` and ``BatchNorm1d(momentum=None)``
-(a cumulative average) no tinynet equivalent. ``inplace`` of LeakyReLU, SiLU and
-Dropout is dropped (the same values). torch's ``num_batches_tracked`` is copied
-where tinynet's BatchNorm has it and skipped where it has not.
+carried over. The pools' square sizes go to torch as ints (``MaxPool2d(2)``, as
+usually written), other sizes as pairs. Anything else is refused with a
+`ConversionError` naming the module and its position (``model.2.0``): tinynet's
+`Residual` and `Parallel` have no ``torch.nn`` module; torch's ``Softmax(dim=None)``,
+BatchNorm with ``track_running_stats=False`` or ``bias=False``, a ``Conv2d`` with
+``groups`` or a ``padding_mode`` other than ``"zeros"``, and pools with
+``ceil_mode=True`` or ``return_indices=True`` no tinynet equivalent. ``inplace`` of
+LeakyReLU, SiLU and Dropout is dropped (the same values).
 
 Needs PyTorch (``pip install torch``), imported only when these functions are called.
 """
@@ -53,19 +69,18 @@ from tinynet.layers.activations import (
     Swish,
     Tanh,
 )
+from tinynet.layers.adaptive import AdaptiveAvgPool2d
 from tinynet.layers.base import Layer
+from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
-from tinynet.layers.normalization import BatchNorm1d
+from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
+from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.regularization import Dropout
-from tinynet.layers.reshape import Flatten
+from tinynet.layers.reshape import Flatten, Reshape, Unflatten
 from tinynet.state_dict import StateDictError
 
 if TYPE_CHECKING:
     import torch
-
-TORCH_ONLY_BUFFERS = ("num_batches_tracked",)
-"""torch buffers a tinynet layer may not have: skipped when it has none, copied when it
-has one."""
 
 
 def _torch() -> Any:
@@ -110,18 +125,62 @@ def _softmax(module: Any, path: str) -> Layer:
 
 
 def _batch_norm(module: Any, path: str) -> Layer:
-    if module.momentum is None or not module.track_running_stats:
+    if not module.track_running_stats:
         raise ConversionError(
-            f"from_torch: {path} is {_short(module)}; tinynet's BatchNorm1d keeps running "
-            f"statistics with a momentum (not momentum=None, a cumulative average, nor "
-            f"track_running_stats=False)"
+            f"from_torch: {path} is {_short(module)}; tinynet's BatchNorm keeps running "
+            f"statistics (track_running_stats=False has none)"
         )
-    return BatchNorm1d(
+    if module.affine and module.bias is None:
+        raise ConversionError(
+            f"from_torch: {path} is {_short(module)} without a bias (bias=False); tinynet's "
+            f"BatchNorm has a weight and a bias (affine=True) or neither"
+        )
+    cls = BatchNorm2d if type(module).__name__ == "BatchNorm2d" else BatchNorm1d
+    return cls(
         module.num_features,
         eps=module.eps,
         momentum=module.momentum,
         affine=module.affine,
         dtype=_numpy_dtype(module, path),
+    )
+
+
+def _refuse(module: Any, path: str, flags: dict[str, object]) -> None:
+    """A `ConversionError` naming the first of ``flags`` (attribute: the only value
+    tinynet has) that ``module`` sets otherwise."""
+    for name, supported in flags.items():
+        if getattr(module, name) != supported:
+            raise ConversionError(
+                f"from_torch: {path} is {_short(module)} with {name}={getattr(module, name)!r}; "
+                f"tinynet's {type(module).__name__} has only {name}={supported!r}"
+            )
+
+
+def _conv2d_arguments(conv: Any) -> dict[str, Any]:
+    """The constructor arguments of a torch or a tinynet Conv2d, read from it: the two
+    name them alike (``padding`` is "same", "valid" or a pair in both)."""
+    names = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")
+    return {**{name: getattr(conv, name) for name in names}, "bias": conv.bias is not None}
+
+
+def _conv2d(module: Any, path: str) -> Layer:
+    _refuse(module, path, {"groups": 1, "padding_mode": "zeros"})
+    return Conv2d(**_conv2d_arguments(module), dtype=_numpy_dtype(module, path))
+
+
+def _max_pool(module: Any, path: str) -> Layer:
+    _refuse(module, path, {"ceil_mode": False, "return_indices": False})
+    return MaxPool2d(module.kernel_size, module.stride, module.padding, module.dilation)
+
+
+def _avg_pool(module: Any, path: str) -> Layer:
+    _refuse(module, path, {"ceil_mode": False})
+    return AvgPool2d(
+        module.kernel_size,
+        module.stride,
+        module.padding,
+        count_include_pad=module.count_include_pad,
+        divisor_override=module.divisor_override,
     )
 
 
@@ -149,7 +208,13 @@ _FROM_TORCH: dict[str, Callable[[Any, str], Layer]] = {
     "Softmax": _softmax,
     "Dropout": lambda m, _: Dropout(m.p),
     "BatchNorm1d": _batch_norm,
+    "BatchNorm2d": _batch_norm,
+    "Conv2d": _conv2d,
+    "MaxPool2d": _max_pool,
+    "AvgPool2d": _avg_pool,
+    "AdaptiveAvgPool2d": lambda m, _: AdaptiveAvgPool2d(m.output_size),
     "Flatten": _flatten,
+    "Unflatten": lambda m, _: Unflatten(m.dim, tuple(m.unflattened_size)),
     "Sequential": _sequential,
 }
 """torch.nn class name -> ``(module, path) -> layer`` (weights are copied afterwards)."""
@@ -191,12 +256,7 @@ def _from(module: Any, path: str) -> Layer:
 
 def _copy_from_torch(module: Any, layer: Layer, path: str) -> None:
     """A leaf module's parameters and buffers into ``layer``, Linear weights transposed."""
-    specs = layer.state_specs()
-    state = {
-        name: tensor.detach().cpu().numpy()
-        for name, tensor in module.state_dict().items()
-        if name in specs or name.rpartition(".")[2] not in TORCH_ONLY_BUFFERS
-    }
+    state = {name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()}
     for name in transposed_names(layer) & state.keys():
         state[name] = state[name].T
     try:
@@ -212,13 +272,28 @@ def _torch_dtype(layer: Layer) -> Any:
     return getattr(_torch(), str(layer.dtype))
 
 
-def _batch_norm_to_torch(layer: BatchNorm1d, nn: Any) -> Any:
-    return nn.BatchNorm1d(
+def _batch_norm_to_torch(layer: BatchNorm1d | BatchNorm2d, nn: Any) -> Any:
+    return getattr(nn, type(layer).__name__)(
         layer.num_features,
         eps=layer.eps,
         momentum=layer.momentum,
         affine=layer.affine,
         dtype=getattr(_torch(), str(layer.running_mean.dtype)),
+    )
+
+
+def _size(pair: tuple[Any, Any]) -> Any:
+    """A pool's (H, W) size as torch's modules are usually given it: an int if square."""
+    return pair[0] if pair[0] == pair[1] and pair[0] is not None else pair
+
+
+def _avg_pool_to_torch(layer: AvgPool2d, nn: Any) -> Any:
+    return nn.AvgPool2d(
+        _size(layer.kernel_size),
+        _size(layer.stride),
+        _size(layer.padding),
+        count_include_pad=layer.count_include_pad,
+        divisor_override=layer.divisor_override,
     )
 
 
@@ -229,6 +304,12 @@ _TO_TORCH: dict[type[Layer], Callable[[Any, Any], Any]] = {
         bias=layer.bias is not None,
         dtype=_torch_dtype(layer),
     ),
+    Conv2d: lambda layer, nn: nn.Conv2d(**_conv2d_arguments(layer), dtype=_torch_dtype(layer)),
+    MaxPool2d: lambda layer, nn: nn.MaxPool2d(
+        _size(layer.kernel_size), _size(layer.stride), _size(layer.padding), _size(layer.dilation)
+    ),
+    AvgPool2d: _avg_pool_to_torch,
+    AdaptiveAvgPool2d: lambda layer, nn: nn.AdaptiveAvgPool2d(_size(layer.output_size)),
     ReLU: lambda layer, nn: nn.ReLU(inplace=layer.inplace),
     LeakyReLU: lambda layer, nn: nn.LeakyReLU(layer.negative_slope),
     Sigmoid: lambda layer, nn: nn.Sigmoid(),
@@ -239,7 +320,12 @@ _TO_TORCH: dict[type[Layer], Callable[[Any, Any], Any]] = {
     Softmax: lambda layer, nn: nn.Softmax(dim=layer.axis),
     Dropout: lambda layer, nn: nn.Dropout(layer.p),
     BatchNorm1d: _batch_norm_to_torch,
+    BatchNorm2d: _batch_norm_to_torch,
     Flatten: lambda layer, nn: nn.Flatten(),
+    Unflatten: lambda layer, nn: nn.Unflatten(layer.dim, layer.unflattened_size),
+    Reshape: lambda layer, nn: nn.Sequential(nn.Flatten(), nn.Unflatten(1, layer.shape)).train(
+        layer.training
+    ),
 }
 """tinynet layer class -> ``(layer, torch.nn) -> module`` (weights are copied afterwards)."""
 
@@ -282,9 +368,8 @@ def _copy_to_torch(layer: Layer, module: Any, path: str) -> None:
     torch = _torch()
     state = {name: torch.from_numpy(array) for name, array in to_torch_layout(layer).items()}
     result = module.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if k.rpartition(".")[2] not in TORCH_ONLY_BUFFERS]
-    if missing or result.unexpected_keys:  # a converter above that does not fit its layer
+    if result.missing_keys or result.unexpected_keys:  # a converter that does not fit its layer
         raise ConversionError(
             f"to_torch: {path} ({_short(layer)}): {type(module).__name__} expects missing "
-            f"{missing}, not {result.unexpected_keys}"
+            f"{result.missing_keys}, not {result.unexpected_keys}"
         )

@@ -54,6 +54,7 @@ class Activation(Layer):
         """grad_y (the output's shape) -> grad_x (the input's shape)."""
         saved = self.saved(self._saved)
         validation.same_shape(self, grad_y, saved.shape, "grad_y", dtype=saved.dtype)
+        self._saved = None  # consumed: one backward per forward
         return self.derivative(grad_y, saved)
 
 
@@ -62,11 +63,13 @@ class ReLU(Activation):
 
     ``inplace=True`` (PyTorch's flag) writes the output over the input instead of
     allocating a new array: for a (10000, 128) batch that saves 5 MB of fresh memory
-    per call, a large share of an inference pass. Use it only where nothing else reads
-    the input afterwards, as right after a `Dense` (whose output no one keeps); never as
-    a network's first layer (it would overwrite the caller's batch). Containers refuse it
-    where they can tell it would corrupt an array still needed: after an activation that
-    keeps its output, first in a `Residual` block or in one of several `Parallel` branches.
+    per call, a large share of an inference pass. It pays right after a `Dense` (whose
+    output no one keeps). Containers refuse it where it would corrupt an array still
+    needed (after an activation that keeps its output, or a view of it; first in a
+    `Residual` block or in one of several `Parallel` branches), and a `Sequential` gives
+    it a copy where it would receive the caller's input (first, or after `Flatten`), so
+    no model changes its caller's batch (see `tinynet.containers`). Called on its own,
+    ``ReLU(inplace=True)(x)`` does write over ``x``.
     """
 
     def __init__(self, inplace: bool = False) -> None:

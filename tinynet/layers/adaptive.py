@@ -50,7 +50,7 @@ class AdaptiveAvgPool2d(Layer):
         h, w = x.shape[2:]
         oh = h if self.output_size[0] is None else self.output_size[0]
         ow = w if self.output_size[1] is None else self.output_size[1]
-        rows, cols = _bin_means(h, oh, x.dtype), _bin_means(w, ow, x.dtype)
+        rows, cols = bin_means(h, oh, x.dtype), bin_means(w, ow, x.dtype)
         self._input = (x.shape, rows, cols, windows.memory_order(x)) if self.training else None
         if (oh, ow) == (1, 1):
             y: FloatArray = x.sum(axis=(2, 3), keepdims=True)
@@ -78,9 +78,10 @@ class AdaptiveAvgPool2d(Layer):
         return {"output_size": list(self.output_size)}
 
 
-def _bin_means(size: int, bins: int, dtype: Any) -> FloatArray:
+def bin_means(size: int, bins: int, dtype: Any) -> FloatArray:
     """(bins, size): row ``i`` averages PyTorch's bin ``i``, ``floor(i*size/bins)`` to
-    ``ceil((i+1)*size/bins)``."""
+    ``ceil((i+1)*size/bins)``. `AdaptiveAvgPool2d` multiplies by these; so does its
+    ONNX export (`tinynet.io.onnx_converters`) when the bins are not a plain pool's."""
     start = np.arange(bins) * size // bins
     stop = (np.arange(1, bins + 1) * size + bins - 1) // bins
     cells = np.arange(size)

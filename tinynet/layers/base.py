@@ -25,7 +25,8 @@ class Layer(ABC):
       training mode only, keeps what ``backward`` needs.
     - ``backward(grad_y) -> grad_x`` takes dLoss/dy of the last ``forward``, adds
       dLoss/dparam into each parameter's ``.grad`` (``+=``: gradients accumulate until
-      ``zero_grad``) and returns dLoss/dx, of ``x``'s shape and dtype.
+      ``zero_grad``) and returns dLoss/dx, of ``x``'s shape and dtype. It consumes what
+      ``forward`` kept (see `saved`): a second ``backward`` needs a new ``forward``.
     - Parameters are found by looking at the instance's attributes: any `Parameter`
       or child `Layer` assigned to ``self`` is registered, in assignment order, named
       after the attribute (``weight``, ``bias``, ``block.weight``...), as PyTorch does.
@@ -42,6 +43,11 @@ class Layer(ABC):
     saves_output: bool = False
     """Whether ``backward`` reads the array ``forward`` returned: an in-place layer after
     this one would overwrite it. Containers refuse that combination."""
+    aliases_input: bool = False
+    """Whether the array ``forward`` returns may share memory with its input: a view
+    (`Flatten`) or the input itself (`Dropout` in inference mode). An in-place layer
+    after it writes into that input; a `Sequential` copies it first where that input is
+    the caller's (see `tinynet.containers`)."""
 
     def __init__(self) -> None:
         self.training = True
@@ -207,11 +213,18 @@ class Layer(ABC):
     # --- helpers for subclasses ------------------------------------------------------
 
     def saved(self, value: T | None) -> T:
-        """Return a value cached by ``forward``, or raise if there was no training forward."""
+        """Return a value cached by ``forward``, or raise if there was no training forward.
+
+        ``backward`` consumes the cache: having read it (and checked ``grad_y``), it sets
+        the attribute back to ``None``, so a second ``backward`` after one ``forward``
+        raises here instead of adding the same gradients twice (a loss's ``backward``
+        does the same). Every built-in layer does; a custom layer should too."""
         if value is None:
             raise RuntimeError(
                 f"{self!r}: backward() needs a forward() in training mode first "
-                f"(training={self.training})"
+                f"(training={self.training}); each forward serves one backward, which "
+                f"consumes its cache (to combine two losses, add their gradients and call "
+                f"backward once)"
             )
         return value
 

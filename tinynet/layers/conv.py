@@ -193,6 +193,7 @@ class Conv2d(Layer):
         workspace = self.saved(self._cache)
         grads = workspace.output_grad(self, grad_y)
         self._accumulate(workspace, grads)
+        self._cache = None  # consumed: a second backward would add the gradients twice
         weight = self.weight.data.reshape(self.out_channels, -1)
         return workspace.input_grad(weight.T, grads)
 
@@ -200,6 +201,7 @@ class Conv2d(Layer):
         """Accumulate ``weight.grad`` and ``bias.grad`` only (no input gradient)."""
         workspace = self.saved(self._cache)
         self._accumulate(workspace, workspace.output_grad(self, grad_y))
+        self._cache = None
 
     def _accumulate(self, workspace: _Workspace, grads: FloatArray) -> None:
         """weight.grad += grads @ columns.T, bias.grad += grads summed over positions."""

@@ -89,6 +89,7 @@ class Dense(Layer):
         x = self.saved(self._x)
         shape = (x.shape[0], self.out_features)
         validation.same_shape(self, grad_y, shape, "grad_y", dtype=x.dtype)
+        self._x = None  # consumed: one backward per forward
         products = self._products(x)
         self.weight.grad += np.matmul(x.T, grad_y, out=products.weight)
         if self.bias is not None:

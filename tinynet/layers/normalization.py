@@ -125,6 +125,7 @@ class _BatchNorm(Layer):
         """
         x_hat, inv_std = self.saved(self._cache)
         grad_sum, grad_dot = self._accumulate(grad_y, x_hat)
+        self._cache = None  # consumed: one backward per forward
         n, ndim = x_hat.size // self.num_features, x_hat.ndim
         grad_x: FloatArray = x_hat * _channels(grad_dot / n, ndim)
         grad_x += _channels(grad_sum / n, ndim)
@@ -137,6 +138,7 @@ class _BatchNorm(Layer):
         """Accumulate ``weight.grad += sum(grad_y * x_hat)`` and ``bias.grad += sum(grad_y)``."""
         x_hat, _ = self.saved(self._cache)
         self._accumulate(grad_y, x_hat)
+        self._cache = None
 
     def _accumulate(self, grad_y: FloatArray, x_hat: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Check grad_y; return its per-channel sums and those of grad_y * x_hat, adding

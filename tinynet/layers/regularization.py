@@ -18,7 +18,10 @@ class Dropout(Layer):
     The scaling ("inverted dropout", as in PyTorch and Keras) keeps the expected
     activation unchanged, so in inference mode the layer is the identity. Masks are
     drawn from ``rng`` (or a generator seeded with ``seed``). Shapes: any, unchanged.
+    In inference mode it returns its input itself (``aliases_input``).
     """
+
+    aliases_input = True
 
     def __init__(
         self, p: float = 0.5, *, rng: np.random.Generator | None = None, seed: int | None = None
@@ -44,6 +47,7 @@ class Dropout(Layer):
         """grad_y -> grad_y * mask / (1 - p), with the mask of the last forward."""
         mask = self.saved(self._scaled_mask)
         validation.same_shape(self, grad_y, mask.shape, "grad_y", dtype=mask.dtype)
+        self._scaled_mask = None  # consumed: one backward per forward
         return grad_y * mask
 
     def extra_repr(self) -> str:

@@ -18,7 +18,10 @@ from tinynet.typing import FloatArray, Shape
 
 class _Reshaping(Layer):
     """Base of the shape-only layers: ``forward`` reshapes to ``target(x.shape)``,
-    ``backward`` reshapes the gradient back to the input's shape."""
+    ``backward`` reshapes the gradient back to the input's shape. The output is a view
+    of the input where possible: ``aliases_input``."""
+
+    aliases_input = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +44,7 @@ class _Reshaping(Layer):
         """grad_y (the output's shape) -> grad_x (the input's shape)."""
         shape, out, dtype = self.saved(self._input)
         validation.same_shape(self, grad_y, out, "grad_y", dtype=dtype)
+        self._input = None  # consumed: one backward per forward
         return grad_y.reshape(shape)
 
 

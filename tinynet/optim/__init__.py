@@ -1,6 +1,7 @@
-"""Optimizers (``torch.optim`` update rules) and learning-rate schedules."""
+"""Optimizers (``torch.optim`` update rules), learning-rate schedules, gradient clipping."""
 
 from tinynet.optim.adam import Adam, AdamW
+from tinynet.optim.clip import clip_grad_norm_, clip_grad_value_
 from tinynet.optim.optimizer import Optimizer
 from tinynet.optim.rmsprop import RMSProp, RMSprop
 from tinynet.optim.schedules import (
@@ -8,6 +9,8 @@ from tinynet.optim.schedules import (
     LambdaLR,
     LinearLR,
     LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
     SequentialLR,
     StepLR,
 )
@@ -22,9 +25,13 @@ __all__ = [
     "LambdaLR",
     "LinearLR",
     "Momentum",
+    "OneCycleLR",
     "Optimizer",
     "RMSProp",
     "RMSprop",
+    "ReduceLROnPlateau",
     "SequentialLR",
     "StepLR",
+    "clip_grad_norm_",
+    "clip_grad_value_",
 ]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, non_negative, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, with_weight_decay
 from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
+from tinynet.validation import is_real, number, short
 
 
 class Adam(Optimizer):
@@ -28,6 +29,10 @@ class Adam(Optimizer):
 
     decoupled_weight_decay = False
 
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+
     def __init__(
         self,
         params: Iterable[Parameter],
@@ -37,12 +42,24 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
+        self.set_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``betas`` two numbers in [0, 1), ``eps`` and ``weight_decay`` >= 0; see
+        `Optimizer.check_hyperparameters`."""
         name = type(self).__name__
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas!r}")
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = non_negative(name, "eps", eps)
-        self.weight_decay = non_negative(name, "weight_decay", weight_decay)
+        checked = super().check_hyperparameters(settings)
+        betas = settings["betas"]
+        if not (
+            isinstance(betas, (tuple, list))
+            and len(betas) == 2
+            and all(is_real(b) and 0.0 <= b < 1.0 for b in betas)
+        ):
+            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {short(betas)}")
+        checked["betas"] = (float(betas[0]), float(betas[1]))
+        checked["eps"] = number(name, "eps", settings["eps"])
+        checked["weight_decay"] = number(name, "weight_decay", settings["weight_decay"])
+        return checked
 
     @property
     def state_names(self) -> tuple[str, ...]:

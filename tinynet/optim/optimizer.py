@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from tinynet.parameter import Parameter, Span, pack
 from tinynet.typing import FloatArray
+from tinynet.validation import is_integer, number, short
 
 
 class Optimizer(ABC):
@@ -26,6 +27,20 @@ class Optimizer(ABC):
     The parameters are packed into contiguous blocks on construction (`tinynet.parameter`),
     so each vector covers many parameters. The optimizer holds only its own state: one
     set of buffers per `Span`, created at the first step in the parameters' dtype.
+
+    **Settings are checked in one place**, `check_hyperparameters`, which both the
+    constructor and `load_state_dict` go through: a setting from your code and one from
+    a file get the same ``ValueError`` naming the optimizer and the setting. Numbers
+    must be real numbers (not strings, not bools), finite and in range; flags must be
+    ``True`` or ``False`` (``"false"`` is refused, not read as true).
+
+    **Parameters must be float32 or float64.** float16 is refused (`require_trainable`):
+    Adam's default ``eps`` (1e-8) is below float16's smallest number (6e-8), squared
+    gradients under 2.4e-4 vanish, and an update smaller than half a unit in the last
+    place of its weight (5e-4 for a weight near 1) is lost, so training stalls or turns
+    NaN for reasons no learning rate fixes. Doing it properly needs float32 master
+    weights and loss scaling, and would buy nothing here: NumPy has no fast float16
+    matrix product on a CPU. Train in float32; cast a copy for storage if you must.
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
@@ -41,7 +56,9 @@ class Optimizer(ABC):
                 )
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError(f"{name}: a parameter appears more than once")
-        self.lr = non_negative(name, "lr", lr)
+        for p in self.params:
+            require_trainable(name, p.dtype)
+        self.lr = number(name, "lr", lr)
         self.initial_lr = self.lr
         self.steps = 0
         self.spans: list[Span] = pack(self.params)
@@ -56,6 +73,23 @@ class Optimizer(ABC):
     @abstractmethod
     def hyperparameters(self) -> dict[str, Any]:
         """The settings of the rule, by their PyTorch names (``lr``, ``betas``...)."""
+
+    def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` (a value for every key of `hyperparameters`) checked and normalized
+        (``betas`` as a tuple of floats...); ``ValueError`` naming the setting otherwise.
+
+        The one place an optimizer's rules live: its constructor sets its settings
+        through `set_hyperparameters`, and `load_state_dict` checks a saved state's with
+        this before it changes anything. Subclasses extend it: ``super()`` checks ``lr``
+        (a finite number >= 0); a subclass that does not override it keeps its other
+        settings unchecked.
+        """
+        return {**settings, "lr": number(type(self).__name__, "lr", settings["lr"])}
+
+    def set_hyperparameters(self, **settings: Any) -> None:
+        """Check ``settings`` with `check_hyperparameters`, then set them as attributes."""
+        for key, value in self.check_hyperparameters(settings).items():
+            setattr(self, key, value)
 
     @abstractmethod
     def update(
@@ -78,6 +112,9 @@ class Optimizer(ABC):
         self.steps += 1
         for i, span in enumerate(self.spans):
             data, state = span.data, self.state[i]
+            if data.dtype.itemsize < 4:  # cast since construction (Layer.astype)
+                self.steps -= 1
+                require_trainable(type(self).__name__, data.dtype)
             missing = [name for name in self.state_names if name not in state]
             for name in missing:
                 state[name] = np.zeros_like(data)
@@ -129,9 +166,11 @@ class Optimizer(ABC):
         """Restore a state from `state_dict`, checking it fits these parameters.
 
         The settings saved come back too, as in PyTorch (they decide which buffers the
-        state must hold: SGD's ``momentum_buffer`` only with momentum). Raises
-        ``ValueError`` naming the parameter and buffer whose shape or presence does not
-        match, before anything is changed.
+        state must hold: SGD's ``momentum_buffer`` only with momentum), checked by
+        `check_hyperparameters` as the constructor checks them. Raises ``ValueError``
+        naming the setting, or the parameter and buffer whose shape or presence does not
+        match, or a step count that is not an integer in [1, 2**62], before anything is
+        changed.
         """
         name = type(self).__name__
         try:
@@ -144,12 +183,16 @@ class Optimizer(ABC):
                 f"{name}.load_state_dict: the state is for a different number of parameters "
                 f"than the {len(self.params)} given to this optimizer"
             )
-        unknown = set(settings) - set(self.hyperparameters())
+        previous = self.hyperparameters()
+        unknown = set(settings) - set(previous)
         if unknown:
             raise ValueError(f"{name}.load_state_dict: unknown settings {sorted(unknown)}")
-        previous = self.hyperparameters()
-        for key, value in settings.items():
-            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        try:
+            checked = self.check_hyperparameters({**previous, **settings})
+        except ValueError as error:
+            raise ValueError(f"{name}.load_state_dict: {error}") from error
+        for key, value in checked.items():
+            setattr(self, key, value)
         try:
             steps, entries = self._check_state(state)
         except ValueError:
@@ -180,7 +223,13 @@ class Optimizer(ABC):
             if not isinstance(entry, dict):
                 raise ValueError(f"{name}.load_state_dict: no state for parameter {i}")
             entries.append(entry)
-            steps.add(int(entry.get("step", 0)))
+            step = entry.get("step")
+            if not (is_integer(step) and 1 <= step <= MAX_STEPS):
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter {i} needs 'step', an integer in "
+                    f"[1, 2**62], got {short(step)}"
+                )
+            steps.add(int(step))
             for buffer in self.state_names:
                 value = entry.get(buffer)
                 if not isinstance(value, np.ndarray) or value.shape != p.shape:
@@ -197,6 +246,9 @@ class Optimizer(ABC):
         settings = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({settings})"
 
+
+MAX_STEPS = 2**62
+"""The largest step count a state may hold (``beta ** step`` must stay a float operation)."""
 
 FLUSH_EVERY = 16
 """Steps between two `flush_negligible` passes over the optimizer's state."""
@@ -231,9 +283,18 @@ def with_weight_decay(
     return out
 
 
-def non_negative(owner: str, name: str, value: float) -> float:
-    """``value`` as a float, or ``ValueError`` if it is negative or not finite."""
-    number = float(value)
-    if not np.isfinite(number) or number < 0:
-        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
-    return number
+def non_negative(owner: str, name: str, value: object) -> float:
+    """``value`` as a float, or ``ValueError`` if it is not a finite real number >= 0."""
+    return number(owner, name, value)
+
+
+def require_trainable(owner: str, dtype: np.dtype[Any]) -> None:
+    """``TypeError`` unless ``dtype`` is float32 or float64 (see `Optimizer`: float16)."""
+    if dtype.kind == "f" and dtype.itemsize >= 4:
+        return
+    raise TypeError(
+        f"{owner}: cannot train {dtype} parameters; tinynet's optimizers need float32 or "
+        f"float64 (in float16, eps 1e-8 and squared gradients below 2.4e-4 underflow to 0 "
+        f"and small updates are rounded away, so training stalls or turns NaN whatever the "
+        f"learning rate): train with model.astype(np.float32)"
+    )

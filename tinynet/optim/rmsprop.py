@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, non_negative, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, with_weight_decay
 from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
+from tinynet.validation import flag, number
 
 
 class RMSProp(Optimizer):
@@ -23,6 +24,12 @@ class RMSProp(Optimizer):
     p = p - lr * g / d                            otherwise
     """
 
+    alpha: float
+    eps: float
+    weight_decay: float
+    momentum: float
+    centered: bool
+
     def __init__(
         self,
         params: Iterable[Parameter],
@@ -34,14 +41,25 @@ class RMSProp(Optimizer):
         centered: bool = False,
     ) -> None:
         super().__init__(params, lr)
+        self.set_hyperparameters(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+        )
+
+    def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``alpha`` in [0, 1], ``eps``, ``weight_decay`` and ``momentum`` >= 0,
+        ``centered`` a bool; see `Optimizer.check_hyperparameters`."""
         name = type(self).__name__
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"{name}: alpha must lie in [0, 1], got {alpha!r}")
-        self.alpha = float(alpha)
-        self.eps = non_negative(name, "eps", eps)
-        self.weight_decay = non_negative(name, "weight_decay", weight_decay)
-        self.momentum = non_negative(name, "momentum", momentum)
-        self.centered = bool(centered)
+        checked = super().check_hyperparameters(settings)
+        checked["alpha"] = number(name, "alpha", settings["alpha"], 0.0, 1.0)
+        for key in ("eps", "weight_decay", "momentum"):
+            checked[key] = number(name, key, settings[key])
+        checked["centered"] = flag(name, "centered", settings["centered"])
+        return checked
 
     @property
     def state_names(self) -> tuple[str, ...]:

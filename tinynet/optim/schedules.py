@@ -3,7 +3,9 @@
 A scheduler sets ``optimizer.lr`` to a closed-form function of how many times its
 ``step()`` was called: once per epoch, or once per batch, as you choose. Any
 optimizer works with any schedule; `SequentialLR` chains schedules (warm-up, then
-cosine). Schedules start from the optimizer's ``initial_lr``.
+cosine). Schedules start from the optimizer's ``initial_lr``; `OneCycleLR` from its own
+``max_lr``. `ReduceLROnPlateau` is the exception: it reacts to a monitored value, not
+to the step count.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinynet.optim.optimizer import Optimizer
+from tinynet.validation import is_integer, number, short
 
 
 class LRScheduler(ABC):
@@ -45,9 +48,18 @@ class LRScheduler(ABC):
         return {"last_epoch": self.last_epoch, "base_lr": self.base_lr}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict` and set the optimizer's learning rate to match."""
-        self.last_epoch = int(state["last_epoch"])
-        self.base_lr = float(state["base_lr"])
+        """Restore `state_dict` and set the optimizer's learning rate to match; ``ValueError``
+        (nothing changed) unless ``last_epoch`` is an integer >= 0 and ``base_lr`` a
+        finite number >= 0."""
+        last_epoch = state["last_epoch"]
+        if not (is_integer(last_epoch) and last_epoch >= 0):
+            raise ValueError(
+                f"{type(self).__name__}: the saved last_epoch must be an integer >= 0, "
+                f"got {short(last_epoch)}"
+            )
+        base_lr = number(type(self).__name__, "the saved base_lr", state["base_lr"])
+        self.last_epoch = int(last_epoch)
+        self.base_lr = base_lr
         self.optimizer.lr = self.lr_at(self.last_epoch)
 
 
@@ -145,3 +157,236 @@ class SequentialLR(LRScheduler):
         index = sum(1 for m in self.milestones if m <= t)
         start = self.milestones[index - 1] if index else 0
         return self.schedulers[index].lr_at(t - start)
+
+
+ANNEAL_STRATEGIES = ("cos", "linear")
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith and Topin), PyTorch's ``OneCycleLR``, stepped every batch.
+
+    The learning rate rises from ``max_lr / div_factor`` to ``max_lr`` over the first
+    ``pct_start`` of ``total_steps`` (or ``epochs * steps_per_epoch``), then falls to
+    ``max_lr / div_factor / final_div_factor``, by a cosine (``anneal_strategy="cos"``:
+    ``end + (start - end) * (1 + cos(pi * pct)) / 2``) or linearly; ``three_phase``
+    adds PyTorch's symmetric descent back to the initial rate before the final fall.
+    Each phase ends at PyTorch's step (``pct_start * total_steps - 1``, ...). With
+    ``cycle_momentum`` the momentum (SGD's and RMSProp's ``momentum``, Adam's first
+    beta) moves the other way between ``max_momentum`` and ``base_momentum``; as in
+    PyTorch it is set from the start, even on an SGD made without momentum. Stepping
+    more than ``total_steps`` times is a ``ValueError``.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float,
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+    ) -> None:
+        name = "OneCycleLR"
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError(f"{name}: give total_steps, or epochs and steps_per_epoch")
+            total_steps = _positive_int(name, "epochs", epochs) * _positive_int(
+                name, "steps_per_epoch", steps_per_epoch
+            )
+        self.total_steps = _positive_int(name, "total_steps", total_steps)
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"{name}: expected pct_start in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ANNEAL_STRATEGIES:
+            raise ValueError(
+                f"{name}: anneal_strategy must be one of {ANNEAL_STRATEGIES}, "
+                f"got {anneal_strategy!r}"
+            )
+        self.max_lr = float(max_lr)
+        self.initial_lr = self.max_lr / float(div_factor)
+        self.min_lr = self.initial_lr / float(final_div_factor)
+        self.anneal_strategy = anneal_strategy
+        self.base_momentum, self.max_momentum = float(base_momentum), float(max_momentum)
+        self.cycle_momentum = bool(cycle_momentum)
+        up = float(pct_start * self.total_steps) - 1
+        lr, low, mo, base = self.initial_lr, self.min_lr, self.max_momentum, self.base_momentum
+        if three_phase:
+            self.phases = [
+                (up, lr, self.max_lr, mo, base),
+                (float(2 * pct_start * self.total_steps) - 2, self.max_lr, lr, base, mo),
+                (float(self.total_steps - 1), lr, low, mo, mo),
+            ]
+        else:
+            self.phases = [
+                (up, lr, self.max_lr, mo, base),
+                (float(self.total_steps - 1), self.max_lr, low, base, mo),
+            ]
+        start = 0.0
+        for end, *_ in self.phases:
+            if not end > start:
+                raise ValueError(
+                    f"{name}: total_steps={self.total_steps} is too few for pct_start="
+                    f"{pct_start}: a phase would last no step"
+                )
+            start = end
+        if self.cycle_momentum and not _has_momentum(optimizer):
+            raise ValueError(
+                f"{name}: {type(optimizer).__name__} has no momentum or beta1 to cycle; "
+                f"pass cycle_momentum=False"
+            )
+        super().__init__(optimizer)
+        self._set_momentum(0)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _at(self, t: int) -> tuple[float, float]:
+        """(learning rate, momentum) after ``t`` steps, PyTorch's phase arithmetic."""
+        if t > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: tried to step {t} times; the specified number of total steps "
+                f"is {self.total_steps}"
+            )
+        start = 0.0
+        for i, (end, lr_start, lr_end, mo_start, mo_end) in enumerate(self.phases):
+            if t <= end or i == len(self.phases) - 1:
+                pct = (t - start) / (end - start)
+                return self._anneal(lr_start, lr_end, pct), self._anneal(mo_start, mo_end, pct)
+            start = end
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def lr_at(self, t: int) -> float:
+        return self._at(t)[0]
+
+    def _set_momentum(self, t: int) -> None:
+        if not self.cycle_momentum:
+            return
+        momentum = self._at(t)[1]
+        betas = getattr(self.optimizer, "betas", None)
+        if isinstance(betas, tuple):
+            setattr(self.optimizer, "betas", (momentum, *betas[1:]))  # noqa: B010
+        else:
+            setattr(self.optimizer, "momentum", momentum)  # noqa: B010
+
+    def step(self) -> None:
+        super().step()
+        self._set_momentum(self.last_epoch)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._set_momentum(self.last_epoch)
+
+
+def _has_momentum(optimizer: Optimizer) -> bool:
+    return isinstance(getattr(optimizer, "betas", None), tuple) or hasattr(optimizer, "momentum")
+
+
+PLATEAU_MODES = ("min", "max")
+THRESHOLD_MODES = ("rel", "abs")
+
+
+class ReduceLROnPlateau:
+    """Divide the learning rate when a monitored value stops improving (PyTorch's).
+
+    ``step(value)`` once per epoch with the value (say the validation loss). A value is
+    better than the best so far if, for ``mode="min"`` and ``threshold_mode="rel"``, it
+    is below ``best * (1 - threshold)`` (``"abs"``: below ``best - threshold``; ``"max"``
+    mirrors both); NaN never is. After more than ``patience`` epochs without a better
+    value, ``lr = max(lr * factor, min_lr)`` (if that changes it by more than ``eps``),
+    then ``cooldown`` epochs pass before bad epochs count again. Not a closed-form
+    schedule, so not an `LRScheduler`; `tinynet.callbacks.LearningRateScheduler` steps
+    it with its ``monitor`` (Keras's ``ReduceLROnPlateau`` callback is that pair).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        name = "ReduceLROnPlateau"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected an Optimizer, got {optimizer!r}")
+        if not 0 <= factor < 1:
+            raise ValueError(f"{name}: factor must be in [0, 1), got {factor!r}")
+        if mode not in PLATEAU_MODES or threshold_mode not in THRESHOLD_MODES:
+            raise ValueError(
+                f"{name}: mode must be one of {PLATEAU_MODES} and threshold_mode one of "
+                f"{THRESHOLD_MODES}, got {mode!r} and {threshold_mode!r}"
+            )
+        for what, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}: {what} must be an integer >= 0, got {value!r}")
+        self.optimizer = optimizer
+        self.mode, self.threshold_mode = mode, threshold_mode
+        self.factor, self.threshold = float(factor), float(threshold)
+        self.patience, self.cooldown = patience, cooldown
+        self.min_lr, self.eps = float(min_lr), float(eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+
+    def is_better(self, value: float, best: float) -> bool:
+        """Whether ``value`` improves on ``best`` by the threshold."""
+        relative, t = self.threshold_mode == "rel", self.threshold
+        if self.mode == "min":
+            return value < (best * (1 - t) if relative else best - t)
+        return value > (best * (1 + t) if relative else best + t)
+
+    def step(self, value: float) -> None:
+        """Record one epoch's monitored ``value``; reduce the learning rate if it is time."""
+        current = float(value)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            new_lr = max(self.optimizer.lr * self.factor, self.min_lr)
+            if self.optimizer.lr - new_lr > self.eps:
+                self.optimizer.lr = new_lr
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+
+    def get_last_lr(self) -> float:
+        """The optimizer's learning rate now."""
+        return self.optimizer.lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """The counters, the best value (``None`` for none yet) and the learning rate."""
+        return {
+            "best": self.best if math.isfinite(self.best) else None,
+            "num_bad_epochs": self.num_bad_epochs,
+            "cooldown_counter": self.cooldown_counter,
+            "last_epoch": self.last_epoch,
+            "lr": self.optimizer.lr,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict`, the optimizer's learning rate included."""
+        best = state["best"]
+        worst = math.inf if self.mode == "min" else -math.inf
+        self.best = worst if best is None else float(best)
+        self.num_bad_epochs = int(state["num_bad_epochs"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+        self.last_epoch = int(state["last_epoch"])
+        self.optimizer.lr = float(state["lr"])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, non_negative, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, with_weight_decay
 from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
+from tinynet.validation import flag, number, short
 
 INITIAL_BUFFERS = ("grad", "zeros")
 """Where the momentum buffer starts: the first gradient (PyTorch's) or zeros (an EMA)."""
@@ -34,6 +35,12 @@ class SGD(Optimizer):
     every later buffer larger by ``mu**t * g_1``.
     """
 
+    momentum: float
+    dampening: float
+    nesterov: bool
+    weight_decay: float
+    initial_buffer: str
+
     def __init__(
         self,
         params: Iterable[Parameter],
@@ -46,18 +53,33 @@ class SGD(Optimizer):
         initial_buffer: str = "grad",
     ) -> None:
         super().__init__(params, lr)
+        self.set_hyperparameters(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            initial_buffer=initial_buffer,
+        )
+
+    def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``momentum`` >= 0, ``dampening`` in [0, 1], ``weight_decay`` >= 0, ``nesterov``
+        a bool (needing momentum > 0 and dampening 0), ``initial_buffer`` one of
+        `INITIAL_BUFFERS`; see `Optimizer.check_hyperparameters`."""
         name = type(self).__name__
-        self.momentum = non_negative(name, "momentum", momentum)
-        self.dampening = non_negative(name, "dampening", dampening)
-        self.weight_decay = non_negative(name, "weight_decay", weight_decay)
-        self.nesterov = bool(nesterov)
-        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+        checked = super().check_hyperparameters(settings)
+        checked["momentum"] = number(name, "momentum", settings["momentum"])
+        checked["dampening"] = number(name, "dampening", settings["dampening"], 0.0, 1.0)
+        checked["weight_decay"] = number(name, "weight_decay", settings["weight_decay"])
+        checked["nesterov"] = flag(name, "nesterov", settings["nesterov"])
+        if checked["nesterov"] and (checked["momentum"] == 0 or checked["dampening"] != 0):
             raise ValueError(f"{name}: nesterov needs momentum > 0 and dampening = 0")
-        if initial_buffer not in INITIAL_BUFFERS:
+        if settings["initial_buffer"] not in INITIAL_BUFFERS:
             raise ValueError(
-                f"{name}: initial_buffer must be one of {INITIAL_BUFFERS}, got {initial_buffer!r}"
+                f"{name}: initial_buffer must be one of {INITIAL_BUFFERS}, "
+                f"got {short(settings['initial_buffer'])}"
             )
-        self.initial_buffer = initial_buffer
+        return checked
 
     @property
     def state_names(self) -> tuple[str, ...]:
