@@ -7,8 +7,8 @@ S4 subsampling 16@5x5 - C5 convolution 120@1x1 (5x5) - F6 full 84 - 10 outputs, 
 60,000 trainable parameters; 0.95% test error after 20 passes over the 60,000
 training images (0.8% with distortions of them).
 
-    tinynet train models/lenet5.py --recipe original --seed 0
-    tinynet train models/lenet5.py --recipe tuned --seed 0
+    tinynet train models/lenet5.py --seed 0                     # the tuned recipe
+    tinynet train models/lenet5.py --recipe original --seed 0   # near the paper's
 
 What differs from the paper's network
 -------------------------------------
@@ -128,4 +128,7 @@ RECIPES = {
         max_shift=1,
     ),
 }
-RECIPE = RECIPES["original"]
+RECIPE = RECIPES["tuned"]
+"""The default is the tuned recipe, unlike the other classic files: the original-style
+one, plain SGD in place of SDLM, ends just under the paper's 99.05% (98.95, 98.92 and
+98.82% for seeds 0, 1, 2)."""
