@@ -38,9 +38,9 @@ from tinynet.layers import (
     Tanh,
     Unflatten,
 )
+from tinynet.layers.base import register_layer
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from tinynet.parameter import Parameter
-from tinynet.registry import register_layer
 from tinynet.version import __version__
 
 __all__ = [

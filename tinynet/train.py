@@ -309,6 +309,7 @@ def fit(
         for callback in all_callbacks:
             callback.on_epoch_begin(run)
         train_epoch(run, all_callbacks)
+        model.head = run.scorer.head or model.head
         logs = epoch_logs(run, lr, validation_data, metrics)
         run.history.record(epoch, logs)
         for callback in all_callbacks:
