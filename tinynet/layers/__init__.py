@@ -15,6 +15,7 @@ from tinynet.layers.adaptive import AdaptiveAvgPool2d
 from tinynet.layers.base import Layer
 from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
+from tinynet.layers.embedding import Embedding, PositionalEmbedding
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
 from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.regularization import Dropout
@@ -30,10 +31,12 @@ __all__ = [
     "Conv2d",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "Layer",
     "LeakyReLU",
     "MaxPool2d",
+    "PositionalEmbedding",
     "ReLU",
     "Reshape",
     "SiLU",

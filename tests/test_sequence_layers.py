@@ -1,0 +1,254 @@
+"""Sequence layers: central finite differences in float64 (input and every parameter),
+equality with PyTorch in float64 at 1e-9 (outputs, input gradients, every parameter
+gradient, weights copied from the torch module), float32, names, configs and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pytest
+import torch
+from helpers import relative_error
+
+from tinynet import Embedding, Layer, PositionalEmbedding, Sequential
+from tinynet.typing import Array, FloatArray
+
+TOL = 1e-6  # finite differences: relative error of the whole gradient
+EXACT = 1e-9  # PyTorch in float64
+
+
+def rand(shape: tuple[int, ...], seed: int = 0) -> FloatArray:
+    return np.random.default_rng((seed, 11)).standard_normal(shape)
+
+
+def numeric_grad(f: Callable[[], float], array: FloatArray, eps: float = 1e-6) -> FloatArray:
+    """Central differences of ``f()`` with respect to every entry of ``array`` (moved in
+    place and restored)."""
+    flat = array.reshape(-1)
+    assert np.shares_memory(flat, array)
+    out = np.zeros(flat.size)
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = f()
+        flat[i] = original - eps
+        minus = f()
+        flat[i] = original
+        out[i] = (plus - minus) / (2 * eps)
+    return out.reshape(array.shape)
+
+
+def check_gradients(layer: Layer, x: Array, *, input_grad: bool = True) -> dict[str, float]:
+    """The relative error of backward's input gradient (if ``input_grad``) and of every
+    parameter gradient against central differences of ``sum(forward(x) * R)``."""
+    layer.train()
+    upstream = rand(layer.forward(x).shape, seed=99)
+
+    def objective() -> float:
+        return float(np.sum(layer.forward(x) * upstream))
+
+    layer.zero_grad()
+    layer.forward(x)
+    grad_x = layer.backward(upstream)
+    errors = {}
+    if input_grad:
+        assert grad_x.shape == x.shape
+        assert grad_x.dtype == x.dtype
+        errors["input"] = relative_error(grad_x, numeric_grad(objective, x))
+    for name, p in layer.named_parameters():
+        errors[name] = relative_error(p.grad.copy(), numeric_grad(objective, p.data))
+    layer.zero_grad()
+    return errors
+
+
+def assert_gradients(layer: Layer, x: Array, *, input_grad: bool = True) -> None:
+    errors = check_gradients(layer, x, input_grad=input_grad)
+    assert max(errors.values()) < TOL, errors
+
+
+def load_from_torch(
+    layer: Layer, module: torch.nn.Module, transposed: tuple[str, ...] = ()
+) -> None:
+    """Copy ``module``'s parameters into ``layer`` by name (``transposed`` names are
+    Dense weights, stored (in, out) in tinynet), strictly: every name on both sides."""
+    state = {
+        name: value.detach().numpy().T if name in transposed else value.detach().numpy()
+        for name, value in module.state_dict().items()
+    }
+    layer.load_state_dict(state, strict=True)
+
+
+def torch_run(
+    module: Callable[[torch.Tensor], torch.Tensor], x: Array, upstream: FloatArray
+) -> tuple[FloatArray, FloatArray | None]:
+    """Output and input gradient (``None`` for integer input) of ``sum(module(x) * R)``."""
+    tx = torch.from_numpy(x.copy())
+    if tx.is_floating_point():
+        tx.requires_grad_(True)
+    y = module(tx)
+    (y * torch.from_numpy(upstream)).sum().backward()
+    grad = tx.grad.numpy() if tx.grad is not None else None
+    return y.detach().numpy(), grad
+
+
+def assert_matches_torch(
+    layer: Layer,
+    module: torch.nn.Module,
+    x: Array,
+    *,
+    call: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    transposed: tuple[str, ...] = (),
+) -> None:
+    """Weights copied from ``module``: output, input gradient and every parameter's
+    gradient of ``layer`` equal PyTorch's at `EXACT`."""
+    module = module.double()
+    load_from_torch(layer, module, transposed)
+    layer.train().zero_grad()
+    y = layer.forward(x)
+    upstream = rand(y.shape, seed=5)
+    grad_x = layer.backward(upstream)
+    ty, tgrad_x = torch_run(call or module, x, upstream)
+    np.testing.assert_allclose(y, ty, rtol=EXACT, atol=EXACT)
+    if tgrad_x is not None:
+        np.testing.assert_allclose(grad_x, tgrad_x, rtol=EXACT, atol=EXACT)
+    torch_grads = dict(module.named_parameters())
+    names = [name for name, _ in layer.named_parameters()]
+    assert sorted(names) == sorted(torch_grads)
+    for name, p in layer.named_parameters():
+        tgrad = torch_grads[name].grad
+        assert tgrad is not None, name
+        expected = tgrad.numpy().T if name in transposed else tgrad.numpy()
+        np.testing.assert_allclose(p.grad, expected, rtol=EXACT, atol=EXACT, err_msg=name)
+
+
+def assert_config_roundtrip(layer: Layer) -> None:
+    """``config()`` names constructor arguments kept as attributes of the same names, and
+    rebuilds a layer with the same parameter shapes."""
+    config = layer.config()
+    for key, value in config.items():
+        attribute = getattr(layer, key)
+        assert attribute == value or list(attribute) == value, key
+    rebuilt = type(layer)(**config)
+    assert layer.state_specs().keys() == rebuilt.state_specs().keys()
+    assert [p.shape for p in layer.parameters()] == [p.shape for p in rebuilt.parameters()]
+
+
+def assert_float32(layer: Layer, x: Array, *, input_grad: bool = True) -> None:
+    """The float32 layer gives float32 outputs and gradients, close to float64's."""
+    layer64 = layer.astype(np.float64)
+    y64 = layer64.train().forward(x)
+    upstream = rand(y64.shape, seed=3)
+    g64 = layer64.backward(upstream)
+    grads64 = [p.grad.copy() for p in layer64.parameters()]
+    layer32 = layer64.astype(np.float32)
+    layer32.zero_grad()
+    x32 = x.astype(np.float32) if x.dtype.kind == "f" else x
+    y32 = layer32.forward(x32)
+    g32 = layer32.backward(upstream.astype(np.float32))
+    assert y32.dtype == np.float32
+    np.testing.assert_allclose(y32, y64, rtol=1e-4, atol=1e-4)
+    if input_grad:
+        assert g32.dtype == np.float32
+        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4)
+    for p, g in zip(layer32.parameters(), grads64, strict=True):
+        assert p.grad.dtype == np.float32
+        np.testing.assert_allclose(p.grad, g, rtol=1e-4, atol=1e-4)
+
+
+def state(layer: Layer) -> Mapping[str, tuple[int, ...]]:
+    return {name: array.shape for name, array in layer.state_dict(copy=False).items()}
+
+
+# --- Embedding ---------------------------------------------------------------------------
+
+
+def tokens(shape: tuple[int, ...], vocab: int, seed: int = 0) -> Array:
+    return np.random.default_rng((seed, 3)).integers(0, vocab, shape, dtype=np.int64)
+
+
+def test_embedding_looks_up_rows() -> None:
+    layer = Embedding(4, 2, dtype=np.float64)
+    layer.weight.data = np.arange(8.0).reshape(4, 2)
+    y = layer(np.array([[3, 0], [1, 1]]))
+    np.testing.assert_array_equal(y, [[[6, 7], [0, 1]], [[2, 3], [2, 3]]])
+    assert state(layer) == {"weight": (4, 2)}
+
+
+def test_embedding_gradient_by_finite_differences() -> None:
+    # repeated indices: the gradient of a row sums every position that read it
+    layer = Embedding(5, 3, seed=0, dtype=np.float64)
+    x = np.array([[0, 4, 4, 2], [4, 1, 0, 0]])
+    errors = check_gradients(layer, x, input_grad=False)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_embedding_matches_torch() -> None:
+    layer = Embedding(7, 5, dtype=np.float64)
+    module = torch.nn.Embedding(7, 5)
+    assert_matches_torch(layer, module, tokens((3, 6), 7))
+
+
+def test_embedding_backward_returns_none_and_sequential_passes_it_on() -> None:
+    model = Sequential(Embedding(6, 4, seed=1, dtype=np.float64), PositionalEmbedding(5, 4))
+    model = model.astype(np.float64)
+    x = tokens((2, 5), 6)
+    y = model(x)
+    assert model.backward(np.ones_like(y)) is None
+    model.zero_grad()
+    model(x)
+    model.backward_params(np.ones_like(y))
+    counts = np.bincount(x.reshape(-1), minlength=6)
+    np.testing.assert_allclose(model[0].weight.grad, np.repeat(counts[:, None], 4, axis=1))
+
+
+def test_embedding_refuses_indices_out_of_range_naming_the_index() -> None:
+    layer = Embedding(10, 2)
+    with pytest.raises(ValueError, match=r"\[0, 10\), got 10 at position \(1, 0\)"):
+        layer(np.array([[1, 2], [10, 3]]))
+    with pytest.raises(ValueError, match=r"got -1 at position \(0, 1\)"):
+        layer(np.array([[1, -1]]))
+    with pytest.raises(TypeError, match=r"integer indices.*float64"):
+        layer(np.zeros((2, 3)))
+
+
+def test_embedding_float32_and_config() -> None:
+    layer = Embedding(9, 4, seed=2)
+    assert layer.weight.dtype == np.float32
+    assert layer(tokens((2, 3), 9)).dtype == np.float32
+    assert_float32(Embedding(9, 4, seed=2), tokens((2, 3), 9), input_grad=False)
+    assert layer.config() == {"num_embeddings": 9, "embedding_dim": 4}
+    assert_config_roundtrip(layer)
+
+
+def test_embedding_same_seed_same_weights() -> None:
+    a, b = Embedding(5, 3, seed=4), Embedding(5, 3, seed=4)
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    assert abs(float(Embedding(400, 50, seed=0).weight.data.std()) - 1.0) < 0.02
+
+
+# --- PositionalEmbedding -----------------------------------------------------------------
+
+
+def test_positional_embedding_gradients() -> None:
+    layer = PositionalEmbedding(6, 3, seed=0, dtype=np.float64)
+    assert_gradients(layer, rand((2, 4, 3)))
+
+
+def test_positional_embedding_matches_torch() -> None:
+    layer = PositionalEmbedding(8, 4, dtype=np.float64)
+    wpe = torch.nn.Embedding(8, 4)
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        return x + wpe(torch.arange(x.shape[1]))
+
+    assert_matches_torch(layer, wpe, rand((3, 5, 4)), call=call)
+
+
+def test_positional_embedding_refuses_long_sequences_and_keeps_config() -> None:
+    layer = PositionalEmbedding(4, 2)
+    with pytest.raises(ValueError, match="at most max_len=4 positions, got input of shape"):
+        layer(np.zeros((1, 5, 2), np.float32))
+    assert layer.config() == {"max_len": 4, "embedding_dim": 2}
+    assert_config_roundtrip(layer)
+    assert_float32(PositionalEmbedding(4, 2, seed=1), rand((2, 3, 2)))
