@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import relative_error
 
-from tinynet import Embedding, Layer, PositionalEmbedding, Sequential
+from tinynet import Embedding, Layer, LayerNorm, PositionalEmbedding, Sequential
 from tinynet.typing import Array, FloatArray
 
 TOL = 1e-6  # finite differences: relative error of the whole gradient
@@ -252,3 +252,58 @@ def test_positional_embedding_refuses_long_sequences_and_keeps_config() -> None:
     assert layer.config() == {"max_len": 4, "embedding_dim": 2}
     assert_config_roundtrip(layer)
     assert_float32(PositionalEmbedding(4, 2, seed=1), rand((2, 3, 2)))
+
+
+# --- LayerNorm ---------------------------------------------------------------------------
+
+
+def randomized(layer: Layer, seed: int = 0) -> Layer:
+    """``layer`` with every parameter drawn at random (so ones and zeros hide nothing)."""
+    for _, p in layer.named_parameters():
+        p.data = rand(p.shape, seed)
+        seed += 1
+    return layer
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 4), (2, 1, 2, 3)])
+def test_layernorm_gradients(shape: tuple[int, ...], affine: bool) -> None:
+    layer = randomized(LayerNorm(shape[-1], elementwise_affine=affine, dtype=np.float64))
+    assert_gradients(layer, rand(shape) * 3 + 1)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layernorm_matches_torch(affine: bool) -> None:
+    module = torch.nn.LayerNorm(6, eps=1e-3, elementwise_affine=affine)
+    if affine:
+        torch.nn.init.normal_(module.weight)
+        torch.nn.init.normal_(module.bias)
+    layer = LayerNorm((6,), eps=1e-3, elementwise_affine=affine, dtype=np.float64)
+    assert_matches_torch(layer, module, rand((3, 4, 6)) * 2 - 1)
+    assert state(layer) == ({"weight": (6,), "bias": (6,)} if affine else {})
+
+
+def test_layernorm_worked_example() -> None:
+    # x = [1, 3]: mean 2, var 1, so xhat = [-1, 1] (eps 0); y = xhat * [2, 3] + [0, 1]
+    layer = LayerNorm(2, eps=0.0, dtype=np.float64)
+    assert layer.weight is not None
+    assert layer.bias is not None
+    layer.weight.data, layer.bias.data = np.array([2.0, 3.0]), np.array([0.0, 1.0])
+    np.testing.assert_allclose(layer(np.array([[1.0, 3.0]])), [[-2.0, 4.0]])
+
+
+def test_layernorm_float32_config_and_errors() -> None:
+    layer = randomized(LayerNorm(4))
+    assert_float32(layer, rand((2, 3, 4)))
+    assert LayerNorm(4, eps=1e-6).config() == {
+        "normalized_shape": [4],
+        "eps": 1e-6,
+        "elementwise_affine": True,
+    }
+    assert_config_roundtrip(LayerNorm(4, elementwise_affine=False))
+    with pytest.raises(ValueError, match=r"shape \(N, \.\.\., 4\), got shape \(2, 3\)"):
+        LayerNorm(4)(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="only the last axis"):
+        LayerNorm((3, 4))
+    with pytest.raises(TypeError, match="dtype float32, got float64"):
+        LayerNorm(4)(np.zeros((2, 4)))

@@ -16,6 +16,7 @@ from tinynet.layers.base import Layer
 from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.embedding import Embedding, PositionalEmbedding
+from tinynet.layers.layernorm import LayerNorm
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
 from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.regularization import Dropout
@@ -34,6 +35,7 @@ __all__ = [
     "Embedding",
     "Flatten",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "MaxPool2d",
     "PositionalEmbedding",
