@@ -11,7 +11,16 @@ import pytest
 import torch
 from helpers import relative_error
 
-from tinynet import Embedding, Layer, LayerNorm, PositionalEmbedding, Sequential
+from tinynet import (
+    GRU,
+    LSTM,
+    RNN,
+    Embedding,
+    Layer,
+    LayerNorm,
+    PositionalEmbedding,
+    Sequential,
+)
 from tinynet.typing import Array, FloatArray
 
 TOL = 1e-6  # finite differences: relative error of the whole gradient
@@ -307,3 +316,85 @@ def test_layernorm_float32_config_and_errors() -> None:
         LayerNorm((3, 4))
     with pytest.raises(TypeError, match="dtype float32, got float64"):
         LayerNorm(4)(np.zeros((2, 4)))
+
+
+# --- RNN, LSTM, GRU ----------------------------------------------------------------------
+
+RECURRENT = {"RNN": (RNN, torch.nn.RNN), "LSTM": (LSTM, torch.nn.LSTM), "GRU": (GRU, torch.nn.GRU)}
+
+
+def first_output(module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """PyTorch's recurrent modules return (output, state): keep the output."""
+    return lambda x: module(x)[0]
+
+
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+@pytest.mark.parametrize(
+    ("layers", "bias", "batch_first"), [(1, True, True), (2, True, False), (2, False, True)]
+)
+def test_recurrent_gradients(kind: str, layers: int, bias: bool, batch_first: bool) -> None:
+    cls, _ = RECURRENT[kind]
+    layer = cls(3, 4, num_layers=layers, bias=bias, batch_first=batch_first, seed=1)
+    layer = randomized(layer.astype(np.float64))  # weights of order 1: the gates saturate some
+    assert_gradients(layer, rand((2, 5, 3)))
+
+
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+@pytest.mark.parametrize(
+    ("layers", "bias", "batch_first"), [(1, True, True), (3, True, True), (2, False, False)]
+)
+def test_recurrent_matches_torch(kind: str, layers: int, bias: bool, batch_first: bool) -> None:
+    cls, torch_cls = RECURRENT[kind]
+    module = torch_cls(5, 7, num_layers=layers, bias=bias, batch_first=batch_first)
+    for p in module.parameters():
+        torch.nn.init.normal_(p, std=0.7)
+    layer = cls(5, 7, num_layers=layers, bias=bias, batch_first=batch_first, dtype=np.float64)
+    assert_matches_torch(layer, module, rand((4, 9, 5)), call=first_output(module))
+
+
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+def test_recurrent_names_and_shapes_are_pytorchs(kind: str) -> None:
+    cls, torch_cls = RECURRENT[kind]
+    layer, module = cls(3, 6, num_layers=2), torch_cls(3, 6, num_layers=2)
+    assert state(layer) == {name: tuple(v.shape) for name, v in module.state_dict().items()}
+    assert list(state(layer)) == list(module.state_dict())
+    assert cls(3, 6, bias=False).state_dict().keys() == {"weight_ih_l0", "weight_hh_l0"}
+    bound = 1 / np.sqrt(6)
+    assert all(np.abs(p.data).max() <= bound for p in layer.parameters())
+    y = layer(rand((2, 4, 3)).astype(np.float32))
+    assert y.shape == (2, 4, 6)
+    assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+def test_recurrent_float32_config_and_errors(kind: str) -> None:
+    cls, _ = RECURRENT[kind]
+    assert_float32(cls(3, 4, num_layers=2, seed=0), rand((2, 5, 3)))
+    layer = cls(3, 4, num_layers=2, bias=False, batch_first=False)
+    assert layer.config() == {
+        "input_size": 3,
+        "hidden_size": 4,
+        "num_layers": 2,
+        "bias": False,
+        "batch_first": False,
+    }
+    assert_config_roundtrip(layer)
+    with pytest.raises(ValueError, match=r"shape \(N, D1, 3\), got shape \(2, 4\)"):
+        cls(3, 4)(np.zeros((2, 4), np.float32))
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
+        cls(3, 0)
+
+
+def test_lstm_first_step_by_hand() -> None:
+    # one step from h = c = 0 with zero weights_hh: the gates are sigmoid/tanh of x @ W_ih.T
+    layer = LSTM(1, 1, bias=False, dtype=np.float64)
+    layer.state_dict(copy=False)["weight_ih_l0"][:, 0] = [1.0, 2.0, 0.5, -1.0]  # i, f, g, o
+    i, g, o = 1 / (1 + np.exp(-2.0)), np.tanh(1.0), 1 / (1 + np.exp(2.0))
+    y = layer(np.array([[[2.0]]]))
+    np.testing.assert_allclose(y, [[[o * np.tanh(i * g)]]], rtol=1e-12)
+
+
+def test_stacked_recurrent_layers_in_a_sequential() -> None:
+    model = Sequential(LSTM(3, 4, seed=0), GRU(4, 5, seed=1), RNN(5, 2, seed=2))
+    model = model.astype(np.float64)
+    assert_gradients(model, rand((2, 3, 3)))

@@ -17,6 +17,9 @@ from tinynet.gradcheck import GradcheckError, gradcheck
 from tinynet.io import load, save
 from tinynet.layers import (
     GELU,
+    GRU,
+    LSTM,
+    RNN,
     Activation,
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -48,6 +51,9 @@ from tinynet.version import __version__
 
 __all__ = [
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "Activation",
     "AdaptiveAvgPool2d",
     "AvgPool2d",

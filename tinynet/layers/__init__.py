@@ -19,11 +19,15 @@ from tinynet.layers.embedding import Embedding, PositionalEmbedding
 from tinynet.layers.layernorm import LayerNorm
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
 from tinynet.layers.pooling import AvgPool2d, MaxPool2d
+from tinynet.layers.recurrent import GRU, LSTM, RNN
 from tinynet.layers.regularization import Dropout
 from tinynet.layers.reshape import Flatten, Reshape, Unflatten
 
 __all__ = [
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "Activation",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
