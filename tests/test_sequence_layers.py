@@ -18,6 +18,7 @@ from tinynet import (
     Embedding,
     Layer,
     LayerNorm,
+    MultiheadAttention,
     PositionalEmbedding,
     Sequential,
 )
@@ -398,3 +399,75 @@ def test_stacked_recurrent_layers_in_a_sequential() -> None:
     model = Sequential(LSTM(3, 4, seed=0), GRU(4, 5, seed=1), RNN(5, 2, seed=2))
     model = model.astype(np.float64)
     assert_gradients(model, rand((2, 3, 3)))
+
+
+# --- MultiheadAttention ------------------------------------------------------------------
+
+
+def torch_self_attention(
+    module: torch.nn.MultiheadAttention, causal: bool, batch_first: bool
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``mha(x, x, x)``'s output, with PyTorch's causal mask ``triu(ones(T, T), 1)``."""
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        steps = x.shape[1 if batch_first else 0]
+        mask = torch.triu(torch.ones(steps, steps, dtype=torch.bool), 1) if causal else None
+        return module(x, x, x, attn_mask=mask, need_weights=False)[0]
+
+    return call
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize(
+    ("heads", "bias", "batch_first"), [(1, True, True), (2, False, True), (3, True, False)]
+)
+def test_attention_gradients(heads: int, bias: bool, batch_first: bool, causal: bool) -> None:
+    layer = MultiheadAttention(6, heads, bias=bias, batch_first=batch_first, causal=causal)
+    assert_gradients(randomized(layer.astype(np.float64)), rand((2, 4, 6)))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize(
+    ("heads", "bias", "batch_first"), [(1, True, True), (4, True, True), (2, False, False)]
+)
+def test_attention_matches_torch(heads: int, bias: bool, batch_first: bool, causal: bool) -> None:
+    module = torch.nn.MultiheadAttention(8, heads, bias=bias, batch_first=batch_first)
+    for p in module.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    layer = MultiheadAttention(8, heads, bias=bias, batch_first=batch_first, causal=causal)
+    call = torch_self_attention(module, causal, batch_first)
+    x = rand((3, 7, 8))
+    assert_matches_torch(
+        layer.astype(np.float64), module, x, call=call, transposed=("out_proj.weight",)
+    )
+
+
+def test_attention_causal_ignores_the_future() -> None:
+    layer = MultiheadAttention(4, 2, causal=True, seed=0, dtype=np.float64).eval()
+    x = rand((1, 5, 4))
+    later = x.copy()
+    later[:, 3:] += 10.0  # change positions 3 and 4 only
+    np.testing.assert_allclose(layer(x)[:, :3], layer(later)[:, :3], rtol=1e-12)
+    assert not np.allclose(layer(x)[:, 3:], layer(later)[:, 3:])
+
+
+def test_attention_names_float32_config_and_errors() -> None:
+    layer = MultiheadAttention(8, 2, seed=1)
+    assert state(layer) == {
+        "in_proj_weight": (24, 8),
+        "in_proj_bias": (24,),
+        "out_proj.weight": (8, 8),
+        "out_proj.bias": (8,),
+    }
+    assert MultiheadAttention(8, 2, bias=False).state_dict().keys() == {
+        "in_proj_weight",
+        "out_proj.weight",
+    }
+    assert_float32(randomized(MultiheadAttention(8, 2, causal=True, seed=1)), rand((2, 5, 8)))
+    config = {"embed_dim": 8, "num_heads": 2, "bias": True, "batch_first": True, "causal": True}
+    assert MultiheadAttention(**config).config() == config
+    assert_config_roundtrip(MultiheadAttention(8, 4, bias=False, batch_first=False))
+    with pytest.raises(ValueError, match="divisible by num_heads, got embed_dim=6 and num_heads=4"):
+        MultiheadAttention(6, 4)
+    with pytest.raises(ValueError, match=r"shape \(N, D1, 8\), got shape \(2, 3, 6\)"):
+        layer(np.zeros((2, 3, 6), np.float32))

@@ -12,6 +12,7 @@ from tinynet.layers.activations import (
     Tanh,
 )
 from tinynet.layers.adaptive import AdaptiveAvgPool2d
+from tinynet.layers.attention import MultiheadAttention
 from tinynet.layers.base import Layer
 from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
@@ -42,6 +43,7 @@ __all__ = [
     "LayerNorm",
     "LeakyReLU",
     "MaxPool2d",
+    "MultiheadAttention",
     "PositionalEmbedding",
     "ReLU",
     "Reshape",
