@@ -9,12 +9,13 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pytest
 import torch
-from helpers import relative_error
+from helpers import numeric_loss_grad, relative_error
 
 from tinynet import (
     GRU,
     LSTM,
     RNN,
+    CrossEntropyLoss,
     Embedding,
     Layer,
     LayerNorm,
@@ -471,3 +472,52 @@ def test_attention_names_float32_config_and_errors() -> None:
         MultiheadAttention(6, 4)
     with pytest.raises(ValueError, match=r"shape \(N, D1, 8\), got shape \(2, 3, 6\)"):
         layer(np.zeros((2, 3, 6), np.float32))
+
+
+# --- CrossEntropyLoss over sequences ------------------------------------------------------
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_over_sequences_matches_torch(smoothing: float) -> None:
+    logits, labels = rand((3, 5, 4)) * 3, tokens((3, 5), 4)
+    loss = CrossEntropyLoss(label_smoothing=smoothing)
+    value = loss.forward(logits, labels)
+    grad = loss.backward()
+    tlogits = torch.from_numpy(logits.copy()).requires_grad_(True)
+    # PyTorch's own layout for sequences is (N, C, T): the same loss, permuted
+    expected = torch.nn.functional.cross_entropy(
+        tlogits.permute(0, 2, 1), torch.from_numpy(labels), label_smoothing=smoothing
+    )
+    expected.backward()
+    assert tlogits.grad is not None
+    assert abs(value - expected.item()) < EXACT
+    assert grad.shape == (3, 5, 4)
+    np.testing.assert_allclose(grad, tlogits.grad.numpy(), rtol=EXACT, atol=EXACT)
+    np.testing.assert_allclose(grad, numeric_loss_grad(loss, logits, labels), atol=1e-8)
+
+
+def test_cross_entropy_over_sequences_is_the_flattened_loss_and_weights_sequences() -> None:
+    logits, labels = rand((2, 3, 5)), tokens((2, 3), 5)
+    loss = CrossEntropyLoss()
+    flat = loss.forward(logits.reshape(6, 5), labels.reshape(6))
+    assert loss.forward(logits, labels) == pytest.approx(flat, rel=1e-14)
+    weights = np.array([2.0, 0.5])
+    weighted = loss.forward(logits, labels, sample_weight=weights)
+    grad = loss.backward()
+    expected = loss.forward(
+        logits.reshape(6, 5), labels.reshape(6), sample_weight=np.repeat(weights, 3)
+    )
+    np.testing.assert_allclose(grad, loss.backward().reshape(2, 3, 5), rtol=1e-14)
+    assert weighted == pytest.approx(expected, rel=1e-14)
+
+
+def test_cross_entropy_over_sequences_refuses_mismatched_labels() -> None:
+    loss = CrossEntropyLoss()
+    with pytest.raises(
+        ValueError, match=r"labels of shape \(2, 3\) for logits of shape \(2, 3, 4\)"
+    ):
+        loss.forward(np.zeros((2, 3, 4)), np.zeros(6, np.int64))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\), got 4"):
+        loss.forward(np.zeros((2, 3, 4)), np.full((2, 3), 4))
+    with pytest.raises(TypeError, match="integer class labels"):
+        loss.forward(np.zeros((2, 3, 4)), np.zeros((2, 3)))
