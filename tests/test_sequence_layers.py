@@ -12,16 +12,20 @@ import torch
 from helpers import numeric_loss_grad, relative_error
 
 from tinynet import (
+    GELU,
     GRU,
     LSTM,
     RNN,
     CrossEntropyLoss,
+    Dense,
     Embedding,
     Layer,
     LayerNorm,
     MultiheadAttention,
     PositionalEmbedding,
     Sequential,
+    TimeDistributed,
+    gpt_block,
 )
 from tinynet.typing import Array, FloatArray
 
@@ -521,3 +525,137 @@ def test_cross_entropy_over_sequences_refuses_mismatched_labels() -> None:
         loss.forward(np.zeros((2, 3, 4)), np.full((2, 3), 4))
     with pytest.raises(TypeError, match="integer class labels"):
         loss.forward(np.zeros((2, 3, 4)), np.zeros((2, 3)))
+
+
+# --- a GPT: blocks of pre-norm attention and MLP ------------------------------------------
+
+
+class TorchBlock(torch.nn.Module):
+    """GPT-2's block in PyTorch, written out: x + attn(ln1(x)), then x + mlp(ln2(x))."""
+
+    def __init__(self, e: int, heads: int) -> None:
+        super().__init__()
+        self.ln1, self.ln2 = torch.nn.LayerNorm(e), torch.nn.LayerNorm(e)
+        self.attn = torch.nn.MultiheadAttention(e, heads, batch_first=True)
+        self.fc, self.proj = torch.nn.Linear(e, 4 * e), torch.nn.Linear(4 * e, e)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps = x.shape[1]
+        mask = torch.triu(torch.ones(steps, steps, dtype=torch.bool), 1)
+        h = self.ln1(x)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        return x + self.proj(torch.nn.functional.gelu(self.fc(self.ln2(x))))
+
+
+class TorchGPT(torch.nn.Module):
+    def __init__(self, vocab: int, context: int, e: int, heads: int, layers: int) -> None:
+        super().__init__()
+        self.wte, self.wpe = torch.nn.Embedding(vocab, e), torch.nn.Embedding(context, e)
+        self.blocks = torch.nn.ModuleList(TorchBlock(e, heads) for _ in range(layers))
+        self.ln_f, self.head = torch.nn.LayerNorm(e), torch.nn.Linear(e, vocab)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x))
+
+
+BLOCK_NAMES = {  # tinynet gpt_block name -> TorchBlock name
+    "0.block.0.weight": "ln1.weight",
+    "0.block.0.bias": "ln1.bias",
+    "0.block.1.in_proj_weight": "attn.in_proj_weight",
+    "0.block.1.in_proj_bias": "attn.in_proj_bias",
+    "0.block.1.out_proj.weight": "attn.out_proj.weight",
+    "0.block.1.out_proj.bias": "attn.out_proj.bias",
+    "1.block.0.weight": "ln2.weight",
+    "1.block.0.bias": "ln2.bias",
+    "1.block.1.layer.0.weight": "fc.weight",
+    "1.block.1.layer.0.bias": "fc.bias",
+    "1.block.1.layer.2.weight": "proj.weight",
+    "1.block.1.layer.2.bias": "proj.bias",
+}
+DENSE = ("0.block.1.out_proj.weight", "1.block.1.layer.0.weight", "1.block.1.layer.2.weight")
+
+
+def tinynet_gpt(vocab: int, context: int, e: int, heads: int, layers: int) -> Sequential:
+    blocks = [gpt_block(e, heads, seed=i, dtype=np.float64) for i in range(layers)]
+    return Sequential(
+        Embedding(vocab, e, dtype=np.float64),
+        PositionalEmbedding(context, e, dtype=np.float64),
+        *blocks,
+        LayerNorm(e, dtype=np.float64),
+        TimeDistributed(Dense(e, vocab, dtype=np.float64)),
+    )
+
+
+def gpt_names(layers: int) -> dict[str, tuple[str, bool]]:
+    """tinynet name -> (TorchGPT name, whether the tinynet array is the transpose)."""
+    names = {"0.weight": ("wte.weight", False), "1.weight": ("wpe.weight", False)}
+    for i in range(layers):
+        for ours, theirs in BLOCK_NAMES.items():
+            names[f"{i + 2}.{ours}"] = (f"blocks.{i}.{theirs}", ours in DENSE)
+    end = layers + 2
+    names |= {f"{end}.weight": ("ln_f.weight", False), f"{end}.bias": ("ln_f.bias", False)}
+    names |= {f"{end + 1}.layer.weight": ("head.weight", True)}
+    names |= {f"{end + 1}.layer.bias": ("head.bias", False)}
+    return names
+
+
+def test_gpt_block_gradients() -> None:
+    block = randomized(gpt_block(4, 2, seed=0, dtype=np.float64), seed=3)
+    assert_gradients(block, rand((2, 3, 4)))
+
+
+def test_gpt_block_structure_and_names() -> None:
+    block = gpt_block(8, 2, seed=0)
+    assert set(state(block)) == set(BLOCK_NAMES)
+    assert block(rand((2, 5, 8)).astype(np.float32)).shape == (2, 5, 8)
+    a, b = gpt_block(8, 2, seed=4), gpt_block(8, 2, seed=4)
+    for name, array in a.state_dict().items():
+        np.testing.assert_array_equal(array, b.state_dict()[name], err_msg=name)
+
+
+def test_two_layer_gpt_matches_torch() -> None:
+    torch.manual_seed(0)
+    vocab, context, e, heads, layers = 11, 8, 8, 2, 2
+    module = TorchGPT(vocab, context, e, heads, layers).double()
+    for name, p in module.named_parameters():
+        if "bias" in name or "ln" in name:
+            torch.nn.init.normal_(p, std=0.3)
+    model = tinynet_gpt(vocab, context, e, heads, layers)
+    names = gpt_names(layers)
+    theirs = {name: p.detach().numpy() for name, p in module.named_parameters()}
+    assert sorted(t for t, _ in names.values()) == sorted(theirs)
+    model.load_state_dict(
+        {ours: theirs[t].T if flip else theirs[t] for ours, (t, flip) in names.items()}
+    )
+    idx, targets = tokens((3, 6), vocab, seed=1), tokens((3, 6), vocab, seed=2)
+    loss = CrossEntropyLoss()
+    model.zero_grad()
+    value = loss.forward(model(idx), targets)
+    assert model.backward(loss.backward()) is None
+    logits = module(torch.from_numpy(idx))
+    expected = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, vocab), torch.from_numpy(targets).reshape(-1)
+    )
+    expected.backward()
+    assert abs(value - expected.item()) < EXACT
+    grads = dict(module.named_parameters())
+    for ours, p in model.named_parameters():
+        name, flip = names[ours]
+        tgrad = grads[name].grad
+        assert tgrad is not None, name
+        expected_grad = tgrad.numpy().T if flip else tgrad.numpy()
+        np.testing.assert_allclose(p.grad, expected_grad, rtol=EXACT, atol=EXACT, err_msg=ours)
+
+
+def test_time_distributed_maps_each_position() -> None:
+    dense = Dense(3, 2, seed=0, dtype=np.float64)
+    layer = TimeDistributed(dense)
+    x = rand((2, 4, 3))
+    np.testing.assert_allclose(layer(x), x @ dense.weight.data + dense.bias.data, rtol=1e-14)
+    assert_gradients(TimeDistributed(Sequential(Dense(3, 5, seed=1), GELU())).astype(np.float64), x)
+    assert state(layer) == {"layer.weight": (3, 2), "layer.bias": (2,)}
+    with pytest.raises(ValueError, match=r"\(N, T, \.\.\.\), got \(2, 3\)"):
+        layer(np.zeros((2, 3)))

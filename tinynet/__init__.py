@@ -48,6 +48,7 @@ from tinynet.layers import (
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from tinynet.parameter import Parameter
 from tinynet.registry import register_layer
+from tinynet.sequence import TimeDistributed, gpt_block
 from tinynet.version import __version__
 
 __all__ = [
@@ -88,9 +89,11 @@ __all__ = [
     "Softmax",
     "Swish",
     "Tanh",
+    "TimeDistributed",
     "Unflatten",
     "__version__",
     "functional",
+    "gpt_block",
     "gradcheck",
     "init",
     "io",

@@ -157,6 +157,19 @@ class MultiheadAttention(Layer):
             self.in_proj_bias.grad += flat.sum(axis=0)
         return flat, n, steps
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], children: list[Layer]) -> MultiheadAttention:
+        """``cls(**config)`` with the rebuilt ``out_proj`` (a `Dense` (E, E), biased as
+        the config says) in place of the fresh one, if given."""
+        layer = cls(**config)
+        if children:
+            (out_proj,) = children
+            fresh = layer.out_proj
+            if not isinstance(out_proj, Dense) or out_proj.config() != fresh.config():
+                raise ValueError(f"{layer!r}: expected out_proj {fresh!r}, got {children[0]!r}")
+            layer.out_proj = out_proj
+        return layer
+
     def extra_repr(self) -> str:
         parts = [f"{self.embed_dim}, num_heads={self.num_heads}"]
         if not self.bias:

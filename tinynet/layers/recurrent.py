@@ -1,7 +1,7 @@
 """Recurrent layers over whole sequences: `RNN` (tanh), `LSTM` and `GRU` (PyTorch's).
 
-The three share one loop (`_Recurrent`); each kind only says what one step computes
-(its `_Cell`). Per stacked layer, with ``G`` gates of ``H`` units each:
+The three share one loop (``_Recurrent``); each kind only says what one step computes
+(its ``_Cell``). Per stacked layer, with ``G`` gates of ``H`` units each:
 
 - forward: the input projection of every step is one product,
   ``(T*N, in) @ weight_ih.T -> (T, N, G*H)``, biases added once; then per step one
@@ -50,8 +50,8 @@ class _Cell(ABC):
 
     ``h`` (T+1, N, H) holds the hidden states, ``h[0] = 0``. The loop calls
     ``step(t, a, hh)`` with ``a`` (N, G*H) the step's input projection (biases folded
-    in by `input_bias`) and ``hh = h[t] @ weight_hh.T`` (N, G*H), in order; the step
-    writes ``h[t+1]``. Backward calls `begin_backward`, then ``backward_step(t, dh)`` in
+    in by ``input_bias``) and ``hh = h[t] @ weight_hh.T`` (N, G*H), in order; the step
+    writes ``h[t+1]``. Backward calls ``begin_backward``, then ``backward_step(t, dh)`` in
     reverse with ``dh`` = dLoss/dh[t+1]: it writes ``d_input[t]`` (dLoss/da) and
     ``d_hidden[t]`` (dLoss/dhh) and returns the part of dLoss/dh[t] that does not pass
     through ``weight_hh`` (or ``None``).
@@ -206,7 +206,7 @@ class _GRUCell(_Cell):
 class _Recurrent(Layer):
     """The loop all three kinds share: stacked layers, batch_first, BPTT (see the module).
 
-    Subclasses name their `_Cell` in ``_cell_type``; everything else is here.
+    Subclasses name their ``_Cell`` in ``_cell_type``; everything else is here.
     """
 
     saves_output = True  # the output is the last layer's h, which backward reads
