@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pytest
 import torch
-from helpers import numeric_loss_grad, relative_error
+from helpers import numeric_loss_grad, relative_error, seeds
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tinynet import (
     GELU,
@@ -26,6 +28,7 @@ from tinynet import (
     Sequential,
     TimeDistributed,
     gpt_block,
+    gradcheck,
 )
 from tinynet.typing import Array, FloatArray
 
@@ -659,3 +662,45 @@ def test_time_distributed_maps_each_position() -> None:
     assert state(layer) == {"layer.weight": (3, 2), "layer.bias": (2,)}
     with pytest.raises(ValueError, match=r"\(N, T, \.\.\.\), got \(2, 3\)"):
         layer(np.zeros((2, 3)))
+
+
+# --- random shapes, through the public gradcheck -----------------------------------------
+
+
+@given(
+    kind=st.sampled_from(sorted(RECURRENT)),
+    n=st.integers(1, 3),
+    steps=st.integers(1, 4),
+    features=st.integers(1, 3),
+    hidden=st.integers(1, 3),
+    layers=st.integers(1, 2),
+    seed=seeds,
+)
+def test_recurrent_gradcheck_on_random_shapes(
+    kind: str, n: int, steps: int, features: int, hidden: int, layers: int, seed: int
+) -> None:
+    layer = RECURRENT[kind][0](features, hidden, num_layers=layers, seed=seed, dtype=np.float64)
+    assert gradcheck(layer, rand((n, steps, features), seed)) < TOL
+
+
+@given(
+    n=st.integers(1, 2),
+    steps=st.integers(1, 4),
+    heads=st.integers(1, 3),
+    width=st.integers(1, 2),
+    causal=st.booleans(),
+    seed=seeds,
+)
+def test_attention_gradcheck_on_random_shapes(
+    n: int, steps: int, heads: int, width: int, causal: bool, seed: int
+) -> None:
+    layer = MultiheadAttention(heads * width, heads, causal=causal, seed=seed, dtype=np.float64)
+    assert gradcheck(layer, rand((n, steps, heads * width), seed)) < TOL
+
+
+@given(shape=st.lists(st.integers(1, 4), min_size=2, max_size=3).map(tuple), seed=seeds)
+def test_layernorm_gradcheck_on_random_shapes(shape: tuple[int, ...], seed: int) -> None:
+    layer = randomized(LayerNorm(shape[-1], dtype=np.float64), seed)
+    # with one or two features a row normalizes to 0 or to -1, 1 whatever it holds: the
+    # input gradient is 0 (up to eps), so only the absolute test (atol) can apply there
+    gradcheck(layer, rand(shape, seed) * 2, tolerance=TOL, atol=1e-9)  # raises if wrong
