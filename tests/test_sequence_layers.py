@@ -392,6 +392,8 @@ def test_recurrent_float32_config_and_errors(kind: str) -> None:
         cls(3, 4)(np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
         cls(3, 0)
+    with pytest.raises(ValueError, match=r"at least one time step, got shape \(2, 0, 3\)"):
+        cls(3, 4)(np.zeros((2, 0, 3), np.float32))
 
 
 def test_lstm_first_step_by_hand() -> None:

@@ -1,7 +1,19 @@
 """Recurrent layers over whole sequences: `RNN` (tanh), `LSTM` and `GRU` (PyTorch's).
 
+All three take ``(input_size, hidden_size, num_layers=1, bias=True, batch_first=True)``
+and map x (N, T, input_size) -> y (N, T, hidden_size), the last stacked layer's hidden
+state at every step, so recurrent layers stack in a `Sequential`; (T, N, ...) both
+with ``batch_first=False``. The initial state is zero. dtype: ``dtype`` (float32 by
+default); the input must match it.
+
+Parameters, PyTorch's names and layouts, for G gates of H = hidden_size units and each
+stacked layer k = 0, 1, ...: ``weight_ih_l{k}`` (G*H, input_size for k = 0, else H),
+``weight_hh_l{k}`` (G*H, H) and, with ``bias``, ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+(G*H,); all drawn from U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does, from ``rng`` or a
+generator seeded with ``seed``.
+
 The three share one loop (``_Recurrent``); each kind only says what one step computes
-(its ``_Cell``). Per stacked layer, with ``G`` gates of ``H`` units each:
+(its ``_Cell``). Per stacked layer:
 
 - forward: the input projection of every step is one product,
   ``(T*N, in) @ weight_ih.T -> (T, N, G*H)``, biases added once; then per step one
@@ -271,6 +283,8 @@ class _Recurrent(Layer):
         """
         validation.float_array(self, x, ndim=3, last=self.input_size, dtype=self.dtype)
         sequence = x.transpose(1, 0, 2) if self.batch_first else x
+        if sequence.shape[0] == 0:
+            raise ValueError(f"{self!r}: expected at least one time step, got shape {x.shape}")
         cells = []
         for k in range(self.num_layers):
             cells.append(self._layer_forward(k, sequence))
@@ -377,26 +391,11 @@ class _Recurrent(Layer):
         }
 
 
-_SHAPES = """
-    Shapes: x (N, T, input_size) -> y (N, T, hidden_size), the last layer's hidden state
-    at every step (so recurrent layers stack in a `Sequential`); (T, N, ...) both with
-    ``batch_first=False``. The initial state is zero. dtype: ``dtype`` (float32 by
-    default); the input must match it.
-
-    Parameters, PyTorch's names and layouts, per stacked layer k = 0, 1, ...:
-    ``weight_ih_l{k}`` (G*H, input_size for k = 0, else H), ``weight_hh_l{k}`` (G*H, H),
-    and with ``bias`` ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), all drawn from
-    U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does, from ``rng`` or a generator seeded with
-    ``seed``. Backpropagation through time: see `tinynet.layers.recurrent`.
-"""
-
-
 class RNN(_Recurrent):
     """Elman RNN with tanh: ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``
-    (PyTorch's ``RNN``; G = 1).
+    (PyTorch's ``RNN``; G = 1). x (N, T, input_size) -> (N, T, hidden_size); arguments,
+    parameters and initialization: see `tinynet.layers.recurrent`.
     """
-
-    __doc__ = (__doc__ or "") + _SHAPES
 
     @staticmethod
     def _cell_type() -> type[_Cell]:
@@ -406,10 +405,10 @@ class RNN(_Recurrent):
 class LSTM(_Recurrent):
     """Long short-term memory (PyTorch's ``LSTM``): G = 4 gates in PyTorch's order
     input, forget, cell, output; ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
-    The output is ``h`` at every step (the cell state stays inside).
+    x (N, T, input_size) -> ``h`` at every step (N, T, hidden_size); the cell state
+    stays inside. Arguments, parameters and initialization: see
+    `tinynet.layers.recurrent`.
     """
-
-    __doc__ = (__doc__ or "") + _SHAPES
 
     @staticmethod
     def _cell_type() -> type[_Cell]:
@@ -419,10 +418,9 @@ class LSTM(_Recurrent):
 class GRU(_Recurrent):
     """Gated recurrent unit (PyTorch's ``GRU``): G = 3 gates in PyTorch's order reset,
     update, new; ``n = tanh(x W_in.T + b_in + r * (h W_hn.T + b_hn))``,
-    ``h_t = (1 - z) * n + z * h_{t-1}``.
+    ``h_t = (1 - z) * n + z * h_{t-1}``. x (N, T, input_size) -> (N, T, hidden_size);
+    arguments, parameters and initialization: see `tinynet.layers.recurrent`.
     """
-
-    __doc__ = (__doc__ or "") + _SHAPES
 
     @staticmethod
     def _cell_type() -> type[_Cell]:
