@@ -5,9 +5,11 @@ gradient, weights copied from the torch module), float32, names, configs and err
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from helpers import numeric_loss_grad, relative_error, seeds
 from hypothesis import given
@@ -30,6 +32,7 @@ from tinynet import (
     gpt_block,
     gradcheck,
 )
+from tinynet.io import load_safetensors, save_safetensors
 from tinynet.typing import Array, FloatArray
 
 TOL = 1e-6  # finite differences: relative error of the whole gradient
@@ -706,3 +709,52 @@ def test_layernorm_gradcheck_on_random_shapes(shape: tuple[int, ...], seed: int)
     # with one or two features a row normalizes to 0 or to -1, 1 whatever it holds: the
     # input gradient is 0 (up to eps), so only the absolute test (atol) can apply there
     gradcheck(layer, rand(shape, seed) * 2, tolerance=TOL, atol=1e-9)  # raises if wrong
+
+
+# --- PyTorch safetensors files, both ways ------------------------------------------------
+
+SAFETENSORS_PAIRS: dict[str, Callable[[], tuple[Layer, torch.nn.Module, Array]]] = {
+    "embedding": lambda: (Embedding(9, 4), torch.nn.Embedding(9, 4), tokens((2, 5), 9)),
+    "layernorm": lambda: (LayerNorm(4), torch.nn.LayerNorm(4), rand((2, 5, 4))),
+    "lstm": lambda: (LSTM(4, 3, 2), torch.nn.LSTM(4, 3, 2, batch_first=True), rand((2, 5, 4))),
+    "gru": lambda: (GRU(4, 3), torch.nn.GRU(4, 3, batch_first=True), rand((2, 5, 4))),
+    "rnn": lambda: (
+        RNN(4, 3, bias=False),
+        torch.nn.RNN(4, 3, bias=False, batch_first=True),
+        rand((2, 5, 4)),
+    ),
+    "attention": lambda: (
+        MultiheadAttention(4, 2),
+        torch.nn.MultiheadAttention(4, 2, batch_first=True),
+        rand((2, 5, 4)),
+    ),
+}
+
+
+def torch_output(module: torch.nn.Module, x: Array) -> FloatArray:
+    tx = torch.from_numpy(x if x.dtype.kind != "f" else x.astype(np.float32))
+    with torch.no_grad():
+        if isinstance(module, torch.nn.MultiheadAttention):
+            y = module(tx, tx, tx, need_weights=False)[0]
+        else:
+            y = module(tx)
+    out = y[0] if isinstance(y, tuple) else y
+    result: FloatArray = out.numpy()
+    return result
+
+
+@pytest.mark.parametrize("kind", sorted(SAFETENSORS_PAIRS))
+def test_weights_load_strictly_from_a_pytorch_safetensors_file(tmp_path: Path, kind: str) -> None:
+    layer, module, x = SAFETENSORS_PAIRS[kind]()
+    for p in module.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    safetensors.torch.save_file(module.state_dict(), tmp_path / "torch.safetensors")
+    assert load_safetensors(layer, tmp_path / "torch.safetensors", strict=True) == ([], [])
+    x_in = x if x.dtype.kind != "f" else x.astype(np.float32)
+    expected = torch_output(module, x)
+    np.testing.assert_allclose(layer.eval()(x_in), expected, rtol=1e-5, atol=1e-5)
+    # and back: tinynet's file loads strictly into a fresh torch module
+    save_safetensors(layer, tmp_path / "tinynet.safetensors")
+    fresh = SAFETENSORS_PAIRS[kind]()[1]
+    fresh.load_state_dict(safetensors.torch.load_file(tmp_path / "tinynet.safetensors"))
+    np.testing.assert_allclose(torch_output(fresh, x), expected, rtol=1e-6, atol=1e-6)
