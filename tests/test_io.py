@@ -16,6 +16,9 @@ import pytest
 import tinynet
 from tinynet import (
     GELU,
+    GRU,
+    LSTM,
+    RNN,
     AdaptiveAvgPool2d,
     AvgPool2d,
     BatchNorm1d,
@@ -24,12 +27,16 @@ from tinynet import (
     Conv2d,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     Layer,
+    LayerNorm,
     LeakyReLU,
     MaxPool2d,
+    MultiheadAttention,
     Parallel,
     Parameter,
+    PositionalEmbedding,
     ReLU,
     Reshape,
     Residual,
@@ -40,6 +47,7 @@ from tinynet import (
     Swish,
     Tanh,
     Unflatten,
+    gpt_block,
 )
 from tinynet.io import ModelFormatError, load, load_full, save
 from tinynet.layers.base import LAYERS, register_layer
@@ -143,6 +151,19 @@ MIDDLE_LAYERS: dict[str, Callable[[], Layer]] = {
         AdaptiveAvgPool2d((2, 1)),
         Reshape((8,)),
     ),
+    # (N, 8) -> (N, 2, 4) sequences -> (N, 8)
+    "sequence": lambda: Sequential(
+        Unflatten(1, (2, 4)),
+        PositionalEmbedding(2, 4, seed=14),
+        gpt_block(4, 2, seed=15),
+        LSTM(4, 4, seed=16),
+        GRU(4, 3, num_layers=2, bias=False, seed=17),
+        RNN(3, 4, batch_first=False, seed=18),
+        MultiheadAttention(4, 1, bias=False, seed=19),
+        LayerNorm(4, elementwise_affine=False),
+        Dense(4, 4, seed=20),
+        Reshape((8,)),
+    ),
     "conv-same-dilated": lambda: Sequential(
         Reshape((2, 2, -1)),
         Conv2d(2, 2, (3, 2), padding="same", dilation=(1, 2), bias=False, seed=13),
@@ -173,9 +194,17 @@ def trained_batchnorm2d(channels: int) -> BatchNorm2d:
     return layer
 
 
+FIRST_LAYERS: dict[str, Callable[[], Layer]] = {
+    # integer tokens (N, 3) -> (N, 3, 4) -> (N, 5): a layer that only starts a model
+    "embedding": lambda: Sequential(Embedding(7, 4, seed=1), Flatten(), Dense(12, 5, seed=2)),
+}
+
+
 def test_every_built_in_layer_is_round_tripped() -> None:
-    """A new built-in layer must join MIDDLE_LAYERS, so its save/load is tested."""
-    covered = {type(m) for make in MIDDLE_LAYERS.values() for m in make().modules()}
+    """A new built-in layer must join MIDDLE_LAYERS (or FIRST_LAYERS), so its save/load is
+    tested."""
+    makers = [*MIDDLE_LAYERS.values(), *FIRST_LAYERS.values()]
+    covered = {type(m) for make in makers for m in make().modules()}
     built_in = {
         cls
         for cls in LAYERS.items().values()
@@ -240,6 +269,22 @@ def test_round_trip_predicts_identically(tmp_path: Path, middle: str, dtype: Any
     assert [type(m) for m in loaded.modules()] == [type(m) for m in model.modules()]
     assert_same_weights(model, loaded)
     x = batch(dtype)
+    expected, got = model(x), loaded(x)
+    assert got.dtype == expected.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("first", sorted(FIRST_LAYERS))
+def test_round_trip_of_token_models_predicts_identically(
+    tmp_path: Path, first: str, dtype: Any
+) -> None:
+    model = FIRST_LAYERS[first]().astype(dtype).eval()
+    save(model, tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert repr(loaded) == repr(model)
+    assert_same_weights(model, loaded)
+    x = np.random.default_rng(1).integers(0, 7, (6, 3))
     expected, got = model(x), loaded(x)
     assert got.dtype == expected.dtype == dtype
     np.testing.assert_array_equal(got, expected)

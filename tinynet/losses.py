@@ -73,6 +73,10 @@ class CrossEntropyLoss(Loss):
     """Softmax cross-entropy of logits against integer class labels (PyTorch's).
 
     pred: logits (N, C), float. target: labels (N,), integers in [0, C).
+    Sequences: logits (N, T, C) with labels (N, T) are the N*T positions as rows (the
+    mean is over all of them, as PyTorch's over ``logits.reshape(-1, C)``; PyTorch's own
+    (N, C, T) layout is not this one); a ``sample_weight`` (N,) then weights every
+    position of sequence i by ``w[i]``. The gradient has the logits' (N, T, C) shape.
     The log-softmax is fused (log-sum-exp with the row maximum subtracted), so logits
     of any finite size give a finite loss and gradient. The gradient is
     ``(softmax(pred) - onehot(target)) / N``: the softmax's Jacobian and the log's
@@ -89,12 +93,16 @@ class CrossEntropyLoss(Loss):
         self._probs: FloatArray | None = None
         self._target: Any = None
         self._weights: FloatArray | None = None
+        self._sequence: tuple[int, int] | None = None
 
     def forward(
         self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
     ) -> float:
         """Mean cross-entropy of logits (N, C) against labels (N,), each weighted by
-        ``sample_weight`` (N,) if given."""
+        ``sample_weight`` (N,) if given; or logits (N, T, C) against labels (N, T)."""
+        self._sequence = None
+        if isinstance(pred, np.ndarray) and pred.ndim == 3:
+            return self._forward_sequence(pred, target, sample_weight)
         validation.float_array(self, pred, ndim=2, name="logits")
         n, classes = pred.shape
         if n == 0:
@@ -117,8 +125,28 @@ class CrossEntropyLoss(Loss):
         total = float(nll.sum() if weights is None else nll @ weights)
         return total / int(n)
 
+    def _forward_sequence(
+        self, pred: FloatArray, target: Any, sample_weight: FloatArray | None
+    ) -> float:
+        """Logits (N, T, C) and labels (N, T) as N*T rows of the (N, C) case."""
+        validation.float_array(self, pred, name="logits")
+        n, steps, classes = pred.shape
+        if not isinstance(target, np.ndarray) or target.shape != (n, steps):
+            raise ValueError(
+                f"{self!r}: expected labels of shape ({n}, {steps}) for logits of shape "
+                f"{pred.shape}, got {validation.describe(target)}"
+            )
+        weights = self.checked_weights(sample_weight, n, pred.dtype)
+        rows = None if weights is None else np.repeat(weights, steps)
+        value = self.forward(
+            pred.reshape(n * steps, classes), target.reshape(n * steps), sample_weight=rows
+        )
+        self._sequence = (n, steps)
+        return value
+
     def backward(self) -> FloatArray:
-        """(softmax(logits) - smoothed onehot(labels)) / N, shape (N, C).
+        """(softmax(logits) - smoothed onehot(labels)) / N, shape (N, C) (or the
+        (N, T, C) of sequence logits, divided by N*T).
 
         The array is the transpose of a (C, N) buffer (Fortran order); matrix products
         take it as it is.
@@ -126,6 +154,7 @@ class CrossEntropyLoss(Loss):
         if self._probs is None:
             raise self.missing_forward()
         grad, labels, weights = self._probs, self._target, self._weights
+        sequence, self._sequence = self._sequence, None
         self._probs = self._target = self._weights = None
         classes, n = grad.shape
         e = self.label_smoothing
@@ -135,6 +164,9 @@ class CrossEntropyLoss(Loss):
         grad /= n
         if weights is not None:
             grad *= weights  # (C, N) * (N,): sample i's column scaled by w_i
+        if sequence is not None:  # (C, N*T) -> an (N, T, C) view
+            positions: FloatArray = grad.reshape(classes, *sequence).transpose(1, 2, 0)
+            return positions
         transposed: FloatArray = grad.T
         return transposed
 
