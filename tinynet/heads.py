@@ -37,16 +37,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinynet.functional import sigmoid, softmax
-from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from tinynet.losses import Loss
 from tinynet.typing import Array, DTypeLike, FloatArray
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
-LOSS_NAMES: dict[type[Loss], str] = {
-    CrossEntropyLoss: "cross_entropy",
-    BCEWithLogitsLoss: "bce_with_logits",
-    MSELoss: "mse",
-}
-"""Each built-in loss class and its recipe name (`tinynet.recipe.LOSSES`)."""
 LOSS_OF_TASK = {
     "multiclass": "cross_entropy",
     "binary": "bce_with_logits",
@@ -63,7 +57,7 @@ def loss_name(loss: Loss | str | None) -> str | None:
     loss tinynet does not know (a user's own class)."""
     if loss is None or isinstance(loss, str):
         return loss
-    return next((name for cls, name in LOSS_NAMES.items() if isinstance(loss, cls)), None)
+    return loss.name
 
 
 class Model(Protocol):
