@@ -247,7 +247,9 @@ def test_an_architecture_larger_than_its_arrays(saved: Path, tmp_path: Path) -> 
         header["model"]["children"][0]["config"]["in_features"] = 10**6
 
     path = with_header(saved, grow, tmp_path / "big.npz")
-    with pytest.raises(ModelFormatError, match=r"model.0: Dense\(.*\) would allocate 4000000 more parameter"):
+    with pytest.raises(
+        ModelFormatError, match=r"model.0: Dense\(.*\) would allocate 4000000 more parameter"
+    ):
         load(path)
 
 
