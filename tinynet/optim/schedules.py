@@ -1,11 +1,12 @@
 """Learning-rate schedules (PyTorch's ``lr_scheduler`` names and formulas).
 
-A scheduler sets ``optimizer.lr`` to a closed-form function of how many times its
-``step()`` was called: once per epoch, or once per batch, as you choose. Any
-optimizer works with any schedule; `SequentialLR` chains schedules (warm-up, then
-cosine). Schedules start from the optimizer's ``initial_lr``; `OneCycleLR` from its own
-``max_lr``. `ReduceLROnPlateau` is the exception: it reacts to a monitored value, not
-to the step count.
+A scheduler sets each parameter group's ``lr`` to a closed-form function of how many
+times its ``step()`` was called (once per epoch, or once per batch, as you choose) and
+of the group's own ``initial_lr``: two groups at 1e-2 and 1e-3 keep their ratio, as in
+PyTorch. Any optimizer works with any schedule; `SequentialLR` chains schedules
+(warm-up, then cosine). `OneCycleLR` gives every group the rates of its own ``max_lr``.
+`ReduceLROnPlateau` is the exception: it reacts to a monitored value, not to the step
+count, and divides every group's rate.
 """
 
 from __future__ import annotations
@@ -20,47 +21,65 @@ from tinynet.validation import is_integer, number, short
 
 
 class LRScheduler(ABC):
-    """Base: ``step()`` advances ``last_epoch`` and sets ``optimizer.lr = lr_at(last_epoch)``."""
+    """Base: ``step()`` advances ``last_epoch`` and sets each parameter group's ``lr`` to
+    ``lr_at(last_epoch, base)``, ``base`` the group's entry of ``base_lrs`` (its
+    ``initial_lr`` when the schedule was made)."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {optimizer!r}")
         self.optimizer = optimizer
-        self.base_lr = optimizer.initial_lr
+        self.base_lrs = [float(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = 0
-        optimizer.lr = self.lr_at(0)
+        self._set_lrs()
 
     @abstractmethod
-    def lr_at(self, t: int) -> float:
-        """The learning rate after ``t`` calls of ``step()``."""
+    def lr_at(self, t: int, base_lr: float) -> float:
+        """The learning rate after ``t`` calls of ``step()`` of a group starting at ``base_lr``."""
+
+    @property
+    def base_lr(self) -> float:
+        """The first group's base rate."""
+        return self.base_lrs[0]
+
+    def _set_lrs(self) -> None:
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            group["lr"] = self.lr_at(self.last_epoch, base_lr)
 
     def step(self) -> None:
-        """Advance one epoch (or batch) and set the optimizer's learning rate."""
+        """Advance one epoch (or batch) and set every group's learning rate."""
         self.last_epoch += 1
-        self.optimizer.lr = self.lr_at(self.last_epoch)
+        self._set_lrs()
 
     def get_last_lr(self) -> float:
-        """The learning rate set last."""
+        """The first group's learning rate, set last (every group's: ``param_groups``)."""
         return self.optimizer.lr
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"last_epoch": int, "base_lr": float}``: all a closed-form schedule needs."""
-        return {"last_epoch": self.last_epoch, "base_lr": self.base_lr}
+        """``{"last_epoch": int, "base_lrs": [float, ...]}``: all a closed-form schedule needs."""
+        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict` and set the optimizer's learning rate to match; ``ValueError``
-        (nothing changed) unless ``last_epoch`` is an integer >= 0 and ``base_lr`` a
-        finite number >= 0."""
+        """Restore `state_dict` and set the groups' learning rates to match; ``ValueError``
+        (nothing changed) unless ``last_epoch`` is an integer >= 0 and ``base_lrs`` one
+        finite number >= 0 per group (a state from before groups has one ``base_lr``)."""
+        name = type(self).__name__
         last_epoch = state["last_epoch"]
         if not (is_integer(last_epoch) and last_epoch >= 0):
             raise ValueError(
-                f"{type(self).__name__}: the saved last_epoch must be an integer >= 0, "
-                f"got {short(last_epoch)}"
+                f"{name}: the saved last_epoch must be an integer >= 0, got {short(last_epoch)}"
             )
-        base_lr = number(type(self).__name__, "the saved base_lr", state["base_lr"])
+        groups = len(self.optimizer.param_groups)
+        saved = state["base_lrs"] if "base_lrs" in state else [state["base_lr"]] * groups
+        if not isinstance(saved, list) or len(saved) != groups:
+            raise ValueError(
+                f"{name}: the saved base_lrs must be a list of {groups} numbers (one per "
+                f"parameter group), got {short(saved)}"
+            )
+        base_lrs = [number(name, "a saved base_lr", lr) for lr in saved]
         self.last_epoch = int(last_epoch)
-        self.base_lr = base_lr
-        self.optimizer.lr = self.lr_at(self.last_epoch)
+        self.base_lrs = base_lrs
+        self._set_lrs()
 
 
 def _positive_int(owner: str, name: str, value: int) -> int:
@@ -77,8 +96,8 @@ class StepLR(LRScheduler):
         self.gamma = float(gamma)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
-        return self.base_lr * self.gamma ** (t // self.step_size)
+    def lr_at(self, t: int, base_lr: float) -> float:
+        return base_lr * self.gamma ** (t // self.step_size)
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -89,9 +108,9 @@ class CosineAnnealingLR(LRScheduler):
         self.eta_min = float(eta_min)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float) -> float:
         progress = min(t, self.T_max) / self.T_max
-        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
 
 
 class LinearLR(LRScheduler):
@@ -112,9 +131,9 @@ class LinearLR(LRScheduler):
         self.total_iters = _positive_int("LinearLR", "total_iters", total_iters)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float) -> float:
         progress = min(t, self.total_iters) / self.total_iters
-        return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
 
 
 class LambdaLR(LRScheduler):
@@ -124,8 +143,8 @@ class LambdaLR(LRScheduler):
         self.lr_lambda = lr_lambda
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
-        return self.base_lr * float(self.lr_lambda(t))
+    def lr_at(self, t: int, base_lr: float) -> float:
+        return base_lr * float(self.lr_lambda(t))
 
 
 class SequentialLR(LRScheduler):
@@ -153,10 +172,10 @@ class SequentialLR(LRScheduler):
         self.milestones = [int(m) for m in milestones]
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float) -> float:
         index = sum(1 for m in self.milestones if m <= t)
         start = self.milestones[index - 1] if index else 0
-        return self.schedulers[index].lr_at(t - start)
+        return self.schedulers[index].lr_at(t - start, base_lr)
 
 
 ANNEAL_STRATEGIES = ("cos", "linear")
@@ -263,18 +282,18 @@ class OneCycleLR(LRScheduler):
             start = end
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float) -> float:
         return self._at(t)[0]
 
     def _set_momentum(self, t: int) -> None:
         if not self.cycle_momentum:
             return
         momentum = self._at(t)[1]
-        betas = getattr(self.optimizer, "betas", None)
-        if isinstance(betas, tuple):
-            setattr(self.optimizer, "betas", (momentum, *betas[1:]))  # noqa: B010
-        else:
-            setattr(self.optimizer, "momentum", momentum)  # noqa: B010
+        for group in self.optimizer.param_groups:
+            if "betas" in group:
+                group["betas"] = (momentum, *group["betas"][1:])
+            else:
+                group["momentum"] = momentum
 
     def step(self) -> None:
         super().step()
@@ -286,7 +305,7 @@ class OneCycleLR(LRScheduler):
 
 
 def _has_momentum(optimizer: Optimizer) -> bool:
-    return isinstance(getattr(optimizer, "betas", None), tuple) or hasattr(optimizer, "momentum")
+    return "betas" in optimizer.settings or "momentum" in optimizer.settings
 
 
 PLATEAU_MODES = ("min", "max")
@@ -300,7 +319,8 @@ class ReduceLROnPlateau:
     better than the best so far if, for ``mode="min"`` and ``threshold_mode="rel"``, it
     is below ``best * (1 - threshold)`` (``"abs"``: below ``best - threshold``; ``"max"``
     mirrors both); NaN never is. After more than ``patience`` epochs without a better
-    value, ``lr = max(lr * factor, min_lr)`` (if that changes it by more than ``eps``),
+    value, each group's ``lr = max(lr * factor, min_lr)`` (if that changes it by more
+    than ``eps``),
     then ``cooldown`` epochs pass before bad epochs count again. Not a closed-form
     schedule, so not an `LRScheduler`; `tinynet.callbacks.LearningRateScheduler` steps
     it with its ``monitor`` (Keras's ``ReduceLROnPlateau`` callback is that pair).
@@ -361,32 +381,43 @@ class ReduceLROnPlateau:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # bad epochs in the cooldown do not count
         if self.num_bad_epochs > self.patience:
-            new_lr = max(self.optimizer.lr * self.factor, self.min_lr)
-            if self.optimizer.lr - new_lr > self.eps:
-                self.optimizer.lr = new_lr
+            for group in self.optimizer.param_groups:
+                new_lr = max(group["lr"] * self.factor, self.min_lr)
+                if group["lr"] - new_lr > self.eps:
+                    group["lr"] = new_lr
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
 
     def get_last_lr(self) -> float:
-        """The optimizer's learning rate now."""
+        """The first group's learning rate now."""
         return self.optimizer.lr
 
     def state_dict(self) -> dict[str, Any]:
-        """The counters, the best value (``None`` for none yet) and the learning rate."""
+        """The counters, the best value (``None`` for none yet) and every group's rate."""
         return {
             "best": self.best if math.isfinite(self.best) else None,
             "num_bad_epochs": self.num_bad_epochs,
             "cooldown_counter": self.cooldown_counter,
             "last_epoch": self.last_epoch,
-            "lr": self.optimizer.lr,
+            "lrs": [group["lr"] for group in self.optimizer.param_groups],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict`, the optimizer's learning rate included."""
+        """Restore `state_dict`, the groups' learning rates included (a state from before
+        groups has one ``lr``, for every group)."""
+        groups = self.optimizer.param_groups
+        lrs = state["lrs"] if "lrs" in state else [state["lr"]] * len(groups)
+        if not isinstance(lrs, list) or len(lrs) != len(groups):
+            raise ValueError(
+                f"ReduceLROnPlateau: the saved lrs must be a list of {len(groups)} numbers "
+                f"(one per parameter group), got {short(lrs)}"
+            )
+        checked = [number("ReduceLROnPlateau", "a saved lr", lr) for lr in lrs]
         best = state["best"]
         worst = math.inf if self.mode == "min" else -math.inf
         self.best = worst if best is None else float(best)
         self.num_bad_epochs = int(state["num_bad_epochs"])
         self.cooldown_counter = int(state["cooldown_counter"])
         self.last_epoch = int(state["last_epoch"])
-        self.optimizer.lr = float(state["lr"])
+        for group, lr in zip(groups, checked, strict=True):
+            group["lr"] = lr
