@@ -33,7 +33,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ from tinynet.io.npy import short_repr
 from tinynet.io.npz import NpzReader, open_npz, write_npz
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
+from tinynet.optim.registry import optimizer_class
 from tinynet.parameter import Parameter
 from tinynet.state_dict import ArraySpec, find_mismatch
 from tinynet.typing import Array
@@ -371,18 +372,12 @@ def _optimizer_groups(section: dict[str, Any], count: int, where: str) -> list[d
 
 def _optimizer_class(name: object, where: str) -> type[Optimizer]:
     """The imported `Optimizer` subclass called ``name`` (module.qualname); never imports."""
-    for cls in _subclasses(Optimizer):
-        if name == f"{cls.__module__}.{cls.__qualname__}":
-            return cls
-    raise ModelFormatError(
-        f"{where}: unknown optimizer type {name!r}; import the module defining it first"
-    )
-
-
-def _subclasses(cls: type[Any]) -> Iterator[type[Optimizer]]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
+    try:
+        return optimizer_class(name)
+    except KeyError:
+        raise ModelFormatError(
+            f"{where}: unknown optimizer type {name!r}; import the module defining it first"
+        ) from None
 
 
 def _optimizer_state(
