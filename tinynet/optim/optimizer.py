@@ -175,14 +175,8 @@ class Optimizer(ABC):
 
     @property
     def initial_lr(self) -> float:
-        """The first group's rate before any schedule; setting it sets every group's."""
+        """The first group's rate before any schedule (each group has its own)."""
         return float(self.param_groups[0]["initial_lr"])
-
-    @initial_lr.setter
-    def initial_lr(self, value: float) -> None:
-        checked = number(type(self).__name__, "initial_lr", value)
-        for group in self.param_groups:
-            group["initial_lr"] = checked
 
     @property
     def steps(self) -> int:
@@ -403,15 +397,14 @@ class Optimizer(ABC):
         return entries
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
-        if len(self.param_groups) == 1:
-            settings = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
-            return f"{type(self).__name__}({settings})"
-        own = [
-            {k: group[k] for k in self.settings if group[k] != self.defaults[k]}
-            for group in self.param_groups
-        ]
-        return f"{type(self).__name__}({settings}, groups={own})"
+        """The settings (the defaults, and each group's own ones if there are several)."""
+        several = len(self.param_groups) > 1
+        shown = self.defaults if several else self.hyperparameters()
+        text = ", ".join(f"{k}={v}" for k, v in shown.items())
+        if several:
+            own = [{k: g[k] for k in self.settings if g[k] != shown[k]} for g in self.param_groups]
+            text += f", groups={own}"
+        return f"{type(self).__name__}({text})"
 
 
 def signature(settings: Mapping[str, Setting]) -> inspect.Signature:
