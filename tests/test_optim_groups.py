@@ -25,6 +25,7 @@ from tinynet.optim import (
     RMSProp,
     StepLR,
 )
+from tinynet.parameter import pack
 from tinynet.train import fit
 
 SHAPES = [(3, 4), (4,), (2, 3), (5,)]
@@ -73,10 +74,21 @@ def run_torch(name: str, defaults: dict[str, Any], first: dict[str, Any], steps:
 
 
 def run_ours(
-    cls: type[Optimizer], defaults: dict[str, Any], first: dict[str, Any], steps: int
+    cls: type[Optimizer],
+    defaults: dict[str, Any],
+    first: dict[str, Any],
+    steps: int,
+    how: str = "groups",
 ) -> tuple[list[Parameter], Optimizer]:
+    """``how``: groups given to the constructor, the same after the parameters were
+    packed together (so each group's spans are cut), or the second group added later."""
     params = [Parameter(v) for v in start_values()]
-    optimizer = cls(groups_of(params, first), **defaults)
+    if how == "prepacked":
+        pack(params)
+    groups = groups_of(params, first)
+    optimizer = cls(groups[:1] if how == "added" else groups, **defaults)
+    if how == "added":
+        optimizer.add_param_group(groups[1])
     for step in range(steps):
         for i, p in enumerate(params):
             p.grad = gradient(step, i, p.shape)
@@ -84,12 +96,14 @@ def run_ours(
     return params, optimizer
 
 
+@pytest.mark.parametrize("how", ["groups", "prepacked", "added"])
 @pytest.mark.parametrize(("cls", "name", "defaults", "first"), CASES)
 def test_two_groups_match_torch_optim(
-    cls: type[Optimizer], name: str, defaults: dict[str, Any], first: dict[str, Any]
+    cls: type[Optimizer], name: str, defaults: dict[str, Any], first: dict[str, Any], how: str
 ) -> None:
     expected = run_torch(name, defaults, first, steps=7)
-    params, optimizer = run_ours(cls, defaults, first, steps=7)
+    params, optimizer = run_ours(cls, defaults, first, steps=7, how=how)
+    assert len(optimizer.spans) == (4 if how == "prepacked" else 2)
     for p, want in zip(params, expected, strict=True):
         np.testing.assert_allclose(p.data, want, rtol=1e-12, atol=1e-13)
     assert [len(g["params"]) for g in optimizer.param_groups] == [2, 2]
@@ -371,6 +385,14 @@ def test_a_group_with_an_unknown_setting_or_a_shared_parameter_is_refused() -> N
         Adam([{"params": [a], "momentum": 0.9}])
     with pytest.raises(ValueError, match="a parameter appears more than once"):
         Adam([{"params": [a, b]}, {"params": b}])
+    adam = Adam([a])
+    with pytest.raises(ValueError, match="a parameter appears more than once"):
+        adam.add_param_group({"params": [b, a]})
+    with pytest.raises(
+        TypeError, match=r"add_param_group: expected a dict with 'params', got list"
+    ):
+        adam.add_param_group([b])  # type: ignore[arg-type]
+    assert len(adam.param_groups) == 1  # nothing added
     with pytest.raises(ValueError, match="nesterov needs momentum > 0"):
         SGD([{"params": [a], "momentum": 0.0}], momentum=0.9, nesterov=True)
 

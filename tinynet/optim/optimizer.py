@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.parameter import Parameter, Span, pack, spans
+from tinynet.parameter import Parameter, Span, pack
 from tinynet.typing import FloatArray
 from tinynet.validation import is_integer, number, short
 
@@ -118,23 +118,44 @@ class Optimizer(ABC):
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         self.defaults = self.check_hyperparameters({k: arguments[k] for k in self.settings})
-        self.param_groups = [self._checked_group(g) for g in as_groups(name, params)]
-        self.params = [p for group in self.param_groups for p in group["params"]]
-        if len({id(p) for p in self.params}) != len(self.params):
+        groups = as_groups(name, params)
+        members = [p for group in groups for p in group["params"]]
+        if len({id(p) for p in members}) != len(members):
             raise ValueError(f"{name}: a parameter appears more than once")
-        for p in self.params:
-            require_trainable(name, p.dtype)
-        pack(self.params)
+        self.param_groups: list[dict[str, Any]] = []
+        self.params: list[Parameter] = []
         self.spans: list[Span] = []
         self._group_of: list[int] = []
-        for g, group in enumerate(self.param_groups):
-            for span in spans(group["params"]):
-                self.spans.append(span)
-                self._group_of.append(g)
-        self.state: list[dict[str, FloatArray]] = [{} for _ in self.spans]
-        self._counts = [[0] * len(span.params) for span in self.spans]
-        self._scratch: list[tuple[FloatArray, FloatArray] | None] = [None for _ in self.spans]
+        self.state: list[dict[str, FloatArray]] = []
+        self._counts: list[list[int]] = []
+        self._scratch: list[tuple[FloatArray, FloatArray] | None] = []
         self._calls = 0
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a parameter group (a dict with ``"params"`` and any settings, the others
+        the constructor's), as PyTorch's; its parameters are packed if they were not.
+        Schedules made before leave its rate alone."""
+        name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(
+                f"{name}.add_param_group: expected a dict with 'params', got {type(group).__name__}"
+            )
+        (checked,) = [self._checked_group(g) for g in as_groups(name, [group])]
+        known = {id(p) for p in self.params}
+        if any(id(p) in known for p in checked["params"]):
+            raise ValueError(f"{name}: a parameter appears more than once")
+        for p in checked["params"]:
+            require_trainable(name, p.dtype)
+        for span in pack(checked["params"]):
+            self.spans.append(span)
+            self._group_of.append(len(self.param_groups))
+            self.state.append({})
+            self._counts.append([0] * len(span.params))
+            self._scratch.append(None)
+        self.param_groups.append(checked)
+        self.params.extend(checked["params"])
 
     def _checked_group(self, group: Mapping[str, Any]) -> dict[str, Any]:
         """``group`` with the defaults filled in, every setting checked."""

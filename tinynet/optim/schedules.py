@@ -43,7 +43,8 @@ class LRScheduler(ABC):
         return self.base_lrs[0]
 
     def _set_lrs(self) -> None:
-        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+        groups = self.optimizer.param_groups[: len(self.base_lrs)]  # not those added since
+        for group, base_lr in zip(groups, self.base_lrs, strict=True):
             group["lr"] = self.lr_at(self.last_epoch, base_lr)
 
     def step(self) -> None:
@@ -69,7 +70,7 @@ class LRScheduler(ABC):
             raise ValueError(
                 f"{name}: the saved last_epoch must be an integer >= 0, got {short(last_epoch)}"
             )
-        groups = len(self.optimizer.param_groups)
+        groups = len(self.base_lrs)
         saved = state["base_lrs"] if "base_lrs" in state else [state["base_lr"]] * groups
         if not isinstance(saved, list) or len(saved) != groups:
             raise ValueError(
