@@ -13,6 +13,8 @@ from helpers import edit_header
 
 import tinynet
 from tinynet import CrossEntropyLoss, Dense, Parameter, ReLU, Sequential
+from tinynet.callbacks import LearningRateScheduler
+from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
 from tinynet.optim import (
     SGD,
     Adam,
@@ -417,3 +419,65 @@ def test_the_registries_name_every_optimizer_and_schedule() -> None:
     }  # fmt: skip
     takes, needs = optim.SCHEDULES["warmup_cosine"].arguments()
     assert (takes, needs) == ({"warmup", "start_factor", "eta_min"}, {"warmup"})
+
+
+def grouped_run() -> tuple[Sequential, SGD, list[Any]]:
+    model = Sequential(
+        Dense(4, 6, seed=0), ReLU(), Dense(6, 5, seed=2), ReLU(), Dense(5, 3, seed=1)
+    )
+    model[2].requires_grad_(False)
+    optimizer = SGD(
+        [{"params": model[4].parameters(), "lr": 0.2}, {"params": model[0].parameters()}],
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=1e-3,
+    )
+    return model, optimizer, [LearningRateScheduler(StepLR(optimizer, step_size=1, gamma=0.5))]
+
+
+def train_grouped(run: tuple[Sequential, SGD, list[Any]], epochs: int, *extra: Any) -> Sequential:
+    model, optimizer, callbacks = run
+    x, y = blobs()
+    fit(model, x, y, loss=CrossEntropyLoss(), optimizer=optimizer, epochs=epochs, batch_size=16,
+        seed=0, verbose=0, callbacks=[*callbacks, *extra])  # fmt: skip
+    return model
+
+
+def test_a_grouped_partly_frozen_run_resumes_bit_identically(tmp_path: Path) -> None:
+    path = tmp_path / "ck.npz"
+    train_grouped(grouped_run(), 2, ModelCheckpoint(path))
+    resumed_run = grouped_run()
+    resumed = train_grouped(resumed_run, 3, BackupAndRestore(path))
+    straight = train_grouped(grouped_run(), 3)
+    for (name, a), (_, b) in zip(
+        resumed.state_dict().items(), straight.state_dict().items(), strict=True
+    ):
+        assert np.array_equal(a, b), name
+    assert [g["lr"] for g in resumed_run[1].param_groups] == [0.2 * 0.5**3, 0.05 * 0.5**3]
+    frozen = Sequential(Dense(4, 6, seed=0), ReLU(), Dense(6, 5, seed=2))[2]
+    np.testing.assert_array_equal(resumed[2].weight.data, frozen.weight.data)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s["param_groups"][0].__setitem__("params", [0, 0]), "each once"),
+        (lambda s: s["param_groups"][0].__setitem__("params", [0, 7]), "some of the model's 4"),
+        (lambda s: s["param_groups"][0].__setitem__("params", "all"), "a list of indices"),
+        (lambda s: s.__setitem__("param_groups", [s["param_groups"][1]]), r"no group lists"),
+        (lambda s: s["param_groups"][1].__setitem__("lr", "fast"), "lr must be a finite number"),
+    ],
+)
+def test_a_file_with_bad_groups_is_refused_naming_what_is_wrong(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    model = Sequential(Dense(3, 4, seed=0), ReLU(), Dense(4, 2, seed=1))
+    optimizer = Adam([{"params": model[2].parameters()}, {"params": model[0].parameters()}])
+    model.forward(np.ones((2, 3), np.float32))
+    model.backward(np.ones((2, 2), np.float32))
+    optimizer.step()
+    tinynet.save(model, tmp_path / "m.npz", optimizer=optimizer)
+    bad = edit_header(tmp_path / "m.npz", lambda h: edit(h["optimizer"]), tmp_path / "bad.npz")
+    with pytest.raises(tinynet.io.ModelFormatError, match=f"bad.npz: optimizer: .*{message}"):
+        tinynet.io.load_full(bad)
+    assert tinynet.io.load_full(tmp_path / "m.npz").optimizer is not None

@@ -19,7 +19,8 @@ and the JSON header::
      "metadata": {...}}                # the user's JSON, {} if none
 
 where the optimizer's parameter indices (``params``, ``state``) are positions in
-``model.parameters()``, whatever order the optimizer's groups list them in. Files
+``model.parameters()``, whatever order the optimizer's groups list them in (an
+optimizer over some of them, as in fine-tuning, is saved too). Files
 from before parameter groups (one group, ``"initial_lr"`` beside it) still load.
 
 Use: ``tinynet.save(model, "model.npz")`` and ``model = tinynet.load("model.npz")``,
@@ -162,10 +163,11 @@ def _optimizer_section(
         raise TypeError(f"save: optimizer must be a tinynet Optimizer, got {optimizer!r}")
     params = model.parameters()
     index = {id(p): i for i, p in enumerate(params)}
-    if sorted(index.get(id(p), -1) for p in optimizer.params) != list(range(len(params))):
+    foreign = sum(id(p) not in index for p in optimizer.params)
+    if foreign:
         raise ValueError(
-            "save: the optimizer must be over model.parameters() (in any groups) for its "
-            "state to be restored; make it with Optimizer(model.parameters(), ...)"
+            f"save: {foreign} of the optimizer's parameters are not the model's; its state "
+            f"can be restored only over model.parameters() (all or some, in any groups)"
         )
     state = optimizer.state_dict()
     model_index = [index[id(p)] for p in optimizer.params]  # by the optimizer's position
@@ -328,11 +330,14 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
         raise ModelFormatError(f"{where}: expected a JSON object with a 'state' object")
     cls = _optimizer_class(section.get("type"), where)
     params = model.parameters()
-    state = _optimizer_state(reader, section["state"], params, where)
     groups = _optimizer_groups(section, len(params), where)
+    state = _optimizer_state(reader, section["state"], params, where)
+    position = {i: k for k, i in enumerate(i for g in groups for i in g["params"])}
+    stray = sorted(set(state) - set(position))
+    if stray:
+        raise ModelFormatError(f"{where}: state for parameters {stray}, which no group lists")
     try:
         optimizer = cls([{**g, "params": [params[i] for i in g["params"]]} for g in groups])
-        position = {i: k for k, i in enumerate(i for g in groups for i in g["params"])}
         optimizer.load_state_dict(
             {
                 "state": {position[i]: entry for i, entry in state.items()},
@@ -352,18 +357,19 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
 
 def _optimizer_groups(section: dict[str, Any], count: int, where: str) -> list[dict[str, Any]]:
     """The saved parameter groups, each ``params`` a list of model-parameter indices,
-    together every index once. A file from before groups (one group, ``initial_lr``
-    beside it) gets its ``initial_lr`` moved into the group."""
+    none twice. A file from before groups (one group, ``initial_lr`` beside it) gets its
+    ``initial_lr`` moved into the group."""
     groups = section.get("param_groups")
     if not (isinstance(groups, list) and groups and all(isinstance(g, dict) for g in groups)):
         raise ModelFormatError(f"{where}: expected 'param_groups', a list of JSON objects")
     indices = [g.get("params") for g in groups]
     if not all(isinstance(i, list) and all(is_integer(k) for k in i) for i in indices):
         raise ModelFormatError(f"{where}: each parameter group needs 'params', a list of indices")
-    if sorted(k for i in indices for k in i) != list(range(count)):
+    flat = [k for i in indices for k in i]
+    if len(set(flat)) != len(flat) or not all(0 <= k < count for k in flat):
         raise ModelFormatError(
-            f"{where}: the parameter groups must list each of the model's {count} "
-            f"parameters once, got {short_repr(indices)}"
+            f"{where}: the parameter groups must list some of the model's {count} "
+            f"parameters, each once, got {short_repr(indices)}"
         )
     if "initial_lr" in section:  # checked by the optimizer with the group's settings
         groups = [{**g, "initial_lr": section["initial_lr"]} for g in groups]
