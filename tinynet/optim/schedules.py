@@ -11,6 +11,7 @@ count, and divides every group's rate.
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -234,27 +235,7 @@ class OneCycleLR(LRScheduler):
         self.anneal_strategy = anneal_strategy
         self.base_momentum, self.max_momentum = float(base_momentum), float(max_momentum)
         self.cycle_momentum = bool(cycle_momentum)
-        up = float(pct_start * self.total_steps) - 1
-        lr, low, mo, base = self.initial_lr, self.min_lr, self.max_momentum, self.base_momentum
-        if three_phase:
-            self.phases = [
-                (up, lr, self.max_lr, mo, base),
-                (float(2 * pct_start * self.total_steps) - 2, self.max_lr, lr, base, mo),
-                (float(self.total_steps - 1), lr, low, mo, mo),
-            ]
-        else:
-            self.phases = [
-                (up, lr, self.max_lr, mo, base),
-                (float(self.total_steps - 1), self.max_lr, low, base, mo),
-            ]
-        start = 0.0
-        for end, *_ in self.phases:
-            if not end > start:
-                raise ValueError(
-                    f"{name}: total_steps={self.total_steps} is too few for pct_start="
-                    f"{pct_start}: a phase would last no step"
-                )
-            start = end
+        self.phases = self._phases(float(pct_start), bool(three_phase))
         if self.cycle_momentum and not _has_momentum(optimizer):
             raise ValueError(
                 f"{name}: {type(optimizer).__name__} has no momentum or beta1 to cycle; "
@@ -262,6 +243,28 @@ class OneCycleLR(LRScheduler):
             )
         super().__init__(optimizer)
         self._set_momentum(0)
+
+    def _phases(
+        self, pct_start: float, three_phase: bool
+    ) -> list[tuple[float, float, float, float, float]]:
+        """Each phase's (last step, start and end rate, start and end momentum)."""
+        up, total = pct_start * self.total_steps - 1, float(self.total_steps - 1)
+        lr, low, mo, base = self.initial_lr, self.min_lr, self.max_momentum, self.base_momentum
+        if three_phase:
+            phases = [
+                (up, lr, self.max_lr, mo, base),
+                (2 * pct_start * self.total_steps - 2, self.max_lr, lr, base, mo),
+                (total, lr, low, mo, mo),
+            ]
+        else:
+            phases = [(up, lr, self.max_lr, mo, base), (total, self.max_lr, low, base, mo)]
+        ends = [0.0, *(phase[0] for phase in phases)]
+        if any(not end > start for start, end in itertools.pairwise(ends)):
+            raise ValueError(
+                f"OneCycleLR: total_steps={self.total_steps} is too few for pct_start="
+                f"{pct_start}: a phase would last no step"
+            )
+        return phases
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
