@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -481,3 +481,40 @@ def test_a_file_with_bad_groups_is_refused_naming_what_is_wrong(
     with pytest.raises(tinynet.io.ModelFormatError, match=f"bad.npz: optimizer: .*{message}"):
         tinynet.io.load_full(bad)
     assert tinynet.io.load_full(tmp_path / "m.npz").optimizer is not None
+
+
+def test_a_custom_rule_declares_its_settings_once() -> None:
+    """A subclass with a settings table and an update: signature, checks, state dict."""
+    from tinynet.optim import Setting
+    from tinynet.optim.optimizer import between
+
+    class SignSGD(Optimizer):
+        settings: ClassVar[Mapping[str, Setting]] = {
+            "lr": Setting(0.01),
+            "shrink": Setting(0.5, between(0.0, 1.0)),
+        }
+
+        def update(
+            self,
+            data: np.ndarray,
+            grad: np.ndarray,
+            state: dict[str, np.ndarray],
+            scratch: tuple[np.ndarray, np.ndarray],
+            group: Mapping[str, Any],
+            step: int,
+            first_step: bool,
+        ) -> None:
+            np.sign(grad, out=scratch[0])
+            data -= group["lr"] * group["shrink"] ** (step - 1) * scratch[0]
+
+    assert str(inspect.signature(SignSGD)) == "(params, lr=0.01, shrink=0.5)"
+    p = Parameter(np.zeros(3))
+    with pytest.raises(ValueError, match=r"SignSGD: shrink must be a finite number in \[0, 1\]"):
+        SignSGD([p], shrink=2)
+    optimizer = SignSGD([{"params": [p], "shrink": 0.25}], lr=1.0)
+    for _ in range(2):
+        p.grad = np.array([1.0, -2.0, 0.0])
+        optimizer.step()
+    np.testing.assert_array_equal(p.data, [-1.25, 1.25, 0.0])
+    assert optimizer.state_dict()["param_groups"][0]["shrink"] == 0.25
+    assert repr(optimizer) == "SignSGD(lr=1.0, shrink=0.25)"

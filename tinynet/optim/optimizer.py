@@ -103,7 +103,8 @@ class Optimizer(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        setattr(cls, "__signature__", signature(cls.settings))  # noqa: B010
+        if cls.__init__ is Optimizer.__init__:  # else its own __init__ has the signature
+            setattr(cls, "__signature__", signature(cls.settings))  # noqa: B010
 
     def __init__(
         self, params: Iterable[Parameter] | Iterable[dict[str, Any]], *args: Any, **kwargs: Any
