@@ -327,6 +327,9 @@ def test_reduce_lr_on_plateau_divides_every_groups_rate_as_torch() -> None:
     fresh = SGD(groups_of([Parameter(v) for v in start_values()], {"lr": 0.02}), lr=0.1)
     ReduceLROnPlateau(fresh, factor=0.5).load_state_dict(schedule.state_dict())
     assert [g["lr"] for g in fresh.param_groups] == got
+    old = {k: v for k, v in schedule.state_dict().items() if k != "lrs"}
+    ReduceLROnPlateau(fresh, factor=0.5).load_state_dict({**old, "lr": 0.03})  # before groups
+    assert [g["lr"] for g in fresh.param_groups] == [0.03, 0.03]
 
 
 def test_a_schedule_state_from_before_groups_loads() -> None:
@@ -393,7 +396,7 @@ def test_a_group_with_an_unknown_setting_or_a_shared_parameter_is_refused() -> N
     with pytest.raises(
         TypeError, match=r"add_param_group: expected a dict with 'params', got list"
     ):
-        adam.add_param_group([b])  # type: ignore[arg-type]
+        adam.add_param_group([b])
     assert len(adam.param_groups) == 1  # nothing added
     with pytest.raises(ValueError, match="nesterov needs momentum > 0"):
         SGD([{"params": [a], "momentum": 0.0}], momentum=0.9, nesterov=True)
@@ -435,7 +438,9 @@ def grouped_run() -> tuple[Sequential, SGD, list[Any]]:
     return model, optimizer, [LearningRateScheduler(StepLR(optimizer, step_size=1, gamma=0.5))]
 
 
-def train_grouped(run: tuple[Sequential, SGD, list[Any]], epochs: int, *extra: Any) -> Sequential:
+def train_grouped(
+    run: tuple[Sequential, Optimizer, list[Any]], epochs: int, *extra: Any
+) -> Sequential:
     model, optimizer, callbacks = run
     x, y = blobs()
     fit(model, x, y, loss=CrossEntropyLoss(), optimizer=optimizer, epochs=epochs, batch_size=16,
@@ -518,3 +523,28 @@ def test_a_custom_rule_declares_its_settings_once() -> None:
     np.testing.assert_array_equal(p.data, [-1.25, 1.25, 0.0])
     assert optimizer.state_dict()["param_groups"][0]["shrink"] == 0.25
     assert repr(optimizer) == "SignSGD(lr=1.0, shrink=0.25)"
+
+
+def test_a_checkpoint_from_before_groups_resumes_bit_identically(tmp_path: Path) -> None:
+    """The layout tinynet wrote before groups: ``initial_lr`` beside the one group, and
+    the schedule's state with one ``base_lr``."""
+
+    def run() -> tuple[Sequential, Adam, list[Any]]:
+        model = Sequential(Dense(4, 5, seed=0), ReLU(), Dense(5, 3, seed=1))
+        optimizer = Adam(model.parameters(), lr=0.01)
+        return model, optimizer, [LearningRateScheduler(StepLR(optimizer, 1, 0.5))]
+
+    def old_layout(header: dict[str, Any]) -> None:
+        section = header["optimizer"]
+        section["initial_lr"] = section["param_groups"][0].pop("initial_lr")
+        schedule = header["metadata"]["tinynet_checkpoint"]["callbacks"][0]["state"]
+        schedule["base_lr"] = schedule.pop("base_lrs")[0]
+
+    train_grouped(run(), 1, ModelCheckpoint(tmp_path / "new.npz"))
+    edit_header(tmp_path / "new.npz", old_layout, tmp_path / "old.npz")
+    resumed = train_grouped(run(), 3, BackupAndRestore(tmp_path / "old.npz"))
+    straight = train_grouped(run(), 3)
+    for (name, a), (_, b) in zip(
+        resumed.state_dict().items(), straight.state_dict().items(), strict=True
+    ):
+        assert np.array_equal(a, b), name
