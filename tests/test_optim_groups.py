@@ -280,6 +280,11 @@ SCHEDULE_CASES: list[tuple[Callable[[Optimizer], Any], Callable[[Any, Any], Any]
         lambda s, o: s.OneCycleLR(o, max_lr=0.5, total_steps=10),
         9,
     ),
+    (
+        lambda o: OneCycleLR(o, max_lr=[0.3, 0.6], total_steps=12, three_phase=True),
+        lambda s, o: s.OneCycleLR(o, max_lr=[0.3, 0.6], total_steps=12, three_phase=True),
+        11,
+    ),
 ]
 
 
@@ -330,6 +335,19 @@ def test_reduce_lr_on_plateau_divides_every_groups_rate_as_torch() -> None:
     old = {k: v for k, v in schedule.state_dict().items() if k != "lrs"}
     ReduceLROnPlateau(fresh, factor=0.5).load_state_dict({**old, "lr": 0.03})  # before groups
     assert [g["lr"] for g in fresh.param_groups] == [0.03, 0.03]
+
+
+def test_one_cycle_takes_one_max_lr_per_group_and_old_states() -> None:
+    optimizer = SGD(groups_of([Parameter(v) for v in start_values()], {"lr": 0.02}), lr=0.1)
+    with pytest.raises(ValueError, match=r"one max_lr or one per parameter group \(2\), got 3"):
+        OneCycleLR(optimizer, max_lr=[0.1, 0.2, 0.3], total_steps=10)
+    schedule = OneCycleLR(optimizer, max_lr=[0.1, 0.2], total_steps=10)
+    for _ in range(3):
+        schedule.step()
+    rates = [g["lr"] for g in optimizer.param_groups]
+    assert rates[1] == pytest.approx(2 * rates[0], rel=1e-14)
+    schedule.load_state_dict({"last_epoch": 3, "base_lr": 0.02})  # before groups: ignored
+    assert [g["lr"] for g in optimizer.param_groups] == rates
 
 
 def test_a_schedule_state_from_before_groups_loads() -> None:

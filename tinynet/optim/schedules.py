@@ -30,9 +30,13 @@ class LRScheduler(ABC):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {optimizer!r}")
         self.optimizer = optimizer
-        self.base_lrs = [float(group["initial_lr"]) for group in optimizer.param_groups]
+        self.base_lrs = self._start_lrs()
         self.last_epoch = 0
         self._set_lrs()
+
+    def _start_lrs(self) -> list[float]:
+        """Each group's base rate: its ``initial_lr``."""
+        return [float(group["initial_lr"]) for group in self.optimizer.param_groups]
 
     @abstractmethod
     def lr_at(self, t: int, base_lr: float) -> float:
@@ -195,13 +199,14 @@ class OneCycleLR(LRScheduler):
     ``cycle_momentum`` the momentum (SGD's and RMSProp's ``momentum``, Adam's first
     beta) moves the other way between ``max_momentum`` and ``base_momentum``; as in
     PyTorch it is set from the start, even on an SGD made without momentum. Stepping
-    more than ``total_steps`` times is a ``ValueError``.
+    more than ``total_steps`` times is a ``ValueError``. ``max_lr`` may be one number
+    per parameter group (PyTorch's list); these are the schedule's ``base_lrs``.
     """
 
     def __init__(
         self,
         optimizer: Optimizer,
-        max_lr: float,
+        max_lr: float | Sequence[float],
         total_steps: int | None = None,
         epochs: int | None = None,
         steps_per_epoch: int | None = None,
@@ -229,9 +234,16 @@ class OneCycleLR(LRScheduler):
                 f"{name}: anneal_strategy must be one of {ANNEAL_STRATEGIES}, "
                 f"got {anneal_strategy!r}"
             )
-        self.max_lr = float(max_lr)
-        self.initial_lr = self.max_lr / float(div_factor)
-        self.min_lr = self.initial_lr / float(final_div_factor)
+        groups = len(optimizer.param_groups)
+        self.max_lrs = [
+            float(lr) for lr in (max_lr if isinstance(max_lr, Sequence) else [max_lr] * groups)
+        ]
+        if len(self.max_lrs) != groups:
+            raise ValueError(
+                f"{name}: expected one max_lr or one per parameter group ({groups}), "
+                f"got {len(self.max_lrs)}"
+            )
+        self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
         self.anneal_strategy = anneal_strategy
         self.base_momentum, self.max_momentum = float(base_momentum), float(max_momentum)
         self.cycle_momentum = bool(cycle_momentum)
@@ -244,20 +256,24 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer)
         self._set_momentum(0)
 
+    def _start_lrs(self) -> list[float]:
+        return list(self.max_lrs)
+
     def _phases(
         self, pct_start: float, three_phase: bool
-    ) -> list[tuple[float, float, float, float, float]]:
-        """Each phase's (last step, start and end rate, start and end momentum)."""
+    ) -> list[tuple[float, str, str, float, float]]:
+        """Each phase's (last step, start and end rate by name (`_rates`), start and end
+        momentum)."""
         up, total = pct_start * self.total_steps - 1, float(self.total_steps - 1)
-        lr, low, mo, base = self.initial_lr, self.min_lr, self.max_momentum, self.base_momentum
+        mo, base = self.max_momentum, self.base_momentum
         if three_phase:
             phases = [
-                (up, lr, self.max_lr, mo, base),
-                (2 * pct_start * self.total_steps - 2, self.max_lr, lr, base, mo),
-                (total, lr, low, mo, mo),
+                (up, "initial", "max", mo, base),
+                (2 * pct_start * self.total_steps - 2, "max", "initial", base, mo),
+                (total, "initial", "min", mo, mo),
             ]
         else:
-            phases = [(up, lr, self.max_lr, mo, base), (total, self.max_lr, low, base, mo)]
+            phases = [(up, "initial", "max", mo, base), (total, "max", "min", base, mo)]
         ends = [0.0, *(phase[0] for phase in phases)]
         if any(not end > start for start, end in itertools.pairwise(ends)):
             raise ValueError(
@@ -271,7 +287,12 @@ class OneCycleLR(LRScheduler):
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def _at(self, t: int) -> tuple[float, float]:
+    def _rates(self, max_lr: float) -> dict[str, float]:
+        """The rates a phase starts and ends at, for a group peaking at ``max_lr``."""
+        initial = max_lr / self.div_factor
+        return {"initial": initial, "max": max_lr, "min": initial / self.final_div_factor}
+
+    def _at(self, t: int, max_lr: float) -> tuple[float, float]:
         """(learning rate, momentum) after ``t`` steps, PyTorch's phase arithmetic."""
         if t > self.total_steps:
             raise ValueError(
@@ -282,17 +303,21 @@ class OneCycleLR(LRScheduler):
         for i, (end, lr_start, lr_end, mo_start, mo_end) in enumerate(self.phases):
             if t <= end or i == len(self.phases) - 1:
                 pct = (t - start) / (end - start)
-                return self._anneal(lr_start, lr_end, pct), self._anneal(mo_start, mo_end, pct)
+                rates = self._rates(max_lr)
+                return (
+                    self._anneal(rates[lr_start], rates[lr_end], pct),
+                    self._anneal(mo_start, mo_end, pct),
+                )
             start = end
         raise AssertionError("unreachable")  # pragma: no cover
 
     def lr_at(self, t: int, base_lr: float) -> float:
-        return self._at(t)[0]
+        return self._at(t, base_lr)[0]
 
     def _set_momentum(self, t: int) -> None:
         if not self.cycle_momentum:
             return
-        momentum = self._at(t)[1]
+        momentum = self._at(t, self.max_lrs[0])[1]
         for group in self.optimizer.param_groups:
             if "betas" in group:
                 group["betas"] = (momentum, *group["betas"][1:])
@@ -304,6 +329,8 @@ class OneCycleLR(LRScheduler):
         self._set_momentum(self.last_epoch)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "base_lrs" not in state:  # saved before groups: the rates came from max_lr alone
+            state = {**state, "base_lrs": self.max_lrs}
         super().load_state_dict(state)
         self._set_momentum(self.last_epoch)
 
