@@ -566,3 +566,21 @@ def test_a_checkpoint_from_before_groups_resumes_bit_identically(tmp_path: Path)
         resumed.state_dict().items(), straight.state_dict().items(), strict=True
     ):
         assert np.array_equal(a, b), name
+
+
+def test_clipping_leaves_frozen_parameters_out_as_torch_leaves_out_missing_gradients() -> None:
+    torch = pytest.importorskip("torch")
+    from tinynet.optim import clip_grad_norm_
+
+    ours = [Parameter(v) for v in start_values()]
+    theirs = [torch.tensor(v) for v in start_values()]
+    for i, (mine, their) in enumerate(zip(ours, theirs, strict=True)):
+        mine.grad = 3 * gradient(0, i, mine.shape)
+        their.grad = None if i == 2 else torch.tensor(mine.grad.copy())
+    ours[2].requires_grad = False
+    frozen_grad = ours[2].grad.copy()
+    norm = clip_grad_norm_(ours, max_norm=1.0)
+    assert norm == pytest.approx(float(torch.nn.utils.clip_grad_norm_(theirs, 1.0)), rel=1e-14)
+    for i, (mine, their) in enumerate(zip(ours, theirs, strict=True)):
+        want = frozen_grad if i == 2 else their.grad.numpy()
+        np.testing.assert_allclose(mine.grad, want, rtol=1e-14)
