@@ -262,7 +262,7 @@ class OneCycleLR(LRScheduler):
     def _phases(
         self, pct_start: float, three_phase: bool
     ) -> list[tuple[float, str, str, float, float]]:
-        """Each phase's (last step, start and end rate by name (`_rates`), start and end
+        """Each phase's (last step, start and end rate by name (``_rates``), start and end
         momentum)."""
         up, total = pct_start * self.total_steps - 1, float(self.total_steps - 1)
         mo, base = self.max_momentum, self.base_momentum
