@@ -6,7 +6,8 @@
 2. `Scale` subclasses `Layer`: a learned per-feature scale ``y = x * scale``.
 3. `tinynet.gradcheck` compares each backward with finite differences (float64).
 4. Both go into a `Sequential` that learns to tell two interleaved spirals apart.
-5. The trained model is saved and loaded back: registered layers need nothing more.
+5. The trained model is saved and loaded back: a layer registers itself when defined,
+   and its configuration is read from its constructor's arguments.
 
 Runs offline in a few seconds; see docs/custom_layers.md for the rules behind each line.
 """
@@ -28,14 +29,12 @@ from tinynet import (
     Parameter,
     Sequential,
     gradcheck,
-    register_layer,
     validation,
 )
 from tinynet.optim import Adam
 from tinynet.typing import DTypeLike, FloatArray
 
 
-@register_layer  # so tinynet.load can rebuild it from a file that names it
 class Softplus(Activation):
     """``log(1 + exp(x))``, a smooth ReLU. Shapes and dtype: any, unchanged.
 
@@ -50,7 +49,6 @@ class Softplus(Activation):
         return grad_y * -np.expm1(-saved)  # 1 - exp(-y), exact even where y is tiny
 
 
-@register_layer
 class Scale(Layer):
     """``y = x * scale``, one learned factor per feature, starting at 1.
 
@@ -63,8 +61,11 @@ class Scale(Layer):
         self.scale = Parameter(np.ones(features, dtype))  # found by attribute: named "scale"
         self._x: FloatArray | None = None
 
-    def forward(self, x: FloatArray) -> FloatArray:
+    def check_input(self, x: FloatArray) -> None:
+        # run when the layer is called, and once per input shape inside a container
         validation.float_array(self, x, ndim=2, last=self.features, dtype=self.scale.dtype)
+
+    def forward(self, x: FloatArray) -> FloatArray:
         self._x = x if self.training else None  # keep what backward needs, only when training
         return x * self.scale.data
 
@@ -76,9 +77,6 @@ class Scale(Layer):
 
     def extra_repr(self) -> str:
         return str(self.features)
-
-    def config(self) -> dict[str, Any]:
-        return {"features": self.features}  # what from_config (and so loading) rebuilds from
 
 
 def spirals(n: int, rng: np.random.Generator) -> tuple[FloatArray, np.ndarray[Any, Any]]:

@@ -103,11 +103,11 @@ def test_predict_finds_a_cnn_input_without_the_model_file(tmp_path: Path) -> Non
     batch = tmp_path / "digits.npy"
     np.save(batch, x_test[:3, 0])
     model = load(path)
-    predictions = predict_images(model, [batch])
+    predictions = predict_images(model, [batch], loss="cross_entropy")
     assert [p.label for p in predictions] == list(forward_in_batches(model, x_test[:3]).argmax(1))
     mlp = load_model_file(ROOT / "models" / "mnist_mlp.py").build(0)
     rows = x_test[:3].reshape(3, 784)
-    assert [p.label for p in predict_images(mlp, [batch])] == list(
+    assert [p.label for p in predict_images(mlp, [batch], loss="cross_entropy")] == list(
         forward_in_batches(mlp, rows).argmax(1)
     )
 

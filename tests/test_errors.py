@@ -52,15 +52,15 @@ def escaped(*parts: str) -> str:
 
 def test_dense_names_the_expected_and_received_shape() -> None:
     layer = Dense(784, 128, seed=0)
-    with pytest.raises(ValueError, match=escaped("Dense(784, 128)", "(N, 784)", "(32, 783)")):
+    with pytest.raises(ValueError, match=escaped("Dense(784, 128)", "(N, ..., 784)", "(32, 783)")):
         layer(np.zeros((32, 783), np.float32))
-    with pytest.raises(ValueError, match=escaped("Dense(784, 128)", "(N, 784)", "(784,)")):
+    with pytest.raises(ValueError, match=escaped("Dense(784, 128)", "(N, ..., 784)", "(784,)")):
         layer(np.zeros(784, np.float32))  # a single sample without its batch axis
 
 
 def test_a_shape_error_deep_in_a_model_names_the_layer_that_failed() -> None:
     model = Sequential(Dense(784, 128, seed=0), ReLU(), Dense(64, 10, seed=1))
-    with pytest.raises(ValueError, match=escaped("Dense(64, 10)", "(N, 64)", "(5, 128)")):
+    with pytest.raises(ValueError, match=escaped("Dense(64, 10)", "(N, ..., 64)", "(5, 128)")):
         model(np.zeros((5, 784), np.float32))
 
 
@@ -90,7 +90,7 @@ def test_a_model_names_the_inner_layer_that_refused() -> None:
 
 @pytest.mark.parametrize("make", WITH_SEQUENTIAL)
 def test_a_list_is_refused_by_every_layer(make: Callable[[], Layer]) -> None:
-    with pytest.raises(TypeError, match="numpy array, got a list"):
+    with pytest.raises(TypeError, match=r"numpy array.*, got a list"):
         make()([[1.0, 2.0, 3.0, 4.0]])
 
 

@@ -16,7 +16,7 @@ from tinynet import (
     Softmax,
 )
 from tinynet.functional import sigmoid, softmax
-from tinynet.heads import head_for, loss_targets
+from tinynet.heads import Head, head_for, loss_targets
 from tinynet.inference import evaluate, predict, predict_proba, probabilities
 
 X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
@@ -26,25 +26,34 @@ def net(outputs: int, *last: object) -> Sequential:
     return Sequential(Dense(3, 4, seed=0), ReLU(), Dense(4, outputs, seed=1), *last)  # type: ignore[arg-type]
 
 
+def recorded(model: Sequential, head: Head) -> Sequential:
+    model.head = head
+    return model
+
+
 @pytest.mark.parametrize(
-    ("model", "loss", "task", "link", "guessed"),
+    ("model", "loss", "expected"),
     [
-        (net(3, Softmax()), None, "multiclass", None, False),
-        (net(1, Sigmoid()), None, "binary", None, False),
-        (net(3, Sigmoid()), "bce_with_logits", "multilabel", None, False),
-        (net(3, Sigmoid()), "mse", "multiclass", None, False),  # Nielsen's sigmoid net
-        (net(3), CrossEntropyLoss(), "multiclass", "softmax", False),
-        (net(1), BCEWithLogitsLoss(), "binary", "sigmoid", False),
-        (net(3), "bce_with_logits", "multilabel", "sigmoid", False),
-        (net(2), MSELoss(), "regression", None, False),
-        (net(3), None, "multiclass", "softmax", True),
-        (net(1), None, "binary", "sigmoid", True),
+        (net(3, Softmax()), None, ("multiclass", None)),
+        (net(1, Sigmoid()), None, ("binary", None)),
+        (net(3, Sigmoid()), "bce_with_logits", ("multilabel", None)),
+        (net(3, Sigmoid()), "mse", ("multiclass", None)),  # Nielsen's sigmoid net
+        (net(3), CrossEntropyLoss(), ("multiclass", "softmax")),
+        (net(1), BCEWithLogitsLoss(), ("binary", "sigmoid")),
+        (net(3), "bce_with_logits", ("multilabel", "sigmoid")),
+        (net(2), MSELoss(), ("regression", None)),
+        (recorded(net(2), Head("regression", None, 2)), None, ("regression", None)),
+        (recorded(net(2), Head("regression", None, 2)), "cross_entropy", ("multiclass", "softmax")),
+        (recorded(net(2), Head("regression", None, 3)), None, None),  # of other outputs
+        (net(3), None, None),  # logits of classes, or values? no guess
+        (net(1), None, None),  # a logit or a value?
+        (net(3, Sigmoid()), None, None),  # multi-label, or classes as Nielsen's net?
     ],
 )
-def test_the_table(model: Sequential, loss: object, task: str, link: str, guessed: bool) -> None:
+def test_the_table(model: Sequential, loss: object, expected: tuple[str, str] | None) -> None:
     columns = model(X).shape[1]
     head = head_for(model, loss, columns)  # type: ignore[arg-type]
-    assert (head.task, head.link, head.guessed) == (task, link, guessed)
+    assert (head and (head.task, head.link)) == expected
 
 
 def test_probabilities_are_never_softmaxed_twice() -> None:
@@ -110,9 +119,12 @@ def test_evaluate_logs_accuracy_for_a_binary_head() -> None:
     assert set(scores) == {"loss", "accuracy", "f1"}
 
 
-def test_one_output_of_an_unknown_loss_logs_no_guessed_metric() -> None:
+def test_one_output_and_no_head_logs_no_guessed_metric() -> None:
     model = net(1)
     assert evaluate(model, X, np.arange(6.0)) == {}  # a logit or a value? nothing guessed
+    with pytest.raises(ValueError, match="metrics: the model has no head"):
+        evaluate(model, X, np.arange(6) % 2, metrics=["accuracy"])
+    model.head = Head("binary", "sigmoid", 1)
     assert set(evaluate(model, X, np.arange(6) % 2, metrics=["accuracy"])) == {"accuracy"}
 
 

@@ -32,7 +32,7 @@ from tinynet.datasets.idx import decode_idx
 from tinynet.images import ImageFormatError, load_image, load_images
 from tinynet.io import ModelFormatError, load, load_full
 from tinynet.io.architecture import _SIZED_BY_CONFIG
-from tinynet.registry import register_layer
+from tinynet.layers.base import register_layer
 from tinynet.typing import FloatArray
 
 # --- model files -------------------------------------------------------------------------

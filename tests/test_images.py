@@ -251,7 +251,9 @@ def test_predict_images_over_files_and_batches(tmp_path: Path) -> None:
     model = Sequential(Flatten(), Dense(784, 10, seed=0))
     png = write(tmp_path, "a.png", png_bytes(digit(seed=1), 0))
     np.save(tmp_path / "b.npy", np.stack([digit(seed=s)[..., 0] for s in (2, 3)]))
-    predictions = predict_images(model, [png, tmp_path / "b.npy"])
+    with pytest.raises(ValueError, match="no head"):
+        predict_images(model, [png])  # logits, and nothing says of what
+    predictions = predict_images(model, [png, tmp_path / "b.npy"], loss="cross_entropy")
     assert [p.source for p in predictions] == [
         str(png),
         f"{tmp_path / 'b.npy'}[0]",

@@ -9,6 +9,7 @@ import pytest
 
 from tinynet import CrossEntropyLoss, Dense, Layer, MSELoss, ReLU, Sequential
 from tinynet.callbacks import EarlyStopping, LambdaCallback, LearningRateScheduler, ProgressBar
+from tinynet.heads import Head
 from tinynet.optim import SGD, Adam, StepLR
 from tinynet.train import NonFiniteLossError, evaluate, fit, predict, predict_proba
 from tinynet.typing import FloatArray
@@ -35,7 +36,7 @@ def weights(model: Layer) -> list[FloatArray]:
 def test_fit_learns_a_separable_problem_and_logs_history() -> None:
     x, y = blobs()
     model = small_net()
-    before = evaluate(model, x, y)["accuracy"]
+    before = evaluate(model, x, y, loss=CrossEntropyLoss())["accuracy"]
     history = fit(
         model,
         x,
@@ -204,6 +205,9 @@ def test_learning_rate_schedule_is_logged_per_epoch() -> None:
 def test_predict_and_predict_proba() -> None:
     x, y = blobs(50)
     model = small_net()
+    with pytest.raises(ValueError, match="no head"):
+        predict_proba(model, x)  # logits of an untrained model: nothing says what they are
+    model.head = Head("multiclass", "softmax", 3)
     probs = predict_proba(model, x, batch_size=7)
     assert probs.shape == (50, 3)
     assert probs.dtype == np.float32

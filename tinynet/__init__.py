@@ -17,6 +17,9 @@ from tinynet.gradcheck import GradcheckError, gradcheck
 from tinynet.io import load, save
 from tinynet.layers import (
     GELU,
+    GRU,
+    LSTM,
+    RNN,
     Activation,
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -25,10 +28,14 @@ from tinynet.layers import (
     Conv2d,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     Layer,
+    LayerNorm,
     LeakyReLU,
     MaxPool2d,
+    MultiheadAttention,
+    PositionalEmbedding,
     ReLU,
     Reshape,
     Sigmoid,
@@ -38,13 +45,17 @@ from tinynet.layers import (
     Tanh,
     Unflatten,
 )
+from tinynet.layers.base import register_layer
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from tinynet.parameter import Parameter
-from tinynet.registry import register_layer
+from tinynet.sequence import gpt_block
 from tinynet.version import __version__
 
 __all__ = [
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "Activation",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
@@ -56,15 +67,19 @@ __all__ = [
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GradcheckError",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Loss",
     "MSELoss",
     "MaxPool2d",
+    "MultiheadAttention",
     "Parallel",
     "Parameter",
+    "PositionalEmbedding",
     "ReLU",
     "Reshape",
     "Residual",
@@ -77,6 +92,7 @@ __all__ = [
     "Unflatten",
     "__version__",
     "functional",
+    "gpt_block",
     "gradcheck",
     "init",
     "io",

@@ -18,7 +18,7 @@ import numpy as np
 from tinynet.containers import first_layer, last_layer
 from tinynet.datasets import DataSplits, load_data, model_layout, named_splits
 from tinynet.datasets.csv import is_image_csv, load_image_csv, read_csv, write_predictions
-from tinynet.heads import Head, head_for
+from tinynet.heads import Head, require_head
 from tinynet.images.load import read as read_image_file
 from tinynet.images.predict import image_shape
 from tinynet.inference import forward_in_batches, probe
@@ -90,7 +90,7 @@ def check_fits(model: Layer, x: FloatArray, data: DataSplits, recipe: Recipe) ->
             f"{data.source} has {why}, but the model's last layer {_short(last_layer(model))} "
             f"gives {columns} output{'s' if columns != 1 else ''}"
         )
-    return head_for(model, recipe.loss, columns)
+    return require_head(model, recipe.loss, outputs, str(data.source))
 
 
 def _short(layer: Layer) -> str:
@@ -153,15 +153,7 @@ def output_head(model: Layer, outputs: FloatArray, loss: str | None, weights: st
             f"{weights}: the model's outputs have shape {outputs.shape[1:]} per sample; "
             f"predict reads (N, C) outputs only"
         )
-    head = head_for(model, loss, int(outputs.shape[1]))
-    if head.guessed and head.columns == 1:
-        raise ValueError(
-            f"{weights}: one output unit and no recorded loss: it could be a binary logit or "
-            f"a regression value; save the model with tinynet train (which records its "
-            f"recipe), or tinynet.save(model, path, metadata={{'recipe': {{'loss': "
-            f"'bce_with_logits'}}}})"
-        )
-    return head
+    return require_head(model, loss, outputs, weights)
 
 
 def predict_inputs(

@@ -4,37 +4,33 @@
 its input; `Parallel` (and `Concat`) feeds one input to several branches and joins
 their outputs.
 
-**In-place layers** (``ReLU(inplace=True)``) write over the array they are given. Two
-rules keep that from ever changing an array someone still reads, using what each layer
-declares (``inplace``, ``saves_output``, ``aliases_input``):
+**Checked once.** A container checks nothing itself: each child checks its input
+(`Layer.check_input`) on the first batch of each new sample shape and dtype, and is
+trusted after that, so a wrong size is named where it happens and a training step
+pays for no checks.
 
-- An array a layer keeps for its backward is never written: an in-place layer right
-  after one that keeps its output, or after views of it (``Sigmoid(), Flatten(),
-  ReLU(inplace=True)``), is refused at construction, as is one first in a `Residual`
-  block (the skip path adds the input back) or first in one of several `Parallel`
-  branches (the others read it). `ValueError`, naming the layers.
-- The caller's input is never written: where an in-place layer would receive a
-  `Sequential`'s own input (first, or after layers whose output may be their input:
-  `Flatten`, `Dropout`), the `Sequential` copies it for that layer. So ``model(x)``,
-  ``predict`` and ``fit`` never change ``x``, and ``ReLU(inplace=True)`` first in a
-  model (as PyTorch allows) costs what ``ReLU()`` costs there, no more. A bare in-place
-  layer called directly still writes over its input: that is what it is for.
-
-Refusing the second case instead would give false alarms (a `Sequential` cannot know
-whether a `Dense` comes before it in an outer one) and make model files and converted
-PyTorch models with such a layer unloadable; the copy is always right.
+**In-place layers** (``ReLU(inplace=True)``) write over the array they are given. A
+container never lets one write its own input, which its caller, a skip path or
+another branch still reads: where an in-place child would receive that array (or a
+view of it, after `Flatten`), it gets a copy. So ``model(x)``, ``predict`` and ``fit``
+never change ``x``. Writing over an earlier layer's output is right for an in-place
+layer that changes values only where its gradient is zero, as ReLU does (an
+activation that keeps its output for backward, Tanh or Sigmoid, sees the change only
+where no gradient flows); a custom in-place layer must keep that rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from tinynet import validation
 from tinynet.layers.base import Layer
-from tinynet.typing import FloatArray, Shape
+from tinynet.typing import DTypeLike, FloatArray, Shape
+
+C = TypeVar("C", bound="Container")
 
 
 def _require_layers(owner: str, layers: Iterable[object]) -> None:
@@ -92,70 +88,36 @@ def default_input_shape(layer: Layer, owner: str) -> Shape:
     return (features,)
 
 
-def writes_input(layer: Layer) -> bool:
-    """Whether ``layer.forward`` may write into the array it is given: an in-place layer,
-    or a `Parallel` of one branch that does. A `Sequential` never does (it copies for
-    such a layer, see the module's docstring); a `Residual` block cannot (refused)."""
-    if isinstance(layer, Sequential):
-        return False
-    if isinstance(layer, Parallel):
-        return any(writes_input(branch) for branch in layer.branches)
-    if isinstance(layer, Residual):
-        return False
-    return layer.inplace
+class Container(Layer):
+    """Base of layers made of layers: calls its children checked on the first batch of
+    each input shape, trusted after, and never lets an in-place child write its input."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._checked: set[tuple[Shape, np.dtype[Any]]] = set()
 
-def may_alias_input(layer: Layer) -> bool:
-    """Whether the array ``layer.forward`` returns may share memory with its input: a
-    view (`Flatten`), the input itself (`Dropout` in inference mode, an in-place layer),
-    or a `Sequential` of only such layers."""
-    if isinstance(layer, Sequential):
-        return all(may_alias_input(child) for child in layer.layers)
-    if isinstance(layer, Parallel):
-        branches = layer.branches
-        return layer.mode == "sum" and len(branches) == 1 and may_alias_input(branches[0])
-    if isinstance(layer, Residual):
-        return False
-    return layer.aliases_input or layer.inplace
+    def trusts(self, x: FloatArray) -> bool:
+        """Whether the children have checked an input of ``x``'s sample shape and dtype."""
+        return (x.shape[1:], x.dtype) in self._checked
 
+    def trust(self, x: FloatArray) -> None:
+        """Record that a forward of ``x``'s sample shape and dtype passed every check."""
+        self._checked.add((x.shape[1:], x.dtype))
 
-def _keeper(layers: Sequence[Layer]) -> Layer | None:
-    """The layer among ``layers`` (run in order) that keeps for its backward the array
-    their output is, or a view of: `None` when the output is fresh memory or the input."""
-    for layer in reversed(layers):
-        kept = _keeper(layer.layers) if isinstance(layer, Sequential) else None
-        if kept is not None:
-            return kept
-        if not isinstance(layer, Sequential) and last_layer(layer).saves_output:
-            return layer
-        if not may_alias_input(layer):
-            return None
-    return None
+    def call(self, child: Layer, x: FloatArray, given: FloatArray, trusted: bool) -> FloatArray:
+        """``child``'s output for ``x``, computed by this container from its input
+        ``given``: checked by the child unless ``trusted``, and on a copy for an in-place
+        child if ``x`` may be ``given``'s memory."""
+        if child.inplace and np.may_share_memory(x, given):
+            x = x.copy()
+        return child.forward(x) if trusted else child(x)
 
-
-def _first_writing_caller_input(layers: Sequence[Layer]) -> int | None:
-    """The position of the layer that would write into the input of a `Sequential` of
-    ``layers``: an in-place one reached by that input itself or a view of it."""
-    for i, layer in enumerate(layers):
-        if writes_input(layer):
-            return i
-        if not may_alias_input(layer):
-            return None
-    return None
-
-
-def _require_safe_inplace(layers: Sequence[Layer]) -> None:
-    """Raise ``ValueError`` where an in-place layer would overwrite an output an earlier
-    layer keeps for its backward (directly or through views): gradients would silently
-    be wrong."""
-    for i in range(1, len(layers)):
-        keeper = _keeper(layers[:i]) if writes_input(layers[i]) else None
-        if keeper is not None:
-            raise ValueError(
-                f"Sequential: {_short_name(first_layer(layers[i]))} at position {i} would "
-                f"overwrite the output that {_short_name(last_layer(keeper))} keeps "
-                f"for its backward; put in-place layers right after a Dense, or use ReLU()"
-            )
+    def astype(self: C, dtype: DTypeLike) -> C:
+        """As `Layer.astype`; inputs of the old dtype are checked again."""
+        for module in self.modules():
+            if isinstance(module, Container):
+                module._checked.clear()
+        return super().astype(dtype)
 
 
 def _nested_repr(name: str, children: Iterable[tuple[str, Layer]], extra: str = "") -> str:
@@ -172,7 +134,7 @@ def _short_name(layer: Layer) -> str:
     return repr(layer).split("\n")[0].rstrip("(") or type(layer).__name__
 
 
-class Sequential(Layer):
+class Sequential(Container):
     """Apply ``layers`` in order; backward runs them in reverse.
 
     A `Sequential` is a `Layer`, so it nests. It is indexable (``model[0]``, a slice is
@@ -193,7 +155,6 @@ class Sequential(Layer):
         super().__init__()
         _require_layers("Sequential", layers)
         _require_each_once(self, layers)
-        _require_safe_inplace(layers)
         self.layers: list[Layer] = list(layers)
         self._awaits_backward = False
 
@@ -204,12 +165,11 @@ class Sequential(Layer):
     def forward(self, x: FloatArray) -> FloatArray:
         """``x -> layers[-1](... layers[0](x))``; ``x`` itself is never written."""
         self._awaits_backward = self.training
-        protect = _first_writing_caller_input(self.layers)
-        for i, layer in enumerate(self.layers):
-            if i == protect:
-                x = x.copy()  # the in-place layer writes into a copy, not the caller's x
-            x = layer.forward(x)
-        return x
+        trusted, y = self.trusts(x), x
+        for layer in self.layers:
+            y = self.call(layer, y, x, trusted)
+        self.trust(x)
+        return y
 
     def backward(self, grad_y: FloatArray) -> FloatArray:
         """Backpropagate ``grad_y`` through every layer in reverse; return grad_x."""
@@ -234,13 +194,17 @@ class Sequential(Layer):
         self.saved(True if self._awaits_backward else None)
         self._awaits_backward = False
 
+    def output_activation(self) -> str | None:
+        """The last layer's: a `Sequential` ending in `Softmax` gives probabilities."""
+        return self.layers[-1].output_activation() if self.layers else None
+
     def append(self, layer: Layer) -> Sequential:
         """Add ``layer`` at the end; return self."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.append: expected a Layer, got {type(layer).__name__}")
         _require_each_once(self, [*self.layers, layer])
-        _require_safe_inplace([*self.layers, layer])
         self.layers.append(layer)
+        self._checked.clear()
         return self
 
     @overload
@@ -285,21 +249,14 @@ class Sequential(Layer):
             if input_shape is not None
             else default_input_shape(self, "Sequential.summary")
         )
-        dtype = self.dtype
-        # forward rebinds its cache attributes (in eval mode, to None): snapshot them all
-        snapshot = [(layer, dict(vars(layer))) for layer in self.modules()]
-        self.eval()
-        try:
-            x = np.zeros((1, *shape), dtype)
-            rows = [("Layer", "Output shape", "Params")]
+        x = np.zeros((1, *shape), self.dtype)
+        rows = [("Layer", "Output shape", "Params")]
+        with self.probing():
             for i, layer in enumerate(self.layers):
-                x = layer.forward(x)
+                x = layer(x)
                 out = "(None, " + ", ".join(map(str, x.shape[1:])) + ")"
                 label = repr(layer) if "\n" not in repr(layer) else f"{type(layer).__name__}(...)"
                 rows.append((f"({i}) {label}", out, f"{layer.num_parameters():,}"))
-        finally:
-            for layer, attributes in snapshot:
-                vars(layer).update(attributes)
         widths = [max(len(row[c]) for row in rows) for c in range(3)]
         rule = "-" * (sum(widths) + 4)
         lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
@@ -311,7 +268,7 @@ class Sequential(Layer):
         return text
 
 
-class Residual(Layer):
+class Residual(Container):
     """A skip connection: ``y = x + block(x)`` (the building block of ResNets).
 
     ``block`` is any layer (a `Sequential` for several) that keeps its input's shape:
@@ -325,21 +282,17 @@ class Residual(Layer):
         if not isinstance(block, Layer):
             raise TypeError(f"Residual: block must be a Layer, got {type(block).__name__}")
         _require_each_once(self, [block])
-        if writes_input(block):
-            raise ValueError(
-                f"Residual: the block starts with {_short_name(first_layer(block))}, which "
-                f"would overwrite the input the skip path adds back; start it with ReLU() instead"
-            )
         self.block = block
 
     def forward(self, x: FloatArray) -> FloatArray:
         """x -> x + block(x)."""
-        y = self.block.forward(x)
+        y = self.call(self.block, x, x, self.trusts(x))
         if y.shape != x.shape:
             raise ValueError(
                 f"Residual: the block must keep its input's shape, but "
                 f"{_short_name(self.block)} mapped input of shape {x.shape} to {y.shape}"
             )
+        self.trust(x)
         return x + y
 
     def backward(self, grad_y: FloatArray) -> FloatArray:
@@ -357,7 +310,7 @@ class Residual(Layer):
 PARALLEL_MODES = ("concat", "sum")
 
 
-class Parallel(Layer):
+class Parallel(Container):
     """Feed the same x to every branch and join their outputs: concatenated or summed.
 
     ``mode="concat"`` (default): branch outputs (N, ..., D_i), alike but for the last
@@ -374,12 +327,6 @@ class Parallel(Layer):
         _require_each_once(self, branches)
         if not branches:
             raise ValueError(f"{type(self).__name__}: expected at least one branch, got none")
-        for branch in branches if len(branches) > 1 else ():
-            if writes_input(branch):
-                raise ValueError(
-                    f"{type(self).__name__}: branch {_short_name(first_layer(branch))} would "
-                    f"overwrite the input the other branches read; start it with ReLU() instead"
-                )
         if mode not in PARALLEL_MODES:
             raise ValueError(
                 f"{type(self).__name__}: mode must be one of {PARALLEL_MODES}, got {mode!r}"
@@ -395,8 +342,10 @@ class Parallel(Layer):
 
     def forward(self, x: FloatArray) -> FloatArray:
         """x -> the branches' outputs, concatenated along the last axis or summed."""
-        outputs = [branch.forward(x) for branch in self.branches]
+        trusted = self.trusts(x)
+        outputs = [self.call(branch, x, x, trusted) for branch in self.branches]
         y = self._sum(outputs) if self.mode == "sum" else self._concat(outputs)
+        self.trust(x)
         self._widths = [out.shape[-1] for out in outputs] if self.training else None
         self._output_shape = y.shape if self.training else None
         return y
@@ -449,18 +398,12 @@ class Parallel(Layer):
         extra = "" if self.mode == "concat" else f"mode={self.mode!r}"
         return _nested_repr(type(self).__name__, self.named_children(), extra)
 
-    def config(self) -> dict[str, Any]:
-        return {"mode": self.mode}
-
 
 class Concat(Parallel):
     """`Parallel` in its default ``mode="concat"``, under the name Keras users look for."""
 
     def __init__(self, *branches: Layer) -> None:
         super().__init__(*branches, mode="concat")
-
-    def config(self) -> dict[str, Any]:
-        return {}
 
 
 def _add_all(arrays: Sequence[FloatArray]) -> FloatArray:

@@ -1,7 +1,10 @@
 """Heads: what a model's outputs (N, C) mean, from its last layer and the loss that trained it.
 
-This is the one rule tinynet uses, everywhere, to turn outputs into probabilities,
-predictions and the labels metrics compare (`head_for`):
+A model carries its head: `tinynet.train.fit` records it as ``model.head``,
+`tinynet.save` stores it and `tinynet.load` restores it, and
+`tinynet.inference.predict`, `tinynet.inference.evaluate`,
+`tinynet.inference.predict_proba` and ``tinynet predict`` read it there (a ``loss=`` given to them
+overrides it). This is the one rule that finds a head, everywhere (`head_for`):
 
 =====================================  =============  ===========================
 last layer / loss                      task           probabilities
@@ -14,8 +17,8 @@ logits, ``CrossEntropyLoss``           multiclass     softmax of the logits
 logits, ``BCEWithLogitsLoss``          binary (C=1)   sigmoid of the logits
                                        or multilabel
 logits, ``MSELoss``                    regression     none: the outputs are values
-logits, loss unknown, C >= 2           multiclass     softmax (a guess)
-logits, loss unknown, C = 1            binary         sigmoid (a guess)
+no loss given: ``model.head``          as recorded    as recorded
+logits or C sigmoids, no loss, no head none: no guess ``ValueError`` (`require_head`)
 =====================================  =============  ===========================
 
 Outputs that are already probabilities are never passed through another softmax.
@@ -28,24 +31,23 @@ A binary prediction is ``logit > 0`` on logits, ``p > 0.5`` on probabilities.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from tinynet.containers import last_layer
 from tinynet.functional import sigmoid, softmax
-from tinynet.layers.activations import Sigmoid, Softmax
-from tinynet.layers.base import Layer
-from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from tinynet.losses import Loss
 from tinynet.typing import Array, DTypeLike, FloatArray
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
-LOSS_NAMES: dict[type[Loss], str] = {
-    CrossEntropyLoss: "cross_entropy",
-    BCEWithLogitsLoss: "bce_with_logits",
-    MSELoss: "mse",
+LOSS_OF_TASK = {
+    "multiclass": "cross_entropy",
+    "binary": "bce_with_logits",
+    "multilabel": "bce_with_logits",
+    "regression": "mse",
 }
-"""Each built-in loss class and its recipe name (`tinynet.recipe.LOSSES`)."""
+"""The loss whose targets a head's task takes (what `loss_targets` shapes them for)."""
 ELEMENTWISE = ("bce_with_logits", "mse")
 """Losses whose target has the outputs' shape: a label vector (N,) meets (N, 1)."""
 
@@ -55,20 +57,43 @@ def loss_name(loss: Loss | str | None) -> str | None:
     loss tinynet does not know (a user's own class)."""
     if loss is None or isinstance(loss, str):
         return loss
-    return next((name for cls, name in LOSS_NAMES.items() if isinstance(loss, cls)), None)
+    return loss.name
+
+
+class Model(Protocol):
+    """What a head is found from: a `tinynet.Layer`'s recorded head and output layer."""
+
+    head: Head | None
+
+    def output_activation(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
 class Head:
     """The meaning of outputs with ``columns`` columns: ``task`` (one of `TASKS`) and
     ``link``, the function from outputs to probabilities (``"softmax"``, ``"sigmoid"``,
-    or ``None`` when they already are probabilities, or are values). ``guessed`` says
-    the loss was unknown, so the task was read from the shape alone."""
+    or ``None`` when they already are probabilities, or are values)."""
 
     task: str
     link: str | None
     columns: int
-    guessed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The head as JSON values, for a saved file."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: object) -> Head:
+        """The head a saved file records; ``ValueError`` says what is wrong with it."""
+        fields = {"task", "link", "columns"}
+        if not isinstance(value, dict) or set(value) != fields:
+            raise ValueError(f"head: expected an object with {sorted(fields)}, got {value!r}")
+        task, link, columns = value["task"], value["link"], value["columns"]
+        if task not in TASKS or link not in (None, "softmax", "sigmoid"):
+            raise ValueError(f"head: unknown task or link in {value!r}")
+        if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+            raise ValueError(f"head: columns must be a positive int, got {columns!r}")
+        return cls(task, link, columns)
 
     @property
     def is_classifier(self) -> bool:
@@ -148,29 +173,47 @@ class Head:
         return f"{kind} ({self.columns} output{'s' if self.columns != 1 else ''}, {link})"
 
 
-def head_for(model: Layer, loss: Loss | str | None, columns: int) -> Head:
-    """The `Head` of ``model``'s outputs with ``columns`` columns, trained with ``loss``
-    (a `Loss`, a recipe loss name, or ``None`` if unknown); the table above."""
+def head_for(model: Model, loss: Loss | str | None, columns: int) -> Head | None:
+    """The `Head` of ``model``'s outputs with ``columns`` columns, by the table above:
+    from ``loss`` (a `Loss` or recipe loss name) if given, else ``model.head``, else
+    what the last layer says (`Softmax`, one `Sigmoid`); ``None`` when nothing tells."""
     if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
         raise ValueError(f"expected a positive number of output columns, got {columns!r}")
     name = loss_name(loss)
-    last = last_layer(model)
-    if isinstance(last, Softmax):
+    if name is None and model.head is not None and model.head.columns == columns:
+        return model.head
+    squashed = model.output_activation()
+    if squashed == "softmax":
         return Head("multiclass", None, columns)
-    if isinstance(last, Sigmoid):
+    if squashed == "sigmoid":
         if columns == 1:
             return Head("binary", None, columns)
-        task = "multilabel" if name == "bce_with_logits" else "multiclass"
-        return Head(task, None, columns, guessed=name is None)
+        if name is None:
+            return None  # multi-label, or one-hot classes as in Nielsen's net?
+        return Head("multilabel" if name == "bce_with_logits" else "multiclass", None, columns)
     if name == "cross_entropy":
         return Head("multiclass", "softmax", columns)
     if name == "bce_with_logits":
         return Head("binary" if columns == 1 else "multilabel", "sigmoid", columns)
     if name == "mse":
         return Head("regression", None, columns)
-    if columns == 1:
-        return Head("binary", "sigmoid", columns, guessed=True)
-    return Head("multiclass", "softmax", columns, guessed=True)
+    return None
+
+
+def require_head(model: Model, loss: Loss | str | None, outputs: FloatArray, where: str) -> Head:
+    """The head of ``model``'s ``outputs`` (N, C) (`head_for`); ``ValueError`` naming
+    ``where`` for outputs that are not (N, C) or whose meaning nothing tells."""
+    if not isinstance(outputs, np.ndarray) or outputs.ndim != 2:
+        got = getattr(outputs, "shape", type(outputs).__name__)
+        raise ValueError(f"{where}: expected model outputs of shape (N, C), got shape {got}")
+    head = head_for(model, loss, int(outputs.shape[1]))
+    if head is None:
+        raise ValueError(
+            f"{where}: the model has no head, so its {outputs.shape[1]} output column(s) "
+            f"could be logits, probabilities or values; train it with tinynet.train.fit "
+            f"(which records model.head; save and load keep it), or pass loss="
+        )
+    return head
 
 
 def loss_targets(loss: Loss | str | None, y: Array, dtype: DTypeLike = np.float32) -> Array:

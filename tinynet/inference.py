@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinynet import validation
-from tinynet.containers import writes_input
-from tinynet.heads import head_for, loss_targets
+from tinynet.heads import LOSS_OF_TASK, head_for, loss_targets, require_head
 from tinynet.layers.base import Layer
 from tinynet.losses import Loss
 from tinynet.metrics.streaming import MetricSpec
@@ -98,13 +97,8 @@ def probe(model: Layer, x: FloatArray) -> FloatArray:
     """``model``'s outputs for a small batch ``x``, in inference mode, leaving every layer
     as it was (its caches and its train/eval mode): a look at the output shape before
     training, as `Sequential.summary` takes one."""
-    snapshot = [(layer, dict(vars(layer))) for layer in model.modules()]
-    model.eval()
-    try:
-        return model.forward(x)
-    finally:
-        for layer, attributes in snapshot:
-            vars(layer).update(attributes)
+    with model.probing():
+        return model(x)
 
 
 def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> FloatArray:
@@ -116,7 +110,7 @@ def forward_in_batches(model: Layer, x: FloatArray, batch_size: int = 1024) -> F
     """
     require_batch_size(batch_size)
     x = as_model_input(model, x, check_finite=False)
-    copy = writes_input(model)  # a bare in-place layer; a Sequential protects x itself
+    copy = model.inplace  # a bare in-place layer; a container protects x itself
     modes = [(layer, layer.training) for layer in model.modules()]
     model.eval()
     try:
@@ -152,7 +146,8 @@ def evaluate(
     Runs in inference mode and in batches. ``metrics`` as in `tinynet.train.fit` (names,
     callables or `tinynet.metrics.Metric` objects); by default those of the model's head
     (`tinynet.heads`): ``accuracy`` for a classifier, ``mae``, ``rmse`` and ``r2`` for a
-    regression (a model trained with `MSELoss`). Each is computed on all of ``x`` at
+    regression (``model.head``, recorded by ``fit``, unless ``loss`` is given; no
+    metrics when no head is known). Each is computed on all of ``x`` at
     once, so it equals scikit-learn's function on the same predictions. Targets ``y``
     (N,) meet a one-column output as (N, 1) for an elementwise loss (never broadcast).
     ``y`` must hold one target per sample; without a ``loss`` (which checks its own
@@ -161,9 +156,11 @@ def evaluate(
     """
     require_targets("evaluate", x, y)
     outputs = forward_in_batches(model, x, batch_size)
-    if loss is None:
+    head = head_for(model, loss, int(outputs.shape[1])) if outputs.ndim == 2 else None
+    if loss is None and (head is None or head.task == "multiclass"):
         require_class_targets("evaluate", outputs, y)
-    y = loss_targets(loss, y, outputs.dtype)
+    shaped_for = loss if loss is not None or head is None else LOSS_OF_TASK[head.task]
+    y = loss_targets(shaped_for, y, outputs.dtype)
     scores: dict[str, float] = {}
     if loss is not None:
         total = 0.0
@@ -180,17 +177,14 @@ def evaluate(
 def probabilities(
     model: Layer, outputs: FloatArray, loss: Loss | str | None = None
 ) -> FloatArray | None:
-    """What ``model``'s ``outputs`` (N, C) say as probabilities (N, C), by the one rule of
-    `tinynet.heads` (``loss``: the `Loss` or recipe loss name that trained the model, if
-    known): a model ending in `Softmax` or `Sigmoid` gives its outputs as they are (never
+    """What ``model``'s ``outputs`` (N, C) say as probabilities (N, C), by its head
+    (`tinynet.heads`: ``model.head``, or ``loss``, a `Loss` or recipe loss name, if
+    given): a model ending in `Softmax` or `Sigmoid` gives its outputs as they are (never
     passed through another softmax); logits become the softmax (cross-entropy) or the
-    sigmoid (binary cross-entropy, or one column with the loss unknown); a regression
-    (``"mse"`` on a linear last layer) gives ``None``: its outputs are values.
+    sigmoid (binary cross-entropy); a regression gives ``None``: its outputs are values.
+    ``ValueError`` when no head is known (no guess).
     """
-    if not isinstance(outputs, np.ndarray) or outputs.ndim != 2:
-        got = getattr(outputs, "shape", type(outputs).__name__)
-        raise ValueError(f"probabilities: expected outputs (N, C), got shape {got}")
-    return head_for(model, loss, int(outputs.shape[1])).probabilities(outputs)
+    return require_head(model, loss, outputs, "probabilities").probabilities(outputs)
 
 
 def predict_proba(
@@ -198,8 +192,8 @@ def predict_proba(
 ) -> FloatArray:
     """Probabilities (N, C) for ``x`` (N, ...), by the rule of `probabilities`: the model's
     own when it ends in a Softmax or Sigmoid, else the softmax of its logits (the
-    sigmoid for binary cross-entropy, or a single column): a binary model gives (N, 1),
-    P(class 1). ``ValueError`` for a regression, whose outputs are values."""
+    sigmoid for binary cross-entropy): a binary model gives (N, 1), P(class 1).
+    ``ValueError`` for a regression, whose outputs are values, or a model with no head."""
     result = probabilities(model, forward_in_batches(model, x, batch_size), loss)
     if result is None:
         raise ValueError(
@@ -214,9 +208,8 @@ def predict(
 ) -> Array:
     """Predictions for ``x`` (N, ...) by the model's head (`tinynet.heads`): int64 class
     labels (N,) (the argmax; for one output, ``logit > 0`` or ``p > 0.5``), 0/1 (N, C)
-    for a multi-label head, the values (N,) or (N, K) for a regression (``loss`` an
-    `MSELoss` or ``"mse"``)."""
+    for a multi-label head, the values (N,) or (N, K) for a regression. The head is
+    ``model.head`` (recorded by ``fit``) unless ``loss`` is given; ``ValueError`` when no
+    head is known (no guess)."""
     outputs = forward_in_batches(model, x, batch_size)
-    if outputs.ndim != 2:
-        raise ValueError(f"predict: expected model outputs of shape (N, C), got {outputs.shape}")
-    return head_for(model, loss, int(outputs.shape[1])).predict(outputs)
+    return require_head(model, loss, outputs, "predict").predict(outputs)

@@ -14,19 +14,35 @@ weight. ``fit(class_weight=..., sample_weight=...)`` passes them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tinynet import validation
 from tinynet.functional import sigmoid
+from tinynet.registry import Registry
 from tinynet.typing import FloatArray
 
 REDUCTIONS = ("mean", "sum")
 
 
+LOSSES: Registry[Loss] = Registry("loss")
+"""Every `Loss` subclass by name: ``"cross_entropy"``, ``"mse"``, ``"bce_with_logits"``."""
+
+
 class Loss(ABC):
     """A scalar function of predictions and targets, with its gradient."""
+
+    name: ClassVar[str | None] = None
+    """The name recipes and saved heads use (``"cross_entropy"``); ``None`` for a loss
+    tinynet does not know the targets of."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register every subclass in `LOSSES`: under its own ``name`` if it sets one,
+        else ``module.QualifiedName``; names starting with ``_`` are private."""
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            LOSSES.add(cls, cls.__dict__.get("name"), primary=True)
 
     @abstractmethod
     def forward(
@@ -73,6 +89,10 @@ class CrossEntropyLoss(Loss):
     """Softmax cross-entropy of logits against integer class labels (PyTorch's).
 
     pred: logits (N, C), float. target: labels (N,), integers in [0, C).
+    Sequences: logits (N, T, C) with labels (N, T) are the N*T positions as rows (the
+    mean is over all of them, as PyTorch's over ``logits.reshape(-1, C)``; PyTorch's own
+    (N, C, T) layout is not this one); a ``sample_weight`` (N,) then weights every
+    position of sequence i by ``w[i]``. The gradient has the logits' (N, T, C) shape.
     The log-softmax is fused (log-sum-exp with the row maximum subtracted), so logits
     of any finite size give a finite loss and gradient. The gradient is
     ``(softmax(pred) - onehot(target)) / N``: the softmax's Jacobian and the log's
@@ -82,6 +102,8 @@ class CrossEntropyLoss(Loss):
     the target becomes ``(1 - e) * onehot + e / C``, as in PyTorch.
     """
 
+    name = "cross_entropy"
+
     def __init__(self, label_smoothing: float = 0.0) -> None:
         self.label_smoothing = validation.number(
             "CrossEntropyLoss", "label_smoothing", label_smoothing, 0.0, 1.0
@@ -89,12 +111,16 @@ class CrossEntropyLoss(Loss):
         self._probs: FloatArray | None = None
         self._target: Any = None
         self._weights: FloatArray | None = None
+        self._sequence: tuple[int, int] | None = None
 
     def forward(
         self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
     ) -> float:
         """Mean cross-entropy of logits (N, C) against labels (N,), each weighted by
-        ``sample_weight`` (N,) if given."""
+        ``sample_weight`` (N,) if given; or logits (N, T, C) against labels (N, T)."""
+        self._sequence = None
+        if isinstance(pred, np.ndarray) and pred.ndim == 3:
+            return self._forward_sequence(pred, target, sample_weight)
         validation.float_array(self, pred, ndim=2, name="logits")
         n, classes = pred.shape
         if n == 0:
@@ -117,8 +143,28 @@ class CrossEntropyLoss(Loss):
         total = float(nll.sum() if weights is None else nll @ weights)
         return total / int(n)
 
+    def _forward_sequence(
+        self, pred: FloatArray, target: Any, sample_weight: FloatArray | None
+    ) -> float:
+        """Logits (N, T, C) and labels (N, T) as N*T rows of the (N, C) case."""
+        validation.float_array(self, pred, name="logits")
+        n, steps, classes = pred.shape
+        if not isinstance(target, np.ndarray) or target.shape != (n, steps):
+            raise ValueError(
+                f"{self!r}: expected labels of shape ({n}, {steps}) for logits of shape "
+                f"{pred.shape}, got {validation.describe(target)}"
+            )
+        weights = self.checked_weights(sample_weight, n, pred.dtype)
+        rows = None if weights is None else np.repeat(weights, steps)
+        value = self.forward(
+            pred.reshape(n * steps, classes), target.reshape(n * steps), sample_weight=rows
+        )
+        self._sequence = (n, steps)
+        return value
+
     def backward(self) -> FloatArray:
-        """(softmax(logits) - smoothed onehot(labels)) / N, shape (N, C).
+        """(softmax(logits) - smoothed onehot(labels)) / N, shape (N, C) (or the
+        (N, T, C) of sequence logits, divided by N*T).
 
         The array is the transpose of a (C, N) buffer (Fortran order); matrix products
         take it as it is.
@@ -126,6 +172,7 @@ class CrossEntropyLoss(Loss):
         if self._probs is None:
             raise self.missing_forward()
         grad, labels, weights = self._probs, self._target, self._weights
+        sequence, self._sequence = self._sequence, None
         self._probs = self._target = self._weights = None
         classes, n = grad.shape
         e = self.label_smoothing
@@ -135,6 +182,9 @@ class CrossEntropyLoss(Loss):
         grad /= n
         if weights is not None:
             grad *= weights  # (C, N) * (N,): sample i's column scaled by w_i
+        if sequence is not None:  # (C, N*T) -> an (N, T, C) view
+            positions: FloatArray = grad.reshape(classes, *sequence).transpose(1, 2, 0)
+            return positions
         transposed: FloatArray = grad.T
         return transposed
 
@@ -196,6 +246,8 @@ class MSELoss(_ElementwiseLoss):
     ``reduction="sum"`` scaled by 1/(2N), that is this loss times C/2.
     """
 
+    name = "mse"
+
     def forward(
         self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
     ) -> float:
@@ -224,6 +276,8 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
     ``max(x, 0) - x * t + log(1 + exp(-|x|))``, finite for any finite logit; the
     gradient is ``(sigmoid(x) - t) / numel``.
     """
+
+    name = "bce_with_logits"
 
     def forward(
         self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None

@@ -120,17 +120,23 @@ class ModelFile:
 
 
 def import_path(path: str | Path) -> ModuleType:
-    """Run the Python file at ``path`` as the module ``tinynet_model_<stem>`` and return it.
+    """Run the Python file at ``path`` as a module named after it and return it.
 
-    Every import of one file goes under that one name (a model file and ``--import`` of
-    the same file alike), so a layer class it registers is the same definition each time
-    (`tinynet.register_layer` accepts a redefinition). Raises ``FileNotFoundError`` or
-    ``TypeError`` naming the file.
+    As Python does for a script, the file's folder becomes importable, so a model file
+    can ``from my_layers import Scale`` from beside it. The module is named by the
+    file's stem (``my_layers.py`` -> ``my_layers``), so a layer it defines is saved as
+    ``my_layers.Scale`` whether the file was run or imported by name; where that name
+    belongs to another module, ``tinynet_model_<stem>`` instead. Every import of one file
+    goes under its one name, so a layer class it defines is the same definition each
+    time. Raises ``FileNotFoundError`` or ``TypeError`` naming the file.
     """
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"no such Python file: {file}")
-    module_name = f"tinynet_model_{file.stem}"
+    folder = str(file.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_name = _module_name(file)
     spec = importlib.util.spec_from_file_location(module_name, file)
     if spec is None or spec.loader is None:
         raise TypeError(f"{file}: not a Python file that can be imported")
@@ -142,6 +148,26 @@ def import_path(path: str | Path) -> ModuleType:
         del sys.modules[module_name]
         raise in_model_file(error, path) from error
     return module
+
+
+def _module_name(file: Path) -> str:
+    """``file``'s stem, unless another module answers to it (``json.py`` must not shadow
+    the standard library's): then ``tinynet_model_<stem>``."""
+    stem = file.stem
+    if not stem.isidentifier():
+        return f"tinynet_model_{stem}"
+    loaded = sys.modules.get(stem)
+    if loaded is not None:
+        origin = getattr(loaded, "__file__", None)
+    else:
+        try:
+            found = importlib.util.find_spec(stem)
+        except (ImportError, ValueError):
+            found = None
+        origin = None if found is None else found.origin
+    if origin is None or Path(origin).resolve() == file.resolve():
+        return stem
+    return f"tinynet_model_{stem}"
 
 
 def import_modules(names: Iterable[str]) -> list[ModuleType]:

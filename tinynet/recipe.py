@@ -26,18 +26,12 @@ from tinynet.optim.schedules import LRScheduler
 from tinynet.train import Callback, History, fit
 from tinynet.typing import Array, FloatArray
 
-LOSSES: dict[str, Callable[..., losses.Loss]] = {
-    "cross_entropy": losses.CrossEntropyLoss,
-    "mse": losses.MSELoss,
-    "bce_with_logits": losses.BCEWithLogitsLoss,
-}
-
 
 def check_arguments(recipe: Recipe) -> None:
     """Each of ``loss_args``, ``optimizer_args`` and ``schedule_args`` names only
     arguments its class takes and every one it needs: a ``ValueError`` naming the field
     when the recipe is made, not a ``KeyError``/``TypeError`` in the first epoch."""
-    loss, optimizer = LOSSES[recipe.loss], OPTIMIZERS[recipe.optimizer]
+    loss, optimizer = losses.LOSSES.get(recipe.loss), OPTIMIZERS[recipe.optimizer]
     schedule = SCHEDULES[recipe.schedule]
     fields: list[tuple[str, str, Mapping[str, Any], tuple[set[str], set[str]]]] = [
         ("loss_args", f"loss {recipe.loss!r}", recipe.loss_args, keyword_arguments(loss, set())),
@@ -76,7 +70,8 @@ class Recipe:
     """Everything ``tinynet train`` needs besides the network.
 
     - ``dataset``: a name in `tinynet.datasets.DATASETS` (``"mnist"``, ``"fashion-mnist"``).
-    - ``loss`` (a key of `LOSSES`) with ``loss_args``, e.g. ``{"label_smoothing": 0.1}``;
+    - ``loss`` (a name in `tinynet.losses.LOSSES`) with ``loss_args``, e.g.
+      ``{"label_smoothing": 0.1}``;
       ``targets="one_hot"`` feeds one-hot rows instead of labels (a quadratic cost).
     - ``optimizer`` (a key of `OPTIMIZERS`) with ``optimizer_args`` (``lr``...).
     - ``schedule``: ``"constant"``, ``"step"`` (``step_size``, ``gamma``), ``"cosine"``
@@ -117,7 +112,7 @@ class Recipe:
     def __post_init__(self) -> None:
         dataset_info(self.dataset)  # a ValueError naming the known datasets
         choices = {
-            "loss": (self.loss, tuple(LOSSES)),
+            "loss": (self.loss, tuple(losses.LOSSES.names())),
             "optimizer": (self.optimizer, tuple(OPTIMIZERS)),
             "schedule": (self.schedule, tuple(SCHEDULES)),
             "schedule_per": (self.schedule_per, ("epoch", "batch")),
@@ -144,7 +139,7 @@ class Recipe:
 
     def make_loss(self) -> losses.Loss:
         """The loss, e.g. ``CrossEntropyLoss(label_smoothing=0.1)``."""
-        return LOSSES[self.loss](**self.loss_args)
+        return losses.LOSSES.get(self.loss)(**self.loss_args)
 
     def make_optimizer(self, model: Layer) -> optim.Optimizer:
         """The optimizer over ``model.parameters()``."""

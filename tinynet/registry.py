@@ -1,142 +1,95 @@
-"""The layer registry: the names under which saved files refer to layer classes.
+"""Registries: the names under which saved files and recipes refer to classes.
 
 A model file names each layer's type (``"Dense"``) instead of storing code, so loading
-runs no code from the file: the name is looked up here. tinynet's own layers are
-registered under their class names. A custom layer registers itself::
-
-    @tinynet.register_layer
-    class Scale(tinynet.Layer): ...
-
-    @tinynet.register_layer(name="mylib.Scale")   # a name of your choosing
-    class Scale(tinynet.Layer): ...
-
-The module defining it must be imported before a file using it is loaded.
+runs no code from the file: the name is looked up in a `Registry`. Layers
+(`tinynet.layers.base.LAYERS`) register
+themselves when their class is defined: tinynet's own under their class names, any
+other under ``module.QualifiedName`` (``my_layers.Scale``), so a custom layer needs no
+decorator. The module defining it must be imported before a file using it is loaded.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, overload
+from typing import Generic, TypeVar
 
-import tinynet.containers
-import tinynet.layers
-from tinynet.layers.base import Layer
-
-L = TypeVar("L", bound=type[Layer])
-
-_classes: dict[str, type[Layer]] = {}
-_names: dict[type[Layer], str] = {}
+T = TypeVar("T")
 
 
-class UnknownLayerError(ValueError):
-    """A layer type name (from a file) or class (being saved) that is not registered."""
+class UnknownNameError(ValueError):
+    """A name (from a file or a recipe) or a class (being saved) that is not registered."""
 
 
-@overload
-def register_layer(cls: L, *, name: str | None = None) -> L: ...
+UnknownLayerError = UnknownNameError
+"""The name this error had when only layers were registered."""
 
 
-@overload
-def register_layer(cls: None = None, *, name: str | None = None) -> Callable[[L], L]: ...
-
-
-def register_layer(cls: L | None = None, *, name: str | None = None) -> L | Callable[[L], L]:
-    """Register a `Layer` subclass under ``name`` (its class name by default).
-
-    Use as ``@register_layer``, ``@register_layer(name="...")`` or
-    ``register_layer(cls, name="...")``; returns the class. Registering the same
-    class again, or a redefinition of it (same module and qualified name, as when a
-    notebook cell runs twice), is allowed; another class under a taken name is a
-    ``ValueError``. A class registered under a second name keeps the first for saving
-    and can be loaded under both.
-    """
-    if cls is None:
-        return lambda decorated: register_layer(decorated, name=name)
-    _register(cls, name)
-    return cls
-
-
-def _register(cls: type[Layer], name: str | None) -> None:
-    if not (inspect.isclass(cls) and issubclass(cls, Layer)):
-        raise TypeError(f"register_layer: expected a Layer subclass, got {cls!r}")
-    key = cls.__name__ if name is None else name
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"register_layer: name must be a non-empty string, got {key!r}")
-    taken = _classes.get(key)
-    if taken is not None and taken is not cls and not _same_definition(taken, cls):
-        raise ValueError(
-            f"register_layer: the name {key!r} is taken by {_qualified(taken)}; "
-            f"register {_qualified(cls)} under another, e.g. register_layer(name='mylib.{key}')"
-        )
-    if taken is not None and taken is not cls:
-        _names.pop(taken, None)
-    _classes[key] = cls
-    _names.setdefault(cls, key)
-
-
-def _same_definition(a: type, b: type) -> bool:
-    return (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
-
-
-def _qualified(cls: type) -> str:
+def qualified(cls: type) -> str:
+    """``module.QualifiedName`` of a class: how a class outside tinynet is registered."""
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def layer_class(name: str) -> type[Layer]:
-    """The class registered as ``name``; `UnknownLayerError` says how to register it."""
-    if name not in _classes:
-        _register_builtins()
-    try:
-        return _classes[name]
-    except (KeyError, TypeError):
-        known = ", ".join(sorted(_classes))
-        raise UnknownLayerError(
-            f"unknown layer type {name!r}. If it is a custom layer, import the module that "
-            f"defines it and decorate its class with @tinynet.register_layer (or call "
-            f"tinynet.register_layer(cls, name={name!r})) before loading; on the command line, "
-            f"--import FILE_OR_MODULE imports it. Registered: {known}"
-        ) from None
+def is_builtin(cls: type) -> bool:
+    """Whether ``cls`` is defined inside the tinynet package."""
+    return cls.__module__ == "tinynet" or cls.__module__.startswith("tinynet.")
 
 
-def layer_name(layer: Layer | type[Layer]) -> str:
-    """The name ``layer``'s class is saved under; `UnknownLayerError` if unregistered."""
-    cls = layer if isinstance(layer, type) else type(layer)
-    if cls not in _names:
-        _register_builtins()
-    try:
-        return _names[cls]
-    except KeyError:
-        raise UnknownLayerError(
-            f"layer class {_qualified(cls)} is not registered, so a saved file could not be "
-            f"loaded again; decorate it with @tinynet.register_layer"
-        ) from None
+class Registry(Generic[T]):
+    """A two-way table of names and classes of one ``kind`` (``"layer"``, ``"loss"``).
 
-
-def registered_layers() -> dict[str, type[Layer]]:
-    """A copy of the registry: name -> class."""
-    _register_builtins()
-    return dict(_classes)
-
-
-def _register_builtins() -> None:
-    """Register every concrete layer class defined inside tinynet not registered yet.
-
-    Done on import and again when a lookup misses, so a built-in layer added later
-    (or in a module imported later) needs no list to be kept up to date.
+    A class is saved under its first name (``name_of``) and can be found under every
+    name it was added with (``get``). A redefinition of a class (same module and
+    qualified name, as when a notebook cell runs twice) replaces it for loading, and
+    instances of the old one still save under the name; another class
+    under a taken name is a ``ValueError`` naming both.
     """
-    for cls in _subclasses(Layer):
-        builtin = cls.__module__ == "tinynet" or cls.__module__.startswith("tinynet.")
-        free = cls.__name__ not in _classes  # a user's class registered first keeps its name
-        if builtin and free and not inspect.isabstract(cls) and cls not in _names:
-            _register(cls, None)
 
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._classes: dict[str, type[T]] = {}
+        self._names: dict[type[T], str] = {}
 
-def _subclasses(cls: type[Any]) -> Iterator[type[Layer]]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
+    def add(self, cls: type[T], name: str | None = None, *, primary: bool = False) -> None:
+        """Register ``cls`` under ``name`` (by default its class name if it is tinynet's,
+        else ``module.QualifiedName``); ``primary`` makes it the name ``cls`` is saved under."""
+        key = name if name is not None else cls.__name__ if is_builtin(cls) else qualified(cls)
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{self.kind} name must be a non-empty string, got {key!r}")
+        taken = self._classes.get(key)
+        if taken is not None and qualified(taken) != qualified(cls):
+            raise ValueError(
+                f"two {self.kind} classes claim the name {key!r}: {qualified(taken)} and "
+                f"{qualified(cls)}; give one another name"
+            )
+        self._classes[key] = cls  # a redefinition replaces the old class for loading
+        if primary:
+            self._names[cls] = key
+        else:
+            self._names.setdefault(cls, key)
 
+    def get(self, name: str) -> type[T]:
+        """The class registered as ``name``; `UnknownNameError` lists the known names."""
+        try:
+            return self._classes[name]
+        except (KeyError, TypeError):
+            raise UnknownNameError(
+                f"unknown {self.kind} type {name!r}; a custom {self.kind} is registered when "
+                f"the module defining it is imported (on the command line: --import "
+                f"FILE_OR_MODULE). Known: {', '.join(self.names())}"
+            ) from None
 
-_BUILTIN_MODULES = (tinynet.containers, tinynet.layers)  # imported so that they register
-_register_builtins()
+    def name_of(self, cls: type[T]) -> str:
+        """The name ``cls`` is saved under."""
+        try:
+            return self._names[cls]
+        except KeyError:
+            raise UnknownNameError(
+                f"{self.kind} class {qualified(cls)} is not registered"
+            ) from None
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._classes)
+
+    def items(self) -> dict[str, type[T]]:
+        """A copy of the table: name -> class."""
+        return dict(self._classes)

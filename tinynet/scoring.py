@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
-from tinynet.heads import Head, head_for
+from tinynet.heads import Head, head_for, require_head
 from tinynet.layers.base import Layer
 from tinynet.losses import Loss
 from tinynet.metrics.streaming import Metric, MetricSpec, default_metrics, make_metric
@@ -54,8 +54,10 @@ class Scorer:
             self._unscored = True
             return False
         self.head = head_for(self.model, self.loss, int(outputs.shape[1]))
-        if self.specs is None and self.head.guessed and self.head.columns == 1:
-            self._unscored = True  # one output, loss unknown: a logit or a value? log none
+        if self.head is None:
+            if self.specs:
+                require_head(self.model, self.loss, outputs, "metrics")
+            self._unscored = True  # no head known: no guess, no metrics
             return False
         specs = default_metrics(self.head.task) if self.specs is None else self.specs
         self.metrics = [copy.deepcopy(make_metric(spec, self.head.task)) for spec in specs]

@@ -16,6 +16,7 @@ import inspect
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -256,7 +257,7 @@ def fit(
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    _check_fit_arguments(model, optimizer, epochs, initial_epoch, seed, validation_data)
+    _check_fit_arguments(model, loss, optimizer, epochs, initial_epoch, seed, validation_data)
     if clip_grad_norm is not None and not float(clip_grad_norm) > 0:
         raise ValueError(f"fit: clip_grad_norm must be a number > 0, got {clip_grad_norm!r}")
     if loader is None:
@@ -309,6 +310,7 @@ def fit(
         for callback in all_callbacks:
             callback.on_epoch_begin(run)
         train_epoch(run, all_callbacks)
+        model.head = run.scorer.head or model.head
         logs = epoch_logs(run, lr, validation_data, metrics)
         run.history.record(epoch, logs)
         for callback in all_callbacks:
@@ -320,8 +322,25 @@ def fit(
     return run.history
 
 
+def warn_double_activation(model: Layer, loss: Loss) -> None:
+    """Warn when a model ending in Softmax or Sigmoid trains with a loss that applies its
+    own to what it takes as logits: the probabilities are squashed twice (Keras warns
+    too). Training still runs: it is slow and poorly calibrated, not wrong in form."""
+    squashed, name = model.output_activation(), getattr(loss, "name", None)
+    if squashed is not None and name in ("cross_entropy", "bce_with_logits"):
+        warnings.warn(
+            f"the model ends in {squashed} and trains with {type(loss).__name__}, which "
+            f"applies its own {'softmax' if name == 'cross_entropy' else 'sigmoid'} to "
+            f"what it takes as logits: a double activation. Drop the model's last layer "
+            f"(predict_proba still gives probabilities) or use a loss on probabilities",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _check_fit_arguments(
     model: Layer,
+    loss: Loss,
     optimizer: object,
     epochs: int,
     initial_epoch: object,
@@ -332,6 +351,7 @@ def _check_fit_arguments(
     without a word: each refused by name."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: expected a tinynet Optimizer, got {type(optimizer).__name__}")
+    warn_double_activation(model, loss)
     ours = {id(p) for p in model.parameters()}
     foreign = sum(1 for p in optimizer.params if id(p) not in ours)
     if foreign:

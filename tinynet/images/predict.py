@@ -12,7 +12,7 @@ import numpy as np
 
 from tinynet.containers import first_layer
 from tinynet.datasets.layout import model_layout
-from tinynet.heads import head_for
+from tinynet.heads import require_head
 from tinynet.images.common import SIZE
 from tinynet.images.load import read
 from tinynet.inference import forward_in_batches
@@ -66,9 +66,7 @@ def predict_images(
     shape = image_shape(model) if input_shape is None else input_shape
     x = model_layout(np.concatenate(batches), shape, "predict").astype(model.dtype)
     outputs = forward_in_batches(model, x, batch_size)
-    if outputs.ndim != 2:
-        raise ValueError(f"predict: expected model outputs (N, C), got shape {outputs.shape}")
-    head = head_for(model, loss, int(outputs.shape[1]))
+    head = require_head(model, loss, outputs, "predict")
     probs = head.probabilities(outputs)
     if probs is None or head.task not in ("multiclass", "binary"):
         raise ValueError(

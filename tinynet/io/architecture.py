@@ -31,11 +31,11 @@ from typing import Any
 
 from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
-from tinynet.layers.base import Layer
+from tinynet.layers.base import LAYERS, Layer
 from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
-from tinynet.registry import UnknownLayerError, layer_class, layer_name
+from tinynet.registry import UnknownNameError
 
 MAX_DEPTH = 64
 """Layers nested deeper than this are refused when reading (a hostile file's recursion)."""
@@ -76,7 +76,7 @@ class Budget:
 def describe(layer: Layer, path: str = "model") -> dict[str, Any]:
     """The JSON node of ``layer`` and its sub-layers.
 
-    Raises `UnknownLayerError` for an unregistered class and ``TypeError`` for a
+    Raises `UnknownNameError` for an unregistered class and ``TypeError`` for a
     ``config()`` that is not a JSON object, naming the layer's position (``path``).
     """
     config = layer.config()
@@ -91,7 +91,7 @@ def describe(layer: Layer, path: str = "model") -> dict[str, Any]:
         for name, child in layer.named_children()
     ]
     return {
-        "type": layer_name(layer),
+        "type": LAYERS.name_of(type(layer)),
         "config": config,
         "training": layer.training,
         "children": children,
@@ -113,8 +113,8 @@ def rebuild(
         raise ModelFormatError(f"{path}: layers nested deeper than {MAX_DEPTH}")
     kind, config, children, training = _fields(node, path)
     try:
-        cls = layer_class(kind)
-    except UnknownLayerError as error:
+        cls = LAYERS.get(kind)
+    except UnknownNameError as error:
         raise ModelFormatError(f"{path}: {error}") from None
     if budget is not None:
         sized = _SIZED_BY_CONFIG.get(cls)

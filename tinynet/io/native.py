@@ -12,6 +12,7 @@ and the JSON header::
     {"format": "tinynet", "format_version": 1, "tinynet_version": "0.1.0",
      "dtype": "float32",               # of every parameter (null if it has none)
      "model": {...},                   # see tinynet.io.architecture
+     "head": null | {"task": "multiclass", "link": "softmax", "columns": 10},
      "optimizer": null | {"type": "tinynet.optim.adam.Adam",
                           "param_groups": [{"lr": ..., "initial_lr": ...,
                                             "params": [0, 1, ...]}, ...],
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from tinynet.atomic import atomic_write
+from tinynet.heads import Head
 from tinynet.io.architecture import Budget, describe, rebuild
 from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
@@ -115,6 +117,7 @@ def save(
         "tinynet_version": __version__,
         "dtype": _common_dtype(model),
         "model": describe(model),
+        "head": None if model.head is None else model.head.to_dict(),
         "optimizer": None,
         "metadata": _checked_metadata(metadata),
     }
@@ -283,6 +286,11 @@ def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
     for name, _ in model.named_parameters():
         _check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
     model.load_state_dict(arrays, strict=False, casting="equiv")
+    if header.get("head") is not None:
+        try:
+            model.head = Head.from_dict(header["head"])
+        except ValueError as error:
+            raise ModelFormatError(f"{reader.source}: {error}") from None
     return model
 
 

@@ -27,8 +27,7 @@ brings onnxruntime), imported only when these functions are called.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -79,7 +78,7 @@ def to_onnx(
         )
     shape = _input_shape(model, input_shape)
     dtype = model.dtype
-    with _inference(model):
+    with model.probing():
         graph = OnnxGraph(opset, np.zeros((1, *shape), dtype), INPUT_NAME, OUTPUT_NAME)
         out_shape = graph.set_output(graph.convert(model, INPUT_NAME))[1:]
     helper = onnx.helper
@@ -133,16 +132,3 @@ def _input_shape(model: Layer, input_shape: Sequence[int] | None) -> tuple[int, 
             f"(no batch axis), got {input_shape!r}"
         )
     return tuple(int(d) for d in shape)
-
-
-@contextmanager
-def _inference(model: Layer) -> Iterator[None]:
-    """Run the block with ``model`` in inference mode, then put back every layer's mode
-    and the attributes forward rebinds (its cache): exporting changes nothing."""
-    snapshot = [(layer, dict(vars(layer))) for layer in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for layer, attributes in snapshot:
-            vars(layer).update(attributes)

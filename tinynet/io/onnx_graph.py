@@ -180,7 +180,7 @@ class OnnxGraph:
                     f"export_onnx: the ONNX converter of {self._path} ({_short(layer)}) must "
                     f"return the name of a value in the graph, got {y!r}"
                 )
-            self._samples[y] = layer.forward(self._samples[x].copy())
+            self._samples[y] = layer(self._samples[x].copy())
         finally:
             self._prefix, self._path = outer
         return y

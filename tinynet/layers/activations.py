@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from typing import Any
 
 import numpy as np
 
@@ -40,9 +39,12 @@ class Activation(Layer):
     def derivative(self, grad_y: FloatArray, saved: FloatArray) -> FloatArray:
         """dLoss/dx from dLoss/dy and the saved input or output."""
 
+    def check_input(self, x: FloatArray) -> None:
+        """A float array of any shape."""
+        validation.float_array(self, x)
+
     def forward(self, x: FloatArray) -> FloatArray:
         """Apply the activation to a float batch of any shape."""
-        validation.float_array(self, x)
         y = self.function(x)
         if self.training:
             self._saved = y if self.saves_output else x
@@ -63,13 +65,11 @@ class ReLU(Activation):
 
     ``inplace=True`` (PyTorch's flag) writes the output over the input instead of
     allocating a new array: for a (10000, 128) batch that saves 5 MB of fresh memory
-    per call, a large share of an inference pass. It pays right after a `Dense` (whose
-    output no one keeps). Containers refuse it where it would corrupt an array still
-    needed (after an activation that keeps its output, or a view of it; first in a
-    `Residual` block or in one of several `Parallel` branches), and a `Sequential` gives
-    it a copy where it would receive the caller's input (first, or after `Flatten`), so
-    no model changes its caller's batch (see `tinynet.containers`). Called on its own,
-    ``ReLU(inplace=True)(x)`` does write over ``x``.
+    per call, a large share of an inference pass. It is right anywhere: it changes only
+    values whose gradient is zero, and a container gives it a copy where it would
+    receive an array someone else reads (the caller's batch, a skip path's), see
+    `tinynet.containers`. Called on its own, ``ReLU(inplace=True)(x)`` does write over
+    ``x``.
     """
 
     def __init__(self, inplace: bool = False) -> None:
@@ -86,9 +86,6 @@ class ReLU(Activation):
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
-
-    def config(self) -> dict[str, Any]:
-        return {"inplace": True} if self.inplace else {}
 
 
 class LeakyReLU(Activation):
@@ -118,9 +115,6 @@ class LeakyReLU(Activation):
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
-    def config(self) -> dict[str, Any]:
-        return {"negative_slope": self.negative_slope}
-
 
 class Sigmoid(Activation):
     """The logistic function, computed without overflow for large |x|."""
@@ -130,6 +124,9 @@ class Sigmoid(Activation):
 
     def derivative(self, grad_y: FloatArray, saved: FloatArray) -> FloatArray:
         return grad_y * saved * (1 - saved)
+
+    def output_activation(self) -> str | None:
+        return "sigmoid"
 
 
 class Tanh(Activation):
@@ -179,8 +176,8 @@ class Softmax(Activation):
     def extra_repr(self) -> str:
         return "" if self.axis == -1 else f"axis={self.axis}"
 
-    def config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
+    def output_activation(self) -> str | None:
+        return "softmax" if self.axis in (-1, 1) else None
 
 
 class SiLU(Activation):
@@ -278,6 +275,3 @@ class GELU(Activation):
 
     def extra_repr(self) -> str:
         return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
-
-    def config(self) -> dict[str, Any]:
-        return {"approximate": self.approximate}

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar, overload
 
 import numpy as np
 
+from tinynet.heads import Head
 from tinynet.parameter import Parameter, cast
+from tinynet.registry import Registry
 from tinynet.state_dict import ArraySpec, Casting, IncompatibleKeys, require_fit
 from tinynet.typing import Array, DTypeLike, FloatArray
+from tinynet.validation import describe
 
 L = TypeVar("L", bound="Layer")
 T = TypeVar("T")
@@ -38,16 +43,20 @@ class Layer(ABC):
     buffer_names: ClassVar[tuple[str, ...]] = ()
     """Attributes holding non-trainable state arrays (BatchNorm's running statistics):
     saved and loaded with the parameters, updated in place, never by an optimizer."""
+    head: Head | None = None
+    """What the outputs (N, C) mean (`tinynet.heads.Head`): recorded by ``fit``, saved
+    and loaded with the model, read by ``predict`` and ``evaluate``."""
     inplace: bool = False
-    """Whether ``forward`` writes its output over its input (``ReLU(inplace=True)``)."""
-    saves_output: bool = False
-    """Whether ``backward`` reads the array ``forward`` returned: an in-place layer after
-    this one would overwrite it. Containers refuse that combination."""
-    aliases_input: bool = False
-    """Whether the array ``forward`` returns may share memory with its input: a view
-    (`Flatten`) or the input itself (`Dropout` in inference mode). An in-place layer
-    after it writes into that input; a `Sequential` copies it first where that input is
-    the caller's (see `tinynet.containers`)."""
+    """Whether ``forward`` may write its output over its input (``ReLU(inplace=True)``):
+    a container then hands it a copy where its input is an array someone else reads
+    (see `tinynet.containers`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register every subclass as it is defined, so a file can name it (`LAYERS`);
+        a class whose name starts with ``_`` is private and not registered."""
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            LAYERS.add(cls)
 
     def __init__(self) -> None:
         self.training = True
@@ -71,8 +80,42 @@ class Layer(ABC):
         self.backward(grad_y)
 
     def __call__(self, x: FloatArray) -> FloatArray:
-        """Same as ``forward(x)``."""
+        """``forward(x)`` after ``check_input(x)``: how a user calls a layer. Containers
+        check each child's input once per sample shape, then call ``forward`` alone."""
+        self.check_input(x)
         return self.forward(x)
+
+    def check_input(self, x: FloatArray) -> None:
+        """Raise if ``x`` is not an input this layer takes, naming what it expected.
+
+        The default asks for a NumPy array with a batch axis; layers with size or dtype
+        rules override it. ``forward`` itself checks nothing, so a network's layers pay
+        for no checks once a container has seen a batch of the shape pass.
+        """
+        if not isinstance(x, np.ndarray) or x.ndim == 0:
+            name = repr(self).split("\n")[0].rstrip("(")
+            raise TypeError(
+                f"{name}: expected input to be a numpy array (N, ...), got {describe(x)}"
+            )
+
+    def output_activation(self) -> str | None:
+        """``"softmax"`` or ``"sigmoid"`` if this layer's outputs are probabilities
+        already (it is, or ends in, that activation), else ``None``: logits or values."""
+        return None
+
+    @contextmanager
+    def probing(self) -> Iterator[None]:
+        """Run forwards in inference mode, then restore every attribute of every layer
+        (caches, modes): a summary or a shape probe between a forward and its backward
+        leaves the backward as it was."""
+        snapshot = [(layer, dict(vars(layer))) for layer in self.modules()]
+        self.eval()
+        try:
+            yield
+        finally:
+            for layer, attributes in snapshot:
+                vars(layer).clear()
+                vars(layer).update(attributes)
 
     # --- structure -------------------------------------------------------------------
 
@@ -237,8 +280,9 @@ class Layer(ABC):
 
     def config(self) -> dict[str, Any]:
         """Keyword arguments that rebuild this layer (weights and sub-layers aside), as JSON
-        values. Override when ``__init__`` takes any."""
-        return {}
+        values. By default read from the constructor's signature and the attributes of
+        the same names (`constructor_config`); override for arguments not kept so."""
+        return constructor_config(self)
 
     @classmethod
     def from_config(cls: type[L], config: dict[str, Any], children: list[Layer]) -> L:
@@ -252,3 +296,92 @@ class Layer(ABC):
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
+
+
+LAYERS: Registry[Layer] = Registry("layer")
+"""Every `Layer` subclass by the name saved files use: tinynet's own by class name
+(``"Dense"``), others by ``module.QualifiedName`` (``"my_layers.Scale"``)."""
+
+_JSON_SCALARS = (bool, int, float, str, type(None))
+
+
+def constructor_config(layer: Layer) -> dict[str, Any]:
+    """``layer``'s constructor arguments, read from its attributes of the same names.
+
+    As scikit-learn's ``get_params``: for each named argument of ``type(layer).__init__``
+    the attribute of that name, as a JSON value (tuples become lists). Arguments it does
+    not keep are left out when they have a default (the default rebuilds it); sub-layers
+    are rebuilt from the children, not the config. ``TypeError`` names a required
+    argument the layer does not keep, or a kept value that is not JSON.
+    """
+    config: dict[str, Any] = {}
+    for name, arg in inspect.signature(type(layer).__init__).parameters.items():
+        if name == "self" or arg.kind in (arg.VAR_POSITIONAL, arg.VAR_KEYWORD):
+            continue
+        value = getattr(layer, name, arg.default)
+        if value is arg.empty:
+            raise TypeError(
+                f"{type(layer).__name__}: cannot tell its argument {name!r} to save it; keep "
+                f"it as self.{name} in __init__, or write a config() method"
+            )
+        if isinstance(value, Layer) or (
+            isinstance(value, (list, tuple)) and value and isinstance(value[0], Layer)
+        ):
+            continue
+        json_value = _as_json(value)
+        if json_value is None and value is not None:
+            if value is arg.default:
+                continue  # a non-JSON default (an rng, an init function) rebuilds itself
+            raise TypeError(
+                f"{type(layer).__name__}: its argument {name!r} is {value!r}, not a JSON "
+                f"value a file can hold; write a config() method"
+            )
+        if arg.default is arg.empty or json_value != _as_json(arg.default):
+            config[name] = json_value
+    return config
+
+
+def _as_json(value: object) -> Any:
+    """``value`` as JSON (tuples as lists, NumPy scalars as Python ones, dtypes by
+    name), or ``None``."""
+    if isinstance(value, type) and issubclass(value, np.generic):
+        value = np.dtype(value)
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_as_json(item) for item in value]
+        ok = all(j is not None or i is None for i, j in zip(value, items, strict=True))
+        return items if ok else None
+    return None
+
+
+@overload
+def register_layer(cls: type[L], *, name: str | None = None) -> type[L]: ...
+
+
+@overload
+def register_layer(
+    cls: None = None, *, name: str | None = None
+) -> Callable[[type[L]], type[L]]: ...
+
+
+def register_layer(
+    cls: type[L] | None = None, *, name: str | None = None
+) -> type[L] | Callable[[type[L]], type[L]]:
+    """Save ``cls`` under ``name`` (it can still be loaded under its default name).
+
+    Every `Layer` subclass is registered when defined, so this is needed only to choose
+    the name files use: ``@register_layer(name="mylib.Scale")``. Use as a decorator, with
+    or without arguments, or as ``register_layer(cls, name=...)``; returns the class.
+    """
+    if cls is None:
+        return lambda decorated: register_layer(decorated, name=name)
+    if not (inspect.isclass(cls) and issubclass(cls, Layer)):
+        raise TypeError(f"register_layer: expected a Layer subclass, got {cls!r}")
+    if name is not None:
+        LAYERS.add(cls, name, primary=True)
+    return cls

@@ -25,7 +25,8 @@ class _Products(NamedTuple):
 class Dense(Layer):
     """Fully connected layer: ``y = x @ weight + bias`` (PyTorch's ``Linear``).
 
-    Shapes: x (N, in_features) -> y (N, out_features); ``weight`` is
+    Shapes: x (N, ..., in_features) -> y (N, ..., out_features), as PyTorch's (a
+    sequence (N, T, in) maps each step); ``weight`` is
     (in_features, out_features) (the transpose of PyTorch's), ``bias`` is
     (out_features,). dtype: ``dtype`` (float32 by default); the input must match it.
 
@@ -54,11 +55,8 @@ class Dense(Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Dense: {name} must be a positive integer, got {value!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = validation.positive_int("Dense", "in_features", in_features)
+        self.out_features = validation.positive_int("Dense", "out_features", out_features)
         generator = initializers.make_rng(rng, seed)
         shape = (self.in_features, self.out_features)
         self.weight = Parameter(initializers.get(init)(shape, generator, dtype))
@@ -69,9 +67,17 @@ class Dense(Layer):
         self._x: FloatArray | None = None
         self._kept: _Products | None = None
 
+    def check_input(self, x: FloatArray) -> None:
+        """A float array (N, ..., in_features) of the weight's dtype."""
+        validation.float_array(self, x, last=self.in_features, dtype=self.weight.dtype)
+        if x.ndim < 2:
+            raise ValueError(
+                f"{self!r}: expected input of shape (N, ..., {self.in_features}), got shape "
+                f"{x.shape}"
+            )
+
     def forward(self, x: FloatArray) -> FloatArray:
-        """x (N, in_features) -> x @ weight + bias, (N, out_features), same dtype."""
-        validation.float_array(self, x, ndim=2, last=self.in_features, dtype=self.weight.dtype)
+        """x (N, ..., in_features) -> x @ weight + bias, (N, ..., out_features), same dtype."""
         y = x @ self.weight.data
         if self.bias is not None:
             y += self.bias.data
@@ -79,7 +85,8 @@ class Dense(Layer):
         return y
 
     def backward(self, grad_y: FloatArray) -> FloatArray:
-        """grad_y (N, out_features) -> grad_x (N, in_features); accumulates weight/bias grads."""
+        """grad_y (N, ..., out_features) -> grad_x (N, ..., in_features); accumulates
+        weight/bias grads."""
         self.backward_params(grad_y)
         grad_x: FloatArray = grad_y @ self.weight.data.T
         return grad_x
@@ -87,9 +94,11 @@ class Dense(Layer):
     def backward_params(self, grad_y: FloatArray) -> None:
         """Accumulate ``weight.grad += x.T @ grad_y`` and ``bias.grad += sum(grad_y)``."""
         x = self.saved(self._x)
-        shape = (x.shape[0], self.out_features)
+        shape = (*x.shape[:-1], self.out_features)
         validation.same_shape(self, grad_y, shape, "grad_y", dtype=x.dtype)
         self._x = None  # consumed: one backward per forward
+        if x.ndim > 2:  # the steps of a sequence are rows of one product
+            x, grad_y = x.reshape(-1, self.in_features), grad_y.reshape(-1, self.out_features)
         products = self._products(x)
         self.weight.grad += np.matmul(x.T, grad_y, out=products.weight)
         if self.bias is not None:

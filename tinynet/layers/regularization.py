@@ -18,10 +18,8 @@ class Dropout(Layer):
     The scaling ("inverted dropout", as in PyTorch and Keras) keeps the expected
     activation unchanged, so in inference mode the layer is the identity. Masks are
     drawn from ``rng`` (or a generator seeded with ``seed``). Shapes: any, unchanged.
-    In inference mode it returns its input itself (``aliases_input``).
+    In inference mode it returns its input itself.
     """
-
-    aliases_input = True
 
     def __init__(
         self, p: float = 0.5, *, rng: np.random.Generator | None = None, seed: int | None = None

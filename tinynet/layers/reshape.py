@@ -19,9 +19,7 @@ from tinynet.typing import FloatArray, Shape
 class _Reshaping(Layer):
     """Base of the shape-only layers: ``forward`` reshapes to ``target(x.shape)``,
     ``backward`` reshapes the gradient back to the input's shape. The output is a view
-    of the input where possible: ``aliases_input``."""
-
-    aliases_input = True
+    of the input where possible."""
 
     def __init__(self) -> None:
         super().__init__()
