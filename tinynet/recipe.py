@@ -21,7 +21,8 @@ from tinynet.datasets.catalog import dataset_info
 from tinynet.heads import loss_targets
 from tinynet.inference import as_model_input, evaluate
 from tinynet.layers.base import Layer
-from tinynet.optim.registry import OPTIMIZERS, SCHEDULES, keyword_arguments
+from tinynet.optim.optimizer import OPTIMIZERS
+from tinynet.optim.registry import SCHEDULES, keyword_arguments
 from tinynet.optim.schedules import LRScheduler
 from tinynet.train import Callback, History, fit
 from tinynet.typing import Array, FloatArray
@@ -31,7 +32,7 @@ def check_arguments(recipe: Recipe) -> None:
     """Each of ``loss_args``, ``optimizer_args`` and ``schedule_args`` names only
     arguments its class takes and every one it needs: a ``ValueError`` naming the field
     when the recipe is made, not a ``KeyError``/``TypeError`` in the first epoch."""
-    loss, optimizer = losses.LOSSES.get(recipe.loss), OPTIMIZERS[recipe.optimizer]
+    loss, optimizer = losses.LOSSES.get(recipe.loss), OPTIMIZERS.get(recipe.optimizer)
     schedule = SCHEDULES[recipe.schedule]
     fields: list[tuple[str, str, Mapping[str, Any], tuple[set[str], set[str]]]] = [
         ("loss_args", f"loss {recipe.loss!r}", recipe.loss_args, keyword_arguments(loss, set())),
@@ -73,7 +74,8 @@ class Recipe:
     - ``loss`` (a name in `tinynet.losses.LOSSES`) with ``loss_args``, e.g.
       ``{"label_smoothing": 0.1}``;
       ``targets="one_hot"`` feeds one-hot rows instead of labels (a quadratic cost).
-    - ``optimizer`` (a key of `OPTIMIZERS`) with ``optimizer_args`` (``lr``...).
+    - ``optimizer`` (a name in `tinynet.optim.OPTIMIZERS`: ``"adam"``...) with
+      ``optimizer_args`` (``lr``...).
     - ``schedule``: ``"constant"``, ``"step"`` (``step_size``, ``gamma``), ``"cosine"``
       (``eta_min``) over all epochs, ``"warmup_cosine"`` (a linear warm-up over
       ``warmup`` epochs (may be fractional) from ``start_factor``, then cosine to
@@ -113,7 +115,7 @@ class Recipe:
         dataset_info(self.dataset)  # a ValueError naming the known datasets
         choices = {
             "loss": (self.loss, tuple(losses.LOSSES.names())),
-            "optimizer": (self.optimizer, tuple(OPTIMIZERS)),
+            "optimizer": (self.optimizer, tuple(OPTIMIZERS.names())),
             "schedule": (self.schedule, tuple(SCHEDULES)),
             "schedule_per": (self.schedule_per, ("epoch", "batch")),
             "targets": (self.targets, ("labels", "one_hot")),
@@ -143,7 +145,7 @@ class Recipe:
 
     def make_optimizer(self, model: Layer) -> optim.Optimizer:
         """The optimizer over ``model.parameters()``."""
-        return OPTIMIZERS[self.optimizer](model.parameters(), **self.optimizer_args)
+        return OPTIMIZERS.get(self.optimizer)(model.parameters(), **self.optimizer_args)
 
     def make_scheduler(
         self, optimizer: optim.Optimizer, batches: int

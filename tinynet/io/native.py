@@ -51,6 +51,7 @@ from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
 from tinynet.optim.registry import optimizer_class
 from tinynet.parameter import Parameter
+from tinynet.registry import UnknownNameError
 from tinynet.state_dict import ArraySpec, find_mismatch
 from tinynet.typing import Array
 from tinynet.validation import is_integer
@@ -388,10 +389,8 @@ def _optimizer_class(name: object, where: str) -> type[Optimizer]:
     """The imported `Optimizer` subclass called ``name`` (module.qualname); never imports."""
     try:
         return optimizer_class(name)
-    except KeyError:
-        raise ModelFormatError(
-            f"{where}: unknown optimizer type {name!r}; import the module defining it first"
-        ) from None
+    except UnknownNameError as error:
+        raise ModelFormatError(f"{where}: {error}") from None
 
 
 def _optimizer_state(

@@ -1,12 +1,13 @@
 """Optimizers (``torch.optim`` update rules), learning-rate schedules, gradient clipping.
 
-`OPTIMIZERS` and `SCHEDULES` are the one table of each by name (`tinynet.optim.registry`).
+`OPTIMIZERS` and `SCHEDULES` are the one table of each by name (`tinynet.optim.registry`);
+an `Optimizer` subclass registers itself when defined.
 """
 
 from tinynet.optim.adam import Adam, AdamW
 from tinynet.optim.clip import clip_grad_norm_, clip_grad_value_
-from tinynet.optim.optimizer import Optimizer, Setting
-from tinynet.optim.registry import OPTIMIZERS, SCHEDULES, ScheduleMaker, optimizer_class
+from tinynet.optim.optimizer import OPTIMIZERS, Optimizer, Setting
+from tinynet.optim.registry import SCHEDULES, ScheduleMaker, optimizer_class
 from tinynet.optim.rmsprop import RMSProp, RMSprop
 from tinynet.optim.schedules import (
     CosineAnnealingLR,

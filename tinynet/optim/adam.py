@@ -37,6 +37,7 @@ class Adam(Optimizer):
     the same value with one pass less over the vectors.
     """
 
+    name = "adam"
     decoupled_weight_decay = False
 
     settings: ClassVar[Mapping[str, Setting]] = {
@@ -89,6 +90,7 @@ class AdamW(Adam):
     Default ``weight_decay=0.01``, as ``torch.optim.AdamW``.
     """
 
+    name = "adamw"
     decoupled_weight_decay = True
 
     settings: ClassVar[Mapping[str, Setting]] = {**Adam.settings, "weight_decay": Setting(1e-2)}

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tinynet.parameter import Parameter, Span, pack
+from tinynet.registry import Registry
 from tinynet.typing import FloatArray
 from tinynet.validation import is_integer, number, short
 
@@ -53,6 +54,11 @@ def one_of(choices: tuple[str, ...]) -> Check:
 
     return check
 
+
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
+"""Every `Optimizer` subclass by name: tinynet's by their recipe names (``"sgd"``,
+``"momentum"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``), others by
+``module.QualifiedName``; each registers itself when defined."""
 
 GROUP_KEYS = ("params", "initial_lr")
 """Keys of a parameter group besides the rule's settings (``initial_lr``: schedules')."""
@@ -100,9 +106,15 @@ class Optimizer(ABC):
     """
 
     settings: ClassVar[Mapping[str, Setting]] = {"lr": Setting(1e-3)}
+    name: ClassVar[str | None] = None
+    """The name recipes use (``"adam"``); ``None``: ``module.QualifiedName``."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register the subclass in `OPTIMIZERS` (names starting with ``_`` are private)
+        and give it the signature of its ``settings``."""
         super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            OPTIMIZERS.add(cls, cls.__dict__.get("name"), primary=True)
         if cls.__init__ is Optimizer.__init__:  # else its own __init__ has the signature
             setattr(cls, "__signature__", signature(cls.settings))  # noqa: B010
 

@@ -1,8 +1,9 @@
 """The names of tinynet's optimizers and learning-rate schedules: one table of each.
 
-`OPTIMIZERS` maps the names a recipe uses (``"adam"``...) to classes, and
-`optimizer_class` finds any imported `Optimizer` subclass by ``"module.QualName"`` too
-(how model files name them). `SCHEDULES` maps a recipe's schedule names to a
+`OPTIMIZERS` (a `tinynet.registry.Registry`, as layers' and losses') holds every
+`Optimizer` subclass by the name recipes use (``"adam"``...), each registered when its
+class is defined; `optimizer_class` finds one by ``module.QualifiedName`` too (how
+model files name them). `SCHEDULES` maps a recipe's schedule names to a
 `ScheduleMaker`, which makes the schedule for a run of a given length and knows which
 arguments it takes. `tinynet.recipe` and `tinynet.io.native` read these tables; no
 other module lists the names.
@@ -12,13 +13,11 @@ from __future__ import annotations
 
 import bisect
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tinynet.optim.adam import Adam, AdamW
-from tinynet.optim.optimizer import Optimizer
-from tinynet.optim.rmsprop import RMSProp
+from tinynet.optim.optimizer import OPTIMIZERS, Optimizer
 from tinynet.optim.schedules import (
     CosineAnnealingLR,
     LambdaLR,
@@ -29,38 +28,19 @@ from tinynet.optim.schedules import (
     SequentialLR,
     StepLR,
 )
-from tinynet.optim.sgd import SGD, Momentum
+from tinynet.registry import qualified
 from tinynet.validation import number
-
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "adam": Adam,
-    "adamw": AdamW,
-    "rmsprop": RMSProp,
-}
-"""The built-in optimizers by their recipe names."""
 
 
 def optimizer_class(name: object) -> type[Optimizer]:
-    """The optimizer class called ``name``: a key of `OPTIMIZERS`, or the
-    ``"module.QualName"`` of any `Optimizer` subclass already imported (nothing is
-    imported). ``KeyError`` naming the recipe names otherwise."""
-    if isinstance(name, str) and name in OPTIMIZERS:
-        return OPTIMIZERS[name]
-    for cls in _subclasses(Optimizer):
-        if name == f"{cls.__module__}.{cls.__qualname__}":
+    """The `Optimizer` subclass registered as ``name`` in `OPTIMIZERS` (``"adam"``, a
+    custom ``"my_module.Lion"``), or whose ``module.QualifiedName`` it is (how model
+    files name tinynet's: ``"tinynet.optim.adam.Adam"``); nothing is imported.
+    `UnknownNameError` (a ``ValueError``) listing the known names otherwise."""
+    for cls in OPTIMIZERS.items().values():
+        if name == qualified(cls):
             return cls
-    raise KeyError(
-        f"unknown optimizer {name!r}: expected one of {sorted(OPTIMIZERS)} or the "
-        f"module.QualName of an imported Optimizer subclass"
-    )
-
-
-def _subclasses(cls: type[Any]) -> Iterator[type[Optimizer]]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
+    return OPTIMIZERS.get(name if isinstance(name, str) else repr(name))
 
 
 def keyword_arguments(target: Callable[..., Any], skip: set[str]) -> tuple[set[str], set[str]]:

@@ -23,6 +23,7 @@ class RMSProp(Optimizer):
     p = p - lr * g / d                            otherwise
     """
 
+    name = "rmsprop"
     settings: ClassVar[Mapping[str, Setting]] = {
         "lr": Setting(1e-2),
         "alpha": Setting(0.99, between(0.0, 1.0)),

@@ -34,6 +34,7 @@ class SGD(Optimizer):
     every later buffer larger by ``mu**t * g_1``.
     """
 
+    name = "sgd"
     settings: ClassVar[Mapping[str, Setting]] = {
         "lr": Setting(0.01),
         "momentum": Setting(0.0),
@@ -92,4 +93,5 @@ class SGD(Optimizer):
 class Momentum(SGD):
     """SGD with momentum 0.9 by default: ``Momentum(params, lr)``; see `SGD`."""
 
+    name = "momentum"
     settings: ClassVar[Mapping[str, Setting]] = {**SGD.settings, "momentum": Setting(0.9)}
