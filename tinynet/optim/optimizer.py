@@ -71,7 +71,8 @@ class Optimizer(ABC):
     `Setting`, PyTorch's names: ``lr``, ``momentum``, ``betas``...), names its
     per-parameter buffers in `state_names` (``momentum_buffer``, ``exp_avg``...), and
     writes ``update``, which sees one vector of parameters, one of gradients and one
-    per state buffer. Updates follow ``torch.optim`` formula for formula, so runs can
+    per state buffer; it is registered in `OPTIMIZERS` when defined (under its ``name``,
+    which recipes use). Updates follow ``torch.optim`` formula for formula, so runs can
     be compared number for number.
 
     **Parameter groups, as PyTorch's.** ``params`` is an iterable of Parameters or of
