@@ -15,6 +15,10 @@ import numpy as np
 import pytest
 
 import tinynet
+import tinynet.layers.attention
+import tinynet.layers.embedding
+import tinynet.layers.layernorm
+import tinynet.layers.recurrent
 from tinynet import (
     BatchNorm1d,
     BatchNorm2d,
@@ -31,7 +35,6 @@ from tinynet.datasets import IdxFormatError, load_idx_folder, read_idx, write_id
 from tinynet.datasets.idx import decode_idx
 from tinynet.images import ImageFormatError, load_image, load_images
 from tinynet.io import ModelFormatError, load, load_full
-from tinynet.io.architecture import _SIZED_BY_CONFIG
 from tinynet.layers.base import register_layer
 from tinynet.typing import FloatArray
 
@@ -244,7 +247,9 @@ def test_an_architecture_larger_than_its_arrays(saved: Path, tmp_path: Path) -> 
         header["model"]["children"][0]["config"]["in_features"] = 10**6
 
     path = with_header(saved, grow, tmp_path / "big.npz")
-    with pytest.raises(ModelFormatError, match=r"model.0: Dense\(.*\) needs 4000004 parameter"):
+    with pytest.raises(
+        ModelFormatError, match=r"model.0: Dense\(.*\) would allocate 4000000 more parameter"
+    ):
         load(path)
 
 
@@ -265,13 +270,24 @@ def test_a_missing_bias_still_gets_the_detailed_message(saved: Path, tmp_path: P
         BatchNorm2d(3),
         Conv2d(3, 8, 5),
         Conv2d(2, 4, (3, 1), bias=False),
+        tinynet.layers.embedding.Embedding(7, 3),
+        tinynet.layers.embedding.PositionalEmbedding(5, 3),
+        tinynet.layers.layernorm.LayerNorm(4),
+        tinynet.layers.recurrent.LSTM(3, 4, num_layers=2),
+        tinynet.layers.recurrent.GRU(3, 2, bias=False),
+        tinynet.layers.recurrent.RNN(2, 3),
+        tinynet.layers.attention.MultiheadAttention(4, 2),
     ],
 )
-def test_the_config_sizes_match_the_layers_built(layer: Layer) -> None:
-    """`Budget` sizes these from their configs: the numbers must be what they allocate."""
-    sized = _SIZED_BY_CONFIG[type(layer)]
-    built = sum(p.size for p in layer.parameters()) + sum(b.size for _, b in layer.named_buffers())
-    assert sized(layer.config()) == built
+def test_built_in_layers_reserve_every_array_before_allocating_it(layer: Layer) -> None:
+    """Loading bounds a file's layers by what `tinynet.init` reserves while they are
+    built: each built-in layer must reserve exactly what it allocates."""
+    reserved: list[int] = []
+    with tinynet.init.budget(reserved.append):
+        rebuilt = type(layer).from_config(layer.config(), [])
+    built = sum(p.size for p in rebuilt.parameters())
+    built += sum(b.size for _, b in rebuilt.named_buffers())
+    assert sum(reserved) == built
 
 
 # --- IDX ---------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_a_loss_given_overrides_the_recorded_head() -> None:
 def test_a_corrupt_recorded_head_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="head: unknown task"):
         Head.from_dict({"task": "poetry", "link": None, "columns": 1})
-    with pytest.raises(ValueError, match="columns must be a positive int"):
+    with pytest.raises(ValueError, match="columns must be a positive integer"):
         Head.from_dict({"task": "binary", "link": "sigmoid", "columns": True})
 
 

@@ -39,6 +39,7 @@ import numpy as np
 from tinynet.functional import sigmoid, softmax
 from tinynet.losses import Loss
 from tinynet.typing import Array, DTypeLike, FloatArray
+from tinynet.validation import positive_int
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
 LOSS_OF_TASK = {
@@ -91,8 +92,7 @@ class Head:
         task, link, columns = value["task"], value["link"], value["columns"]
         if task not in TASKS or link not in (None, "softmax", "sigmoid"):
             raise ValueError(f"head: unknown task or link in {value!r}")
-        if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-            raise ValueError(f"head: columns must be a positive int, got {columns!r}")
+        positive_int("head", "columns", columns)
         return cls(task, link, columns)
 
     @property
@@ -177,8 +177,7 @@ def head_for(model: Model, loss: Loss | str | None, columns: int) -> Head | None
     """The `Head` of ``model``'s outputs with ``columns`` columns, by the table above:
     from ``loss`` (a `Loss` or recipe loss name) if given, else ``model.head``, else
     what the last layer says (`Softmax`, one `Sigmoid`); ``None`` when nothing tells."""
-    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"expected a positive number of output columns, got {columns!r}")
+    positive_int("head_for", "columns", columns)
     name = loss_name(loss)
     if name is None and model.head is not None and model.head.columns == columns:
         return model.head

@@ -15,10 +15,11 @@ A file's architecture is checked against its arrays *before* layers allocate the
 (without it, a 500-byte file naming ``Dense(16384, 16384)`` filled 1 GiB with random
 weights before finding no weights to load). `rebuild` takes a `Budget`, the number of
 elements the file's arrays hold, and each layer's parameters and buffers are charged
-against it: a built-in layer whose arrays grow with its config (`Dense`,
-`BatchNorm1d`) is sized from the config before it is constructed, any other layer right
-after (parameter-free built-ins allocate nothing; a custom layer's constructor is code
-you registered, and can overshoot by its own arrays only). A file can so never make
+against it: built-in layers allocate through `tinynet.init`, which reserves each array
+before it exists (`tinynet.init.budget`), so the constructor refuses a size the file
+cannot back before allocating it; what a custom layer allocates otherwise is charged
+right after (its constructor is code you imported, and can overshoot by its own arrays
+only). A file can so never make
 `rebuild` allocate more parameter and buffer elements than it holds (plus `SLACK`),
 nor build more than `MAX_LAYERS` layers.
 """
@@ -26,15 +27,12 @@ nor build more than `MAX_LAYERS` layers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
+from tinynet import init as initializers
 from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
 from tinynet.layers.base import LAYERS, Layer
-from tinynet.layers.conv import Conv2d
-from tinynet.layers.dense import Dense
-from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
 from tinynet.registry import UnknownNameError
 
 MAX_DEPTH = 64
@@ -65,9 +63,9 @@ class Budget:
             raise ModelFormatError(f"{path}: the file describes more than {MAX_LAYERS} layers")
         if elements > self.elements:
             raise ModelFormatError(
-                f"{path}: {what} needs {elements} parameter and buffer elements; with the "
-                f"layers before it, more than the {self.held} the file's arrays hold: the "
-                f"architecture does not fit the weights"
+                f"{path}: {what} would allocate {elements} more parameter and buffer "
+                f"elements; with those before them, more than the {self.held} the file's "
+                f"arrays hold: the architecture does not fit the weights"
             )
         self.elements -= elements
         self.layers -= layers
@@ -116,60 +114,35 @@ def rebuild(
         cls = LAYERS.get(kind)
     except UnknownNameError as error:
         raise ModelFormatError(f"{path}: {error}") from None
+    what = f"{kind}({short_repr(config, 200)})"
     if budget is not None:
-        sized = _SIZED_BY_CONFIG.get(cls)
-        budget.charge(sized(config) if sized else 0, 1, path, f"{kind}({short_repr(config, 200)})")
+        budget.charge(0, 1, path, what)
     built = [
         rebuild(child, f"{path}.{_child_name(child)}", depth + 1, budget) for child in children
     ]
+    charged = [0]
+
+    def charge(elements: int) -> None:
+        if budget is not None:
+            budget.charge(elements, 0, path, what)
+        charged[0] += elements
+
     try:
-        layer = cls.from_config(config, built)
+        with initializers.budget(charge):  # built-in layers reserve before they allocate
+            layer = cls.from_config(config, built)
+    except ModelFormatError:
+        raise
     except Exception as error:
         raise ModelFormatError(
             f"{path}: cannot rebuild {kind} from config {short_repr(config, 200)} and {len(built)} "
             f"sub-layers: {type(error).__name__}: {error}"
         ) from error
     _check_children(layer, children, path)
-    if budget is not None and cls not in _SIZED_BY_CONFIG:
+    if budget is not None:  # what a custom layer allocated without reserving it
         own = _elements(layer) - sum(_elements(child) for child in built)
-        budget.charge(max(own, 0), 0, path, repr(layer))
+        budget.charge(max(own - charged[0], 0), 0, path, repr(layer))
     layer.training = training
     return layer
-
-
-def _positive(config: dict[str, Any], key: str) -> int:
-    """``config[key]`` if it is a positive int, else 0 (the constructor will refuse it)."""
-    value = config.get(key)
-    return value if type(value) is int and value > 0 else 0
-
-
-def _kernel_area(config: dict[str, Any]) -> int:
-    """kh * kw of a conv config's ``kernel_size`` (an int or a pair), 0 if malformed."""
-    size = config.get("kernel_size")
-    pair = [size, size] if type(size) is int else size
-    if not (isinstance(pair, list) and len(pair) == 2):
-        return 0
-    return _positive({"k": pair[0]}, "k") * _positive({"k": pair[1]}, "k")
-
-
-def _batch_norm_elements(config: dict[str, Any]) -> int:
-    """Weight, bias, running mean and variance per feature, and the batch counter."""
-    return _positive(config, "num_features") * (4 if config.get("affine", True) else 2) + 1
-
-
-_SIZED_BY_CONFIG: dict[type[Layer], Callable[[dict[str, Any]], int]] = {
-    Dense: lambda c: (
-        (_positive(c, "in_features") + bool(c.get("bias", True))) * _positive(c, "out_features")
-    ),
-    Conv2d: lambda c: (
-        _positive(c, "out_channels")
-        * (_positive(c, "in_channels") * _kernel_area(c) + bool(c.get("bias", True)))
-    ),
-    BatchNorm1d: _batch_norm_elements,
-    BatchNorm2d: _batch_norm_elements,
-}
-"""The elements a built-in layer's parameters and buffers take, from its config alone
-(a test checks each against the layer built)."""
 
 
 def _elements(layer: Layer) -> int:

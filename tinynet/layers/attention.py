@@ -78,7 +78,7 @@ class MultiheadAttention(Layer):
         generator = initializers.make_rng(rng, seed)
         e = self.embed_dim
         self.in_proj_weight = Parameter(initializers.glorot_uniform((3 * e, e), generator, dtype))
-        self.in_proj_bias = Parameter(np.zeros(3 * e, dtype)) if self.bias else None
+        self.in_proj_bias = Parameter(initializers.full((3 * e,), 0, dtype)) if self.bias else None
         bound = 1.0 / math.sqrt(e)
         self.out_proj = Dense(
             e,

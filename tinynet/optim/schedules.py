@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinynet.optim.optimizer import Optimizer
-from tinynet.validation import is_integer, number, short
+from tinynet.validation import is_integer, number, positive_int, short
 
 
 class LRScheduler(ABC):
@@ -88,17 +88,11 @@ class LRScheduler(ABC):
         self._set_lrs()
 
 
-def _positive_int(owner: str, name: str, value: int) -> int:
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return value
-
-
 class StepLR(LRScheduler):
     """``base_lr * gamma ** (t // step_size)``: decay by ``gamma`` every ``step_size`` steps."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _positive_int("StepLR", "step_size", step_size)
+        self.step_size = positive_int("StepLR", "step_size", step_size)
         self.gamma = float(gamma)
         super().__init__(optimizer)
 
@@ -110,7 +104,7 @@ class CosineAnnealingLR(LRScheduler):
     """``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``, flat after T_max."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.T_max = positive_int("CosineAnnealingLR", "T_max", T_max)
         self.eta_min = float(eta_min)
         super().__init__(optimizer)
 
@@ -134,7 +128,7 @@ class LinearLR(LRScheduler):
             raise ValueError("LinearLR: expected 0 < start_factor <= 1 and 0 <= end_factor <= 1")
         self.start_factor = float(start_factor)
         self.end_factor = float(end_factor)
-        self.total_iters = _positive_int("LinearLR", "total_iters", total_iters)
+        self.total_iters = positive_int("LinearLR", "total_iters", total_iters)
         super().__init__(optimizer)
 
     def lr_at(self, t: int, base_lr: float) -> float:
@@ -223,10 +217,10 @@ class OneCycleLR(LRScheduler):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError(f"{name}: give total_steps, or epochs and steps_per_epoch")
-            total_steps = _positive_int(name, "epochs", epochs) * _positive_int(
+            total_steps = positive_int(name, "epochs", epochs) * positive_int(
                 name, "steps_per_epoch", steps_per_epoch
             )
-        self.total_steps = _positive_int(name, "total_steps", total_steps)
+        self.total_steps = positive_int(name, "total_steps", total_steps)
         if not 0 <= pct_start <= 1:
             raise ValueError(f"{name}: expected pct_start in [0, 1], got {pct_start!r}")
         if anneal_strategy not in ANNEAL_STRATEGIES:
