@@ -290,6 +290,13 @@ class Layer(ABC):
         order): ``cls(*children, **config)``. Override if the constructor differs."""
         return cls(*children, **config)
 
+    def requires_grad_(self: L, requires_grad: bool = True) -> L:
+        """Set ``requires_grad`` of every parameter (``False``: optimizers leave them
+        alone, for fine-tuning), as PyTorch's; returns the layer."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
 
 LAYERS: Registry[Layer] = Registry("layer")
 """Every `Layer` subclass by the name saved files use: tinynet's own by class name
