@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinynet.callbacks import Monitor
-from tinynet.io import ModelFormatError, load_full, save
+from tinynet.io import ModelFormatError, save
+from tinynet.io.native import ModelMismatchError, load_states
 from tinynet.optim.optimizer import Optimizer
-from tinynet.state_dict import StateDictError, require_fit
 from tinynet.train import Callback, History, Run
 from tinynet.validation import is_integer, is_real, short
 
@@ -222,7 +222,9 @@ MAX_EPOCHS = 2**31
 
 
 def restore_checkpoint(path: str | os.PathLike[str], run: Run) -> int:
-    """Load a checkpoint into ``run``'s model, optimizer, callbacks, generators and history.
+    """Load a checkpoint into ``run``'s model, optimizer, callbacks, generators and history,
+    in place: the live objects take the saved state, no second model or optimizer is built
+    (`tinynet.io.native.load_states` reads the arrays for them).
 
     Everything is checked before anything is changed: the training state's form (epochs
     done, history, callbacks, generators: `CheckpointError` naming the file and the
@@ -232,31 +234,29 @@ def restore_checkpoint(path: str | os.PathLike[str], run: Run) -> int:
     undone, with the optimizer. Returns the number of epochs the checkpoint had done
     (the epoch to continue from).
     """
-    loaded = load_full(path)
-    state = loaded.metadata.get(KEY)
+    try:
+        saved = load_states(path, run.model, run.optimizer)
+    except ModelMismatchError as error:
+        raise CheckpointError(
+            f"{path}: the checkpoint's model does not fit this run's: {error.detail}"
+        ) from error
+    state = saved.metadata.get(KEY)
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: a model file, but not a checkpoint (no training state)")
-    if loaded.optimizer is None or type(loaded.optimizer) is not type(run.optimizer):
-        got = type(loaded.optimizer).__name__
+    if saved.optimizer is None or saved.optimizer_class is not type(run.optimizer):
+        got = "none" if saved.optimizer_class is None else saved.optimizer_class.__name__
         raise CheckpointError(
             f"{path}: the checkpoint's optimizer is {got}, this run uses "
             f"{type(run.optimizer).__name__}"
         )
     restored = _checked_state(path, state, run)
-    weights = loaded.model.state_dict(copy=False)
-    try:
-        require_fit(type(run.model).__name__, run.model.state_specs(), weights)
-    except StateDictError as error:
-        raise CheckpointError(
-            f"{path}: the checkpoint's model does not fit this run's: {error}"
-        ) from error
     optimizer_before = run.optimizer.state_dict() if restored.callbacks else None
     try:
-        run.optimizer.load_state_dict(loaded.optimizer.state_dict())  # checks, then changes
+        run.optimizer.load_state_dict(saved.optimizer)  # checks, then changes
     except ValueError as error:
         raise CheckpointError(f"{path}: optimizer: {error}") from error
     _load_callbacks(path, restored.callbacks, run.optimizer, optimizer_before)
-    run.model.load_state_dict(weights)  # cannot fail: checked above
+    run.model.load_state_dict(saved.model, strict=False)  # cannot fail: checked by load_states
     for name, generator in generators(run):
         generator.bit_generator.state = restored.generators[name]
     run.history = restored.history
