@@ -562,7 +562,7 @@ def input_shape(model_file: ModelFile) -> tuple[int, ...]:
     so the attribute is read from the module ``load_model_file`` imported."""
     shape = getattr(model_file, "input_shape", None)
     if shape is None:
-        module = sys.modules[f"tinynet_model_{model_file.path.stem}"]
+        module = sys.modules[model_file.path.stem]
         shape = getattr(module, "INPUT_SHAPE", (784,))
     return tuple(shape)
 
