@@ -10,12 +10,15 @@ callbacks that write files are in `tinynet.checkpoint`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from tinynet.inference import evaluate
+from tinynet.losses import Loss
+from tinynet.metrics.streaming import MetricSpec
 from tinynet.optim.schedules import LRScheduler, ReduceLROnPlateau
 from tinynet.train import Callback, History, ProgressBar, Run
-from tinynet.typing import Array
+from tinynet.typing import Array, FloatArray
 from tinynet.validation import is_integer, is_real, short
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "Monitor",
     "ProgressBar",
     "Run",
+    "TestSetMonitor",
 ]
 
 
@@ -225,3 +229,36 @@ class LambdaCallback(Callback):
     def on_batch_end(self, run: Run) -> None:
         if self._batch_end is not None:
             self._batch_end(run)
+
+
+class TestSetMonitor(Callback):
+    """After each epoch, log the loss and metrics of ``(x, y)`` under ``prefix``
+    (``test_loss``, ``test_accuracy``...), in the epoch's logs (for the progress line)
+    and in the history, as `tinynet.train.fit` logs validation data under ``val_``:
+    curves to draw (``tinynet train --plot``), never a score to choose by, since a test
+    set that picks epochs or schedules no longer measures anything.
+
+    ``x`` (N, ...) is laid out as the model takes it and ``y`` as ``loss`` takes it
+    (labels, or one-hot rows for a quadratic cost); ``metrics`` as in
+    `tinynet.train.fit` (``None``: the head's). It runs after the epoch's clock stops,
+    so training seconds exclude it.
+    """
+
+    __test__ = False  # a library class, not a pytest test class
+
+    def __init__(
+        self,
+        x: FloatArray,
+        y: Array,
+        *,
+        loss: Loss,
+        metrics: Sequence[MetricSpec] | None = None,
+        prefix: str = "test_",
+    ) -> None:
+        self.x, self.y, self.loss, self.metrics, self.prefix = x, y, loss, metrics, prefix
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        scores = evaluate(run.model, self.x, self.y, loss=self.loss, metrics=self.metrics)
+        for name, value in scores.items():
+            logs[self.prefix + name] = value
+            run.history.history.setdefault(self.prefix + name, []).append(value)

@@ -15,6 +15,7 @@ from when it starts, then keeps writing). ``fit`` itself knows no file format.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import string
 from collections.abc import Iterable, Iterator
@@ -24,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinynet.callbacks import Monitor
-from tinynet.io import ModelFormatError, save
+from tinynet.io import ModelFormatError, load_full, save
 from tinynet.io.native import ModelMismatchError, load_states
 from tinynet.optim.optimizer import Optimizer
 from tinynet.train import Callback, History, Run
@@ -145,6 +146,48 @@ class BackupAndRestore(Callback):
     def on_train_end(self, run: Run) -> None:
         if self.delete_checkpoint:
             self.path.unlink(missing_ok=True)
+
+
+def settings_difference(saved: Any, here: Any, prefix: str = "") -> Iterator[str]:
+    """``key: A there, B here`` for each setting that differs between two JSON values,
+    nested keys dotted (``recipe.epochs: 5 there, 8 here``)."""
+    if isinstance(saved, dict) and isinstance(here, dict):
+        for key in sorted(set(saved) | set(here)):
+            yield from settings_difference(saved.get(key), here.get(key), f"{prefix}{key}.")
+    elif json.dumps(saved) != json.dumps(here):
+        yield f"{prefix.rstrip('.')}: {json.dumps(saved)} there, {json.dumps(here)} here"
+
+
+def require_same_run(path: str | os.PathLike[str], settings: dict[str, Any]) -> str | None:
+    """Refuse to resume the checkpoint at ``path`` if another run wrote it: ``settings``
+    (JSON: recipe, seed, dataset..., as this run stores them in its checkpoints'
+    metadata) must equal the saved ones, else a ``ValueError`` names each that differs,
+    since the continued run would silently be neither. A finished run may be extended
+    when only ``settings["recipe"]["epochs"]`` is larger: then the sentence saying so
+    is returned, for the user (else ``None``)."""
+    metadata = load_full(path).metadata
+    saved = {key: metadata.get(key) for key in settings}
+    differ = list(settings_difference(saved, settings))
+    if not differ:
+        return None
+    epochs_only = all(line.startswith("recipe.epochs:") for line in differ)
+    done = metadata.get(KEY, {}).get("epochs_done")
+    planned = (saved.get("recipe") or {}).get("epochs")
+    wanted = settings["recipe"]["epochs"]
+    if epochs_only and isinstance(done, int) and done == planned and wanted > done:
+        return (
+            f"extending the finished {done}-epoch run in {path} to {wanted} epochs "
+            f"(a schedule continues as that of a {wanted}-epoch run would)"
+        )
+    if epochs_only and isinstance(done, int):
+        why = (
+            f"the run there already did {done} epochs; --epochs {wanted} adds none"
+            if wanted <= done
+            else f"the run there stopped after {done} of its {planned} epochs: resume it with "
+            f"--epochs {planned} to finish it, then extend it"
+        )
+        raise ValueError(f"{path}: {why}")
+    raise ValueError(f"{path} was written by a different run: {'; '.join(differ)}")
 
 
 def template_fields(template: str) -> list[str]:

@@ -1,5 +1,6 @@
-"""Data in and out of the ``tinynet`` command: reading ``--data``, checking that it fits the
-model, reading what ``tinynet predict`` is given, and printing or writing predictions.
+"""Training data for a model file: reading what ``--data``/``--dataset`` name
+(`read_splits`), and checking that it fits the model (`check_fits`). Predicting from
+files is `tinynet.prediction`.
 
 The reshaping of samples for a model happens in one place,
 `tinynet.datasets.layout.model_layout` (flat rows unless a model declares an input shape).
@@ -8,23 +9,16 @@ The reshaping of samples for a model happens in one place,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from tinynet.containers import first_layer, last_layer
-from tinynet.datasets import DataSplits, load_data, model_layout, named_splits
-from tinynet.datasets.csv import is_image_csv, load_image_csv, read_csv, write_predictions
+from tinynet.datasets import DataSplits, load_data, named_splits
 from tinynet.heads import Head, head_for
-from tinynet.images.load import read as read_image_file
-from tinynet.images.predict import image_shape
-from tinynet.inference import forward_in_batches, probe
+from tinynet.inference import probe
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
-from tinynet.typing import Array, FloatArray, Shape
+from tinynet.typing import FloatArray
 
 
 def read_splits(
@@ -95,142 +89,3 @@ def check_fits(model: Layer, x: FloatArray, data: DataSplits, recipe: Recipe) ->
 
 def _short(layer: Layer) -> str:
     return repr(layer).split("\n")[0].rstrip("(")
-
-
-# --- tinynet predict ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """What ``tinynet predict`` classifies: samples (N, ...) in their natural shape, a
-    name for each (``path`` or ``path[i]``), and whether they are images."""
-
-    x: FloatArray
-    sources: list[str]
-    images: bool
-
-
-def read_inputs(paths: Sequence[str], invert: bool, data_info: dict[str, Any]) -> Inputs:
-    """Read image files (PNG, PGM, ``.npy``) and CSV files (Kaggle's image layout, or a
-    table with the feature columns the model was trained on, ``data_info["features"]``)."""
-    parts: list[FloatArray] = []
-    sources: list[str] = []
-    kinds = set()
-    for name in paths:
-        path = Path(name)
-        if path.suffix.lower() == ".csv":
-            x, images = _read_csv_input(path, data_info)
-            batch = True
-        else:
-            x, batch = read_image_file(path, invert)
-            images = True
-        kinds.add(images)
-        sources += [f"{name}[{i}]" for i in range(len(x))] if batch else [name]
-        parts.append(x)
-    if len(kinds) > 1:
-        raise ValueError("predict: give images or tables, not both in one call")
-    shapes = {part.shape[1:] for part in parts}
-    if len(shapes) > 1:
-        raise ValueError(f"predict: the inputs have different sample shapes {sorted(shapes)}")
-    return Inputs(np.concatenate(parts), sources, kinds == {True})
-
-
-def _read_csv_input(path: Path, data_info: dict[str, Any]) -> tuple[FloatArray, bool]:
-    if is_image_csv(path):
-        x, _ = load_image_csv(path)  # a label column, if any, is ignored
-        return x, True
-    features = data_info.get("features") or None
-    table = read_csv(path, target=None, features=features)
-    return table.x, False
-
-
-def output_head(model: Layer, outputs: FloatArray, loss: str | None, weights: str) -> Head:
-    """The head of ``outputs``; ``ValueError`` for outputs ``tinynet predict`` cannot
-    interpret: not (N, C), or one linear output with no recorded loss (a binary logit
-    and a regression value look alike)."""
-    if outputs.ndim != 2:
-        raise ValueError(
-            f"{weights}: the model's outputs have shape {outputs.shape[1:]} per sample; "
-            f"predict reads (N, C) outputs only"
-        )
-    head = head_for(model, loss, int(outputs.shape[1]))
-    if head.guessed and head.columns == 1:
-        raise ValueError(
-            f"{weights}: one output unit and no recorded loss: it could be a binary logit or "
-            f"a regression value; save the model with tinynet train (which records its "
-            f"recipe), or tinynet.save(model, path, metadata={{'recipe': {{'loss': "
-            f"'bce_with_logits'}}}})"
-        )
-    return head
-
-
-def predict_inputs(
-    model: Layer,
-    inputs: Inputs,
-    loss: str | None,
-    weights: str,
-    data_info: dict[str, Any],
-    input_shape: Shape | None = None,
-) -> tuple[Head, Array, FloatArray | None]:
-    """``(head, predictions, probabilities or None)`` of ``model`` for ``inputs``, fed as
-    samples of ``input_shape`` (a model file's ``INPUT_SHAPE``, recorded by ``tinynet
-    train --save``; without one, images go in as the first layer takes them,
-    `tinynet.images.predict.image_shape`, and tables as rows); ``ValueError`` naming both
-    shapes if the model was trained on samples of another shape
-    (``data_info["sample_shape"]``)."""
-    trained = data_info.get("sample_shape")
-    if isinstance(trained, list) and math.prod(trained) != math.prod(inputs.x.shape[1:]):
-        raise ValueError(
-            f"{weights} was trained on samples of shape {tuple(trained)}; the inputs are of "
-            f"shape {inputs.x.shape[1:]}"
-        )
-    if input_shape is None and inputs.images:
-        input_shape = image_shape(model, inputs.x.shape[1:])
-    x = model_layout(inputs.x, input_shape, "predict").astype(model.dtype, copy=False)
-    outputs = forward_in_batches(model, x)
-    head = output_head(model, outputs, loss, weights)
-    return head, head.predict(outputs), head.probabilities(outputs)
-
-
-def prediction_lines(
-    head: Head, inputs: Inputs, predictions: Array, probs: FloatArray | None, names: Any
-) -> list[str]:
-    """One line per sample: ``source: label (p%)``, ``source: value`` or the 0/1 labels."""
-    labels = list(names) if isinstance(names, list) else None
-    single = head.task in ("multiclass", "binary")
-    confidence = head.confidence(probs, predictions) if single and probs is not None else None
-    lines = []
-    for i, source in enumerate(inputs.sources):
-        if confidence is not None:
-            label = int(predictions[i])
-            shown = labels[label] if labels and label < len(labels) else str(label)
-            lines.append(f"{source}: {shown} ({100 * confidence[i]:.1f}%)")
-        elif head.task == "multilabel":
-            on = [str(j) for j in np.flatnonzero(predictions[i])]
-            lines.append(f"{source}: labels {', '.join(on) or 'none'}")
-        else:
-            values = np.atleast_1d(predictions[i])
-            lines.append(f"{source}: " + ", ".join(f"{v:.6g}" for v in values))
-    return lines
-
-
-def write_prediction_file(
-    path: str, head: Head, inputs: Inputs, predictions: Array, data_info: dict[str, Any]
-) -> None:
-    """``ImageId,Label`` (Kaggle's submission layout) for images, ``Id,...`` for tables;
-    one value column per target or label where there are several."""
-    targets = list(data_info.get("targets") or [])
-    columns: list[str]
-    if head.task in ("multiclass", "binary"):
-        columns = ["Label"]
-    elif head.task == "multilabel":
-        columns = [f"label{j}" for j in range(head.columns)]
-    else:
-        columns = (
-            targets if len(targets) == head.columns else [f"value{j}" for j in range(head.columns)]
-        )
-        if head.columns == 1 and len(targets) != 1:
-            columns = ["Value"]
-    write_predictions(
-        path, predictions, id_name="ImageId" if inputs.images else "Id", columns=columns
-    )
