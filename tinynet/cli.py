@@ -13,59 +13,30 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any, NoReturn
 
 import numpy as np
 
 from tinynet.containers import default_input_shape, first_layer
-from tinynet.data import SPLIT_MODES
-from tinynet.datasets import DATASETS
-from tinynet.experiment import RunOptions, evaluate_model_file, train_model_file
+from tinynet.experiment import (
+    RunOptions,
+    evaluate_model_file,
+    summarize_model_file,
+    train_model_file,
+)
 from tinynet.io import load
-from tinynet.modelfile import ModelFileError, import_modules, line_in, load_model_file
+from tinynet.modelfile import ModelFileError, import_modules, line_in
 from tinynet.prediction import predict_saved, prediction_lines, write_prediction_file
 from tinynet.version import __version__
 
 
-def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The `Recipe` fields the command line replaces (``--epochs``, ``--metrics``,
-    ``--class-weight``, ``--clip-grad-norm``)."""
-    changes: dict[str, Any] = {}
-    if getattr(args, "epochs", None) is not None:
-        changes["epochs"] = args.epochs
-    if getattr(args, "metrics", None):
-        changes["metrics"] = tuple(name.strip() for name in args.metrics.split(",") if name)
-    if getattr(args, "class_weight", None):
-        changes["class_weight"] = parse_class_weight(args.class_weight)
-    if getattr(args, "clip_grad_norm", None) is not None:
-        changes["clip_grad_norm"] = args.clip_grad_norm
-    return changes
-
-
-def parse_class_weight(text: str) -> str | dict[str, float]:
-    """``balanced``, or ``0=1,1=5`` as ``{"0": 1.0, "1": 5.0}``."""
-    if text == "balanced":
-        return text
-    table = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        try:
-            table[str(int(key))] = float(value)
-        except ValueError:
-            raise ValueError(
-                f"--class-weight: expected 'balanced' or CLASS=WEIGHT,..., got {text!r}"
-            ) from None
-        if not sep:
-            raise ValueError(f"--class-weight: expected CLASS=WEIGHT, got {part!r}")
-    return table
-
-
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The options of ``train`` or ``evaluate`` as `tinynet.experiment.RunOptions`."""
-    given = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
-    return RunOptions(**{**given, "overrides": recipe_overrides(args)})
+    return RunOptions(
+        **{f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
+    )
 
 
 def command_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -78,7 +49,7 @@ def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate saved weights on a dataset's test set, with the model file's recipe loss,
     after checking that they fit the model file's architecture."""
     import_modules(args.imports)
-    return evaluate_model_file(args.model_file, args.weights, run_options(args), print)
+    return evaluate_model_file(args.model_file, args.weights, run_options(args))
 
 
 def command_predict(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,17 +69,7 @@ def command_predict(args: argparse.Namespace) -> dict[str, Any]:
 def command_summary(args: argparse.Namespace) -> dict[str, Any]:
     """Print the layer table of a model file's network."""
     import_modules(args.imports)
-    model_file = load_model_file(args.model_file)
-    model = model_file.build(0)
-    summary = getattr(model, "summary", None)
-    if callable(summary):
-        summary(input_shape=args.input_shape or model_file.input_shape)
-    else:
-        print(repr(model), f"\nTotal params: {model.num_parameters():,}", sep="")
-    print(f"Recipe ({model_file.recipe_name}): {model_file.recipe}")
-    if len(model_file.recipes) > 1:
-        print(f"Recipes (--recipe NAME): {', '.join(model_file.recipes)}")
-    return {"parameters": model.num_parameters()}
+    return {"parameters": summarize_model_file(args.model_file, args.input_shape)}
 
 
 def command_export(args: argparse.Namespace) -> dict[str, Any]:
@@ -235,76 +196,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_data_options(sub: argparse.ArgumentParser) -> None:
-    """``--dataset`` or ``--data`` (with ``--test-data`` and ``--target``), ``--metrics``."""
-    source = sub.add_mutually_exclusive_group()
-    source.add_argument(
-        "--dataset", choices=sorted(DATASETS), help="a named dataset (default: the recipe's)"
-    )
-    source.add_argument(
-        "--data",
-        metavar="PATH",
-        help="your own data instead: a folder of IDX files, an .npz or a .csv",
-    )
-    sub.add_argument("--test-data", metavar="CSV", help="the test CSV that goes with a --data CSV")
-    sub.add_argument(
-        "--target",
-        metavar="COLUMN",
-        help="the label or value column(s) of a --data table, comma separated (default: label)",
-    )
-    sub.add_argument(
-        "--metrics",
-        metavar="NAMES",
-        help="comma separated: accuracy, top_k_accuracy, f1, precision, recall, mae, "
-        "rmse, r2... (default: the recipe's, else accuracy or MAE/RMSE/R2)",
-    )
+def add_run_options(sub: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``command`` that `RunOptions` declares, in its fields' order."""
+    groups: dict[str, Any] = {}  # mutually exclusive groups by name
+    for option in fields(RunOptions):
+        settings = dict(option.metadata)
+        if command not in settings.pop("commands"):
+            continue
+        group = settings.pop("group", None)
+        if group and group not in groups:
+            groups[group] = sub.add_mutually_exclusive_group()
+        target = groups[group] if group else sub
+        if settings.get("type") not in (None, int, float):
+            settings["type"] = argument_type(settings["type"])
+        target.add_argument(
+            "--" + option.name.replace("_", "-"), default=option.default, **settings
+        )
+
+
+def argument_type(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``read``, its ``ValueError`` a usage error with its message."""
+
+    def argument(text: str) -> Any:
+        try:
+            return read(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    argument.__name__ = read.__name__
+    return argument
 
 
 def add_train(train: argparse.ArgumentParser) -> None:
     """The options of ``tinynet train``."""
     train.add_argument("model_file", help="a Python file with build(seed) and RECIPE")
-    add_data_options(train)
-    train.add_argument("--recipe", metavar="NAME", help="a variant of the file's RECIPES")
-    train.add_argument("--epochs", type=int, help="default: the recipe's")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--save", metavar="PATH", help="write the trained model here")
-    train.add_argument("--metrics-json", metavar="PATH", help="write test metrics as JSON")
-    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
-    train.add_argument(
-        "--validation-split",
-        type=float,
-        default=0.0,
-        metavar="F",
-        help="hold out a fraction F of the training data and report it per epoch",
-    )
-    train.add_argument(
-        "--validation-mode",
-        choices=SPLIT_MODES,
-        default="last",
-        help="which samples --validation-split holds out: the last ones (Keras's rule, the "
-        "default), a random fraction, or a random fraction of each class",
-    )
-    train.add_argument(
-        "--class-weight",
-        metavar="W",
-        help="weight each sample's loss by its class: 'balanced' or CLASS=WEIGHT,...",
-    )
-    train.add_argument(
-        "--clip-grad-norm", type=float, metavar="X", help="clip each batch's gradient norm to X"
-    )
-    train.add_argument(
-        "--plot",
-        metavar="DIR",
-        help="write curves, confusion matrix and worst test mistakes as PNGs (needs matplotlib)",
-    )
-    train.add_argument("--checkpoint", metavar="PATH", help="write a resumable checkpoint here")
-    train.add_argument("--checkpoint-every", type=int, default=1, metavar="N")
-    train.add_argument(
-        "--resume",
-        metavar="CHECKPOINT",
-        help="continue the run saved there (and checkpoint there); with a larger --epochs, "
-        "extend a finished run",
-    )
+    add_run_options(train, "train")
     train.set_defaults(run=command_train)
 
 
@@ -312,8 +238,7 @@ def add_evaluate(evaluate: argparse.ArgumentParser) -> None:
     """The options of ``tinynet evaluate``."""
     evaluate.add_argument("model_file", help="the model file the weights were trained with")
     evaluate.add_argument("--weights", required=True, metavar="PATH")
-    evaluate.add_argument("--recipe", metavar="NAME", help="whose loss to report")
-    add_data_options(evaluate)
+    add_run_options(evaluate, "evaluate")
     evaluate.set_defaults(run=command_evaluate)
 
 

@@ -25,8 +25,8 @@ from tinynet.atomic import check_writable
 from tinynet.callbacks import TestSetMonitor
 from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint, require_same_run
 from tinynet.cli_data import check_fits, read_splits
-from tinynet.data import validation_split
-from tinynet.datasets import DataSplits, model_layout
+from tinynet.data import SPLIT_MODES, validation_split
+from tinynet.datasets import DATASETS, DataSplits, model_layout
 from tinynet.heads import Head
 from tinynet.inference import forward_in_batches
 from tinynet.io import load, save, write_json
@@ -48,28 +48,137 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def read_metric_names(text: str) -> tuple[str, ...] | None:
+    """``accuracy,f1`` as ``("accuracy", "f1")``; ``None`` for none (the recipe's)."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    return names or None
+
+
+def read_class_weight(text: str) -> str | dict[str, float]:
+    """``balanced``, or ``0=1,1=5`` as ``{"0": 1.0, "1": 5.0}``; ``ValueError`` otherwise."""
+    if text == "balanced":
+        return text
+    table = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        try:
+            table[str(int(key))] = float(value)
+        except ValueError:
+            raise ValueError(f"expected 'balanced' or CLASS=WEIGHT,..., got {text!r}") from None
+        if not sep:
+            raise ValueError(f"expected CLASS=WEIGHT, got {part!r}")
+    return table
+
+
+BOTH = ("train", "evaluate")
+
+
+def _option(default: Any, help: str, commands: tuple[str, ...] = ("train",), **cli: Any) -> Any:
+    """A `RunOptions` field: its default, what it means, and its command-line option
+    (``--name-with-dashes``) in ``commands``, read with argparse's settings ``cli``."""
+    return field(default=default, metadata={"help": help, "commands": commands, **cli})
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """What ``tinynet train`` and ``tinynet evaluate`` take besides the model file: their
-    options by the same names (``tinynet train --help``). ``overrides`` are `Recipe`
-    fields that replace the recipe's (``epochs``, ``metrics``, ``class_weight``...)."""
+    """What ``tinynet train`` and ``tinynet evaluate`` take besides the model file, each
+    declared once: the command line's options are these fields (``--test-data`` is
+    ``test_data``), built from their metadata by `tinynet.cli`. ``epochs``, ``metrics``,
+    ``class_weight`` and ``clip_grad_norm`` replace the recipe's when not ``None``."""
 
-    recipe: str | None = None
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    dataset: str | None = None
-    data: str | None = None
-    test_data: str | None = None
-    target: str | None = None
-    seed: int = 0
-    verbose: int = 1
-    validation_split: float = 0.0
-    validation_mode: str = "last"
-    save: str | None = None
-    metrics_json: str | None = None
-    plot: str | None = None
-    checkpoint: str | None = None
-    checkpoint_every: int = 1
-    resume: str | None = None
+    dataset: str | None = _option(
+        None,
+        "a named dataset (default: the recipe's)",
+        BOTH,
+        choices=sorted(DATASETS),
+        group="source",
+    )
+    data: str | None = _option(
+        None,
+        "your own data instead: a folder of IDX files, an .npz or a .csv",
+        BOTH,
+        metavar="PATH",
+        group="source",
+    )
+    test_data: str | None = _option(
+        None, "the test CSV that goes with a --data CSV", BOTH, metavar="CSV"
+    )
+    target: str | None = _option(
+        None,
+        "the label or value column(s) of a --data table, comma separated (default: label)",
+        BOTH,
+        metavar="COLUMN",
+    )
+    metrics: tuple[str, ...] | None = _option(
+        None,
+        "comma separated: accuracy, top_k_accuracy, f1, precision, recall, mae, rmse, "
+        "r2... (default: the recipe's, else accuracy or MAE/RMSE/R2)",
+        BOTH,
+        type=read_metric_names,
+        metavar="NAMES",
+    )
+    recipe: str | None = _option(
+        None,
+        "a variant of the file's RECIPES (evaluate: whose loss to report)",
+        BOTH,
+        metavar="NAME",
+    )
+    epochs: int | None = _option(None, "default: the recipe's", type=int)
+    seed: int = _option(0, "the seed of the weights, batch order and augmentation", type=int)
+    save: str | None = _option(None, "write the trained model here", metavar="PATH")
+    metrics_json: str | None = _option(None, "write test metrics as JSON", metavar="PATH")
+    verbose: int = _option(
+        1,
+        "0 silent, 1 a progress bar (epoch lines if not a terminal), 2 epoch lines",
+        type=int,
+        choices=(0, 1, 2),
+    )
+    validation_split: float = _option(
+        0.0,
+        "hold out a fraction F of the training data and report it per epoch",
+        type=float,
+        metavar="F",
+    )
+    validation_mode: str = _option(
+        "last",
+        "which samples --validation-split holds out: the last ones (Keras's rule, "
+        "the default), a random fraction, or a random fraction of each class",
+        choices=SPLIT_MODES,
+    )
+    class_weight: str | Mapping[str, float] | None = _option(
+        None,
+        "weight each sample's loss by its class: 'balanced' or CLASS=WEIGHT,...",
+        type=read_class_weight,
+        metavar="W",
+    )
+    clip_grad_norm: float | None = _option(
+        None, "clip each batch's gradient norm to X", type=float, metavar="X"
+    )
+    plot: str | None = _option(
+        None,
+        "write curves, confusion matrix and worst test mistakes as PNGs (needs matplotlib)",
+        metavar="DIR",
+    )
+    checkpoint: str | None = _option(None, "write a resumable checkpoint here", metavar="PATH")
+    checkpoint_every: int = _option(1, "checkpoint every N epochs", type=int, metavar="N")
+    resume: str | None = _option(
+        None,
+        "continue the run saved there (and checkpoint there); with a larger --epochs, "
+        "extend a finished run",
+        metavar="CHECKPOINT",
+    )
+
+    def recipe_of(self, model_file: ModelFile) -> tuple[str, Recipe]:
+        """The model file's recipe called ``recipe`` (its default for ``None``) and its
+        name, with the fields these options replace."""
+        name, recipe = model_file.get_recipe(self.recipe)
+        changes = {key: getattr(self, key) for key in RECIPE_FIELDS}
+        given = {key: value for key, value in changes.items() if value is not None}
+        return name, replace(recipe, **given) if given else recipe
+
+
+RECIPE_FIELDS = ("epochs", "metrics", "class_weight", "clip_grad_norm")
+"""The `RunOptions` that replace a field of the model file's recipe."""
 
 
 class Setup(NamedTuple):
@@ -129,10 +238,9 @@ def prepare_training(path: str | Path, options: RunOptions) -> Setup:
     training all that could fail after it: matplotlib for ``plot``, the model's
     savability, the data's fit with it, the output paths."""
     model_file = load_model_file(path)
-    recipe_name, recipe = model_file.get_recipe(options.recipe)
+    recipe_name, recipe = options.recipe_of(model_file)
     if options.plot:
         require_matplotlib()
-    recipe = replace(recipe, **options.overrides) if options.overrides else recipe
     model = model_file.build(options.seed)
     check_savable(model, model_file.path.name)
     data = read_splits(options.dataset, options.data, options.test_data, options.target, recipe)
@@ -351,8 +459,7 @@ def evaluate_model_file(
     that differs); report and return the scores."""
     options = options or RunOptions()
     model_file = load_model_file(path)
-    _, recipe = model_file.get_recipe(options.recipe)
-    recipe = replace(recipe, **options.overrides) if options.overrides else recipe
+    _, recipe = options.recipe_of(model_file)
     model = load(weights)
     difference = architecture_difference(describe(model_file.build(0)), describe(model))
     if difference:
@@ -368,3 +475,22 @@ def evaluate_model_file(
     scores = recipe.evaluate(model, x_test, data.y_test, num_classes=data.num_classes)
     report(f"{weights} on {data.source} test: {scores_text(scores)}, loss {scores['loss']:.4f}")
     return scores
+
+
+def summarize_model_file(
+    path: str | Path, input_shape: Sequence[int] | None = None, report: Report = _say
+) -> int:
+    """Report the layer table of the network the model file at ``path`` builds (one
+    sample of ``input_shape``, by default the file's ``INPUT_SHAPE`` or the first
+    layer's), and its recipes; return its number of parameters."""
+    model_file = load_model_file(path)
+    model = model_file.build(0)
+    summary = getattr(model, "summary", None)
+    if callable(summary):
+        summary(input_shape=input_shape or model_file.input_shape, print_fn=report)
+    else:
+        report(f"{model!r}\nTotal params: {model.num_parameters():,}")
+    report(f"Recipe ({model_file.recipe_name}): {model_file.recipe}")
+    if len(model_file.recipes) > 1:
+        report(f"Recipes (--recipe NAME): {', '.join(model_file.recipes)}")
+    return model.num_parameters()
