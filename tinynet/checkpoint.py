@@ -293,10 +293,11 @@ def restore_checkpoint(path: str | os.PathLike[str], run: Run) -> int:
             f"{type(run.optimizer).__name__}"
         )
     restored = _checked_state(path, state, run)
-    optimizer_before = run.optimizer.state_dict() if restored.callbacks else None
+    optimizer_before = run.optimizer.state_dict()  # the live one: put back on any failure
     try:
         run.optimizer.load_state_dict(saved.optimizer)  # checks, then changes
-    except ValueError as error:
+    except (TypeError, ValueError) as error:  # settings from the file, of any JSON type
+        run.optimizer.load_state_dict(optimizer_before)
         raise CheckpointError(f"{path}: optimizer: {error}") from error
     _load_callbacks(path, restored.callbacks, run.optimizer, optimizer_before)
     run.model.load_state_dict(saved.model, strict=False)  # cannot fail: checked by load_states
