@@ -6,7 +6,7 @@ evaluate`` run it, callable from Python::
 
 What could fail after training is checked before it (`prepare_training`): the model
 saves and loads back (`tinynet.io.savable.check_savable`), the data fits it
-(`tinynet.cli_data.check_fits`), every output path can be written and a checkpoint
+(`tinynet.model_data.check_fits`), every output path can be written and a checkpoint
 template names what the run logs (`check_outputs`), a checkpoint to resume is of this
 run (`tinynet.checkpoint.require_same_run`). Progress goes to a ``report`` function
 (``print`` by default), one line at a time.
@@ -24,7 +24,6 @@ import numpy as np
 from tinynet.atomic import check_writable
 from tinynet.callbacks import TestSetMonitor
 from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint, require_same_run
-from tinynet.cli_data import check_fits, read_splits
 from tinynet.data import SPLIT_MODES, validation_split
 from tinynet.datasets import DATASETS, DataSplits, model_layout
 from tinynet.heads import Head
@@ -33,6 +32,7 @@ from tinynet.io import load, save, write_json
 from tinynet.io.architecture import describe
 from tinynet.io.savable import architecture_difference, check_savable
 from tinynet.layers.base import Layer
+from tinynet.model_data import check_fits, read_splits
 from tinynet.modelfile import ModelFile, load_model_file
 from tinynet.plots import require_matplotlib, save_run_plots
 from tinynet.recipe import Recipe
