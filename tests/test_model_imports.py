@@ -136,3 +136,13 @@ def test_a_file_named_as_a_standard_module_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ImportError, match=r"json\.py: it would run as the module 'json', .*rename"):
         import_path(tmp_path / "json.py")
     assert sys.modules["json"].__file__ != str(tmp_path / "json.py")
+
+
+def test_a_file_named_as_an_installed_package_is_refused_imported_or_not(
+    tmp_path: Path,
+) -> None:
+    for name in ("numpy", "pip"):  # imported by now, and (most likely) not
+        (tmp_path / f"{name}.py").write_text("X = 1\n")
+        with pytest.raises(ImportError, match=rf"it would run as the module '{name}', the name "):
+            import_path(tmp_path / f"{name}.py")
+        assert getattr(sys.modules.get(name), "__file__", None) != str(tmp_path / f"{name}.py")

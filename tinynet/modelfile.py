@@ -173,21 +173,39 @@ def import_path(path: str | Path) -> ModuleType:
 
 def _taken_by(name: str, file: Path) -> str | None:
     """What owns the module name ``name`` if not ``file``: Python's standard library, a
-    package, or a module imported from an installed location; ``None`` if it is free or
-    a user's file (one run before, or imported from a folder: it is replaced)."""
+    package, or an installed module (imported or not); ``None`` if it is free or a
+    user's other file (one run before, or beside another model: it is replaced)."""
     if name in sys.builtin_module_names or name in sys.stdlib_module_names:
         return "a module of Python's standard library"
-    existing = sys.modules.get(name)
-    if existing is None or name in _RUN:
+    found = None if name in _RUN else _origin(name)
+    if found is None or found[0] is None:  # free, or a namespace package (a folder)
         return None
-    origin = getattr(existing, "__file__", None)
-    if hasattr(existing, "__path__") or origin is None:
-        return f"the imported package {name!r} ({origin or 'built in'})"
-    where = Path(origin).resolve()
+    where, package = Path(found[0]).resolve(), found[1]
+    if where == file.resolve():
+        return None
+    if package:
+        return f"the package {name!r} ({where.parent})"
     installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
-    if where != file.resolve() and any(where.is_relative_to(root) for root in installed):
+    if any(where.is_relative_to(root) for root in installed):
         return f"the installed module {where}"
     return None
+
+
+def _origin(name: str) -> tuple[str | None, bool] | None:
+    """The file of the module ``import name`` gives, and whether it is a package; ``None``
+    if there is none (a dotted name is none: ``import`` could not name the file)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__file__", None), hasattr(module, "__path__")
+    if "." in name:
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    return spec.origin, spec.submodule_search_locations is not None
 
 
 @contextmanager
