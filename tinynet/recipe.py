@@ -267,7 +267,8 @@ class Recipe:
         Builds the loss, optimizer, schedule and augmentation and hands them, with the
         data, to `tinynet.train.fit`, which checks the data and batches it (once). First,
         the model is checked to save and load back (`tinynet.io.savable.check_savable`),
-        so a layer a checkpoint or ``save`` would refuse is refused before the first epoch.
+        so a layer a checkpoint or ``save`` would refuse is refused before the first epoch
+        (`tinynet.train.fit` itself trains any model, savable or not).
 
         To resume an interrupted run, pass ``tinynet.checkpoint.BackupAndRestore(path)``
         among ``callbacks`` (with the same recipe, seed and callbacks as the run that
