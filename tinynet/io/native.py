@@ -19,7 +19,9 @@ and the JSON header::
 
 Use: ``tinynet.save(model, "model.npz")`` and ``model = tinynet.load("model.npz")``,
 as Keras's ``save``/``load_model``. To keep training later, pass ``optimizer=``
-(and any ``metadata``) and read everything back with `load_full`.
+(and any ``metadata``) and read everything back with `load_full`, or into the model and
+optimizer you have with `load_states` (as a checkpoint resumes). ``save`` refuses, before
+writing, a model that would not load back (`tinynet.io.savable.check_savable`).
 """
 
 from __future__ import annotations
