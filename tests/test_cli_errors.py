@@ -207,7 +207,8 @@ def test_an_error_in_a_custom_layer_during_training_names_its_line(
 ) -> None:
     (tmp_path / "custom.py").write_text(
         "import numpy as np\n"
-        "from tinynet import Dense, Layer, Sequential\n"
+        "from tinynet import Dense, Layer, Sequential, register_layer\n"
+        "@register_layer  # an unregistered layer is refused before training\n"
         "class Odd(Layer):\n"
         "    def forward(self, x):\n"
         "        return {}['missing']\n"
@@ -218,7 +219,7 @@ def test_an_error_in_a_custom_layer_during_training_names_its_line(
     )
     shutil.copytree(folder / "data", tmp_path / "data", dirs_exist_ok=True)
     result = run(tmp_path, capsys, "train", "custom.py", "--data", "data", "--verbose", "0")
-    assert_one_line_error(result, "custom.py:5: KeyError: 'missing'")
+    assert_one_line_error(result, "custom.py:6: KeyError: 'missing'")
 
 
 # --- 07b: a corrupt checkpoint to resume ---------------------------------------------

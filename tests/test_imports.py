@@ -5,6 +5,7 @@ The graph counts every import, lazy and type-only ones included (see `import_gra
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from import_graph import find_cycles, import_graph, layers
@@ -115,3 +116,20 @@ def test_the_core_leaves_import_no_layer() -> None:
     for leaf in ("tinynet.functional", "tinynet.state_dict", "tinynet.parameter", "tinynet.losses"):
         assert not {m for m in reachable(graph, leaf) if m.startswith("tinynet.layers")}, leaf
     assert "tinynet.functional" in reachable(graph, "tinynet.losses")
+
+
+def test_the_command_line_parses_and_dispatches_only() -> None:
+    """tinynet/cli.py stays thin (issue 19): at most 350 lines, no function over 60, and
+    the commands' work is in the library modules it dispatches to."""
+    source = (ROOT / "tinynet" / "cli.py").read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= 350
+    tree = ast.parse(source)
+    long = [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert long == []
+    graph = import_graph(ROOT / "tinynet")
+    assert {"tinynet.experiment", "tinynet.prediction"} <= graph["tinynet.cli"]
+    assert not {m for m, edges in graph.items() if "tinynet.cli" in edges} - {"tinynet.__main__"}

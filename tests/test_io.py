@@ -138,6 +138,9 @@ MIDDLE_LAYERS: dict[str, Callable[[], Layer]] = {
     "silu": SiLU,
     "swish": Swish,
     "batchnorm": lambda: trained_batchnorm(8),
+    "normalization": lambda: tinynet.Normalization(8).adapt(
+        np.random.default_rng(2).normal(3.0, 2.0, (50, 8)).astype(np.float32)
+    ),
     "residual": lambda: Residual(Sequential(Dense(8, 8, seed=6), Tanh())),
     "parallel-sum": lambda: Parallel(Dense(8, 8, seed=8), Dense(8, 8, seed=9), mode="sum"),
     "concat": lambda: Concat(Dense(8, 3, seed=10), Dense(8, 5, seed=11)),

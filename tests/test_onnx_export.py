@@ -121,6 +121,12 @@ LAYERS: dict[str, tuple[Callable[[], Layer], tuple[int, ...]]] = {
     "Swish": (Swish, (5,)),
     "Dropout": (lambda: Dropout(0.5, seed=0), (5,)),
     "BatchNorm1d": (lambda: BatchNorm1d(5, momentum=0.3), (5,)),
+    "Normalization": (
+        lambda: tinynet.Normalization(5).adapt(
+            np.random.default_rng(3).normal(2.0, [1, 5, 0.1, 3, 0], (40, 5)).astype(np.float32)
+        ),
+        (5,),
+    ),
     "BatchNorm1d-no-affine": (lambda: BatchNorm1d(5, eps=1e-3, affine=False), (5,)),
     "Flatten": (Flatten, (2, 3, 4)),
     "Flatten-4d-batch-last": (lambda: Sequential(Conv2d(2, 3, 2, seed=0), Flatten()), (2, 4, 5)),
@@ -576,7 +582,7 @@ def input_shape(model_file: ModelFile) -> tuple[int, ...]:
     so the attribute is read from the module ``load_model_file`` imported."""
     shape = getattr(model_file, "input_shape", None)
     if shape is None:
-        module = sys.modules[f"tinynet_model_{model_file.path.stem}"]
+        module = sys.modules[model_file.path.stem]
         shape = getattr(module, "INPUT_SHAPE", (784,))
     return tuple(shape)
 

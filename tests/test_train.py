@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,3 +291,45 @@ def test_predict_refuses_non_finite_input_and_diverged_models() -> None:
         pytest.raises(FloatingPointError, match="weights may have diverged"),
     ):
         predict_proba(model, x)
+
+
+def test_csv_logger_writes_a_row_per_epoch_and_appends_for_a_resumed_run(tmp_path: Path) -> None:
+    import csv
+
+    from tinynet.callbacks import CSVLogger
+
+    x, y = blobs(60)
+    path = tmp_path / "log.csv"
+    model = small_net()
+    history = fit(
+        model,
+        x,
+        y,
+        loss=CrossEntropyLoss(),
+        optimizer=Adam(model.parameters()),
+        epochs=2,
+        batch_size=20,
+        seed=0,
+        verbose=0,
+        callbacks=[CSVLogger(path)],
+    )
+    rows = list(csv.reader(path.open()))
+    assert rows[0][0] == "epoch"
+    assert [row[0] for row in rows[1:]] == ["0", "1"]
+    loss_column = rows[0].index("loss")
+    assert [float(row[loss_column]) for row in rows[1:]] == history["loss"]
+    fit(
+        model,
+        x,
+        y,
+        loss=CrossEntropyLoss(),
+        optimizer=Adam(model.parameters()),
+        epochs=3,
+        initial_epoch=2,
+        batch_size=20,
+        seed=0,
+        verbose=0,
+        callbacks=[CSVLogger(path, append=True)],
+    )
+    rows = list(csv.reader(path.open()))
+    assert [row[0] for row in rows] == ["epoch", "0", "1", "2"]  # one header

@@ -9,16 +9,22 @@ callbacks that write files are in `tinynet.checkpoint`.
 
 from __future__ import annotations
 
+import csv
 import math
-from collections.abc import Callable
-from typing import Any
+import os
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
+from tinynet.inference import evaluate
+from tinynet.losses import Loss
+from tinynet.metrics.streaming import MetricSpec
 from tinynet.optim.schedules import LRScheduler, ReduceLROnPlateau
 from tinynet.train import Callback, History, ProgressBar, Run
-from tinynet.typing import Array
+from tinynet.typing import Array, FloatArray
 from tinynet.validation import is_integer, is_real, short
 
 __all__ = [
+    "CSVLogger",
     "Callback",
     "EarlyStopping",
     "History",
@@ -27,6 +33,7 @@ __all__ = [
     "Monitor",
     "ProgressBar",
     "Run",
+    "TestSetMonitor",
 ]
 
 
@@ -225,3 +232,79 @@ class LambdaCallback(Callback):
     def on_batch_end(self, run: Run) -> None:
         if self._batch_end is not None:
             self._batch_end(run)
+
+
+class TestSetMonitor(Callback):
+    """After each epoch, log the loss and metrics of ``(x, y)`` under ``prefix``
+    (``test_loss``, ``test_accuracy``...), in the epoch's logs (for the progress line)
+    and in the history, as `tinynet.train.fit` logs validation data under ``val_``:
+    curves to draw (``tinynet train --plot``), never a score to choose by, since a test
+    set that picks epochs or schedules no longer measures anything.
+
+    ``x`` (N, ...) is laid out as the model takes it and ``y`` as ``loss`` takes it
+    (labels, or one-hot rows for a quadratic cost); ``metrics`` as in
+    `tinynet.train.fit` (``None``: the head's). It runs after the epoch's clock stops,
+    so training seconds exclude it.
+    """
+
+    __test__ = False  # a library class, not a pytest test class
+
+    def __init__(
+        self,
+        x: FloatArray,
+        y: Array,
+        *,
+        loss: Loss,
+        metrics: Sequence[MetricSpec] | None = None,
+        prefix: str = "test_",
+    ) -> None:
+        self.x, self.y, self.loss, self.metrics, self.prefix = x, y, loss, metrics, prefix
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        scores = evaluate(run.model, self.x, self.y, loss=self.loss, metrics=self.metrics)
+        for name, value in scores.items():
+            logs[self.prefix + name] = value
+            run.history.history.setdefault(self.prefix + name, []).append(value)
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file as the run goes (Keras's).
+
+    Columns: ``epoch`` (from 0) then the logged names, sorted, from the first epoch's
+    logs; each row is flushed and synced when its epoch ends, so a crash keeps every
+    finished epoch. ``append=True`` adds to an existing file (no second header) for a
+    resumed run; otherwise the file is replaced. ``separator`` as Keras's.
+    """
+
+    def __init__(
+        self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ) -> None:
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"CSVLogger: separator must be one character, got {separator!r}")
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        self._file: IO[str] | None = None
+        self._columns: list[str] | None = None
+
+    def on_train_begin(self, run: Run) -> None:
+        keep = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename)
+        mode = "a" if keep else "w"
+        self._file = open(self.filename, mode, newline="", encoding="utf-8")  # noqa: SIM115
+        self._columns = None if not keep else []  # an appended file has its header
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        if self._file is None:
+            return
+        writer = csv.writer(self._file, delimiter=self.separator)
+        if self._columns is None:
+            self._columns = sorted(logs)
+            writer.writerow(["epoch", *self._columns])
+        elif not self._columns:
+            self._columns = sorted(logs)
+        writer.writerow([run.epoch, *(logs.get(name, "") for name in self._columns)])
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def on_train_end(self, run: Run) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

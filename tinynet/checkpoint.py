@@ -15,6 +15,7 @@ from when it starts, then keeps writing). ``fit`` itself knows no file format.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import string
 from collections.abc import Iterable, Iterator
@@ -25,8 +26,8 @@ import numpy as np
 
 from tinynet.callbacks import Monitor
 from tinynet.io import ModelFormatError, load_full, save
+from tinynet.io.native import ModelMismatchError, load_states
 from tinynet.optim.optimizer import Optimizer
-from tinynet.state_dict import StateDictError, require_fit
 from tinynet.train import Callback, History, Run
 from tinynet.validation import is_integer, is_real, short
 
@@ -147,6 +148,48 @@ class BackupAndRestore(Callback):
             self.path.unlink(missing_ok=True)
 
 
+def settings_difference(saved: Any, here: Any, prefix: str = "") -> Iterator[str]:
+    """``key: A there, B here`` for each setting that differs between two JSON values,
+    nested keys dotted (``recipe.epochs: 5 there, 8 here``)."""
+    if isinstance(saved, dict) and isinstance(here, dict):
+        for key in sorted(set(saved) | set(here)):
+            yield from settings_difference(saved.get(key), here.get(key), f"{prefix}{key}.")
+    elif json.dumps(saved) != json.dumps(here):
+        yield f"{prefix.rstrip('.')}: {json.dumps(saved)} there, {json.dumps(here)} here"
+
+
+def require_same_run(path: str | os.PathLike[str], settings: dict[str, Any]) -> str | None:
+    """Refuse to resume the checkpoint at ``path`` if another run wrote it: ``settings``
+    (JSON: recipe, seed, dataset..., as this run stores them in its checkpoints'
+    metadata) must equal the saved ones, else a ``ValueError`` names each that differs,
+    since the continued run would silently be neither. A finished run may be extended
+    when only ``settings["recipe"]["epochs"]`` is larger: then the sentence saying so
+    is returned, for the user (else ``None``)."""
+    metadata = load_full(path).metadata
+    saved = {key: metadata.get(key) for key in settings}
+    differ = list(settings_difference(saved, settings))
+    if not differ:
+        return None
+    epochs_only = all(line.startswith("recipe.epochs:") for line in differ)
+    done = metadata.get(KEY, {}).get("epochs_done")
+    planned = (saved.get("recipe") or {}).get("epochs")
+    wanted = settings["recipe"]["epochs"]
+    if epochs_only and isinstance(done, int) and done == planned and wanted > done:
+        return (
+            f"extending the finished {done}-epoch run in {path} to {wanted} epochs "
+            f"(a schedule continues as that of a {wanted}-epoch run would)"
+        )
+    if epochs_only and isinstance(done, int):
+        why = (
+            f"the run there already did {done} epochs; --epochs {wanted} adds none"
+            if wanted <= done
+            else f"the run there stopped after {done} of its {planned} epochs: resume it with "
+            f"--epochs {planned} to finish it, then extend it"
+        )
+        raise ValueError(f"{path}: {why}")
+    raise ValueError(f"{path} was written by a different run: {'; '.join(differ)}")
+
+
 def template_fields(template: str) -> list[str]:
     """The names a file name template formats, as ``str.format`` reads it; ``ValueError``
     for a template that cannot name a file: unbalanced braces, a positional field
@@ -222,7 +265,9 @@ MAX_EPOCHS = 2**31
 
 
 def restore_checkpoint(path: str | os.PathLike[str], run: Run) -> int:
-    """Load a checkpoint into ``run``'s model, optimizer, callbacks, generators and history.
+    """Load a checkpoint into ``run``'s model, optimizer, callbacks, generators and history,
+    in place: the live objects take the saved state, no second model or optimizer is built
+    (`tinynet.io.native.load_states` reads the arrays for them).
 
     Everything is checked before anything is changed: the training state's form (epochs
     done, history, callbacks, generators: `CheckpointError` naming the file and the
@@ -232,31 +277,30 @@ def restore_checkpoint(path: str | os.PathLike[str], run: Run) -> int:
     undone, with the optimizer. Returns the number of epochs the checkpoint had done
     (the epoch to continue from).
     """
-    loaded = load_full(path)
-    state = loaded.metadata.get(KEY)
+    try:
+        saved = load_states(path, run.model, run.optimizer)
+    except ModelMismatchError as error:
+        raise CheckpointError(
+            f"{path}: the checkpoint's model does not fit this run's: {error.detail}"
+        ) from error
+    state = saved.metadata.get(KEY)
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: a model file, but not a checkpoint (no training state)")
-    if loaded.optimizer is None or type(loaded.optimizer) is not type(run.optimizer):
-        got = type(loaded.optimizer).__name__
+    if saved.optimizer is None or saved.optimizer_class is not type(run.optimizer):
+        got = "none" if saved.optimizer_class is None else saved.optimizer_class.__name__
         raise CheckpointError(
             f"{path}: the checkpoint's optimizer is {got}, this run uses "
             f"{type(run.optimizer).__name__}"
         )
     restored = _checked_state(path, state, run)
-    weights = loaded.model.state_dict(copy=False)
+    optimizer_before = run.optimizer.state_dict()  # the live one: put back on any failure
     try:
-        require_fit(type(run.model).__name__, run.model.state_specs(), weights)
-    except StateDictError as error:
-        raise CheckpointError(
-            f"{path}: the checkpoint's model does not fit this run's: {error}"
-        ) from error
-    optimizer_before = run.optimizer.state_dict() if restored.callbacks else None
-    try:
-        run.optimizer.load_state_dict(loaded.optimizer.state_dict())  # checks, then changes
-    except ValueError as error:
+        run.optimizer.load_state_dict(saved.optimizer)  # checks, then changes
+    except (TypeError, ValueError) as error:  # settings from the file, of any JSON type
+        run.optimizer.load_state_dict(optimizer_before)
         raise CheckpointError(f"{path}: optimizer: {error}") from error
     _load_callbacks(path, restored.callbacks, run.optimizer, optimizer_before)
-    run.model.load_state_dict(weights)  # cannot fail: checked above
+    run.model.load_state_dict(saved.model, strict=False)  # cannot fail: checked by load_states
     for name, generator in generators(run):
         generator.bit_generator.state = restored.generators[name]
     run.history = restored.history

@@ -3,481 +3,73 @@ predict with saved models and export them to ONNX.
 
 Every error is one line on stderr, ``tinynet COMMAND: error: ...`` naming the file or
 option and the problem, and exit status 2; ``--debug`` (or ``TINYNET_DEBUG=1``) shows
-the full traceback instead.
+the full traceback instead. This module parses and dispatches: what the commands do is
+in the library (`tinynet.experiment` trains and evaluates, `tinynet.prediction` predicts).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any, NoReturn
 
 import numpy as np
 
-from tinynet.atomic import check_writable
-from tinynet.checkpoint import KEY as CHECKPOINT_KEY
-from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
-from tinynet.cli_data import (
-    check_fits,
-    predict_inputs,
-    prediction_lines,
-    read_inputs,
-    read_splits,
-    write_prediction_file,
-)
 from tinynet.containers import default_input_shape, first_layer
-from tinynet.data import SPLIT_MODES, validation_split
-from tinynet.datasets import DATASETS, DataSplits, model_layout
-from tinynet.heads import Head
-from tinynet.inference import evaluate as evaluate_model
-from tinynet.inference import forward_in_batches
-from tinynet.io import load, load_full, save, write_json
-from tinynet.io.architecture import describe
-from tinynet.layers.base import Layer
-from tinynet.modelfile import ModelFileError, import_modules, line_in, load_model_file
-from tinynet.recipe import Recipe
-from tinynet.train import Callback, Run
-from tinynet.typing import Array, FloatArray
+from tinynet.experiment import (
+    RunOptions,
+    evaluate_model_file,
+    summarize_model_file,
+    train_model_file,
+)
+from tinynet.io import load
+from tinynet.modelfile import ModelFileError, import_modules, line_in
+from tinynet.prediction import predict_saved, prediction_lines, write_prediction_file
 from tinynet.version import __version__
 
 
-def recipe_from_args(recipe: Recipe, args: argparse.Namespace) -> Recipe:
-    """The recipe with the command line's overrides (``--epochs``, ``--metrics``,
-    ``--class-weight``, ``--clip-grad-norm``)."""
-    changes: dict[str, Any] = {}
-    if getattr(args, "epochs", None) is not None:
-        changes["epochs"] = args.epochs
-    if getattr(args, "metrics", None):
-        changes["metrics"] = tuple(name.strip() for name in args.metrics.split(",") if name)
-    if getattr(args, "class_weight", None):
-        changes["class_weight"] = parse_class_weight(args.class_weight)
-    if getattr(args, "clip_grad_norm", None) is not None:
-        changes["clip_grad_norm"] = args.clip_grad_norm
-    return replace(recipe, **changes) if changes else recipe
-
-
-def parse_class_weight(text: str) -> str | dict[str, float]:
-    """``balanced``, or ``0=1,1=5`` as ``{"0": 1.0, "1": 5.0}``."""
-    if text == "balanced":
-        return text
-    table = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        try:
-            table[str(int(key))] = float(value)
-        except ValueError:
-            raise ValueError(
-                f"--class-weight: expected 'balanced' or CLASS=WEIGHT,..., got {text!r}"
-            ) from None
-        if not sep:
-            raise ValueError(f"--class-weight: expected CLASS=WEIGHT, got {part!r}")
-    return table
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The options of ``train`` or ``evaluate`` as `tinynet.experiment.RunOptions`."""
+    return RunOptions(
+        **{f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
+    )
 
 
 def command_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train a model file's network with its recipe, report test metrics, save on request."""
     import_modules(args.imports)
-    model_file = load_model_file(args.model_file)
-    recipe_name, recipe = model_file.get_recipe(args.recipe)
-    if args.plot:
-        from tinynet.plots import require_matplotlib
-
-        require_matplotlib()  # fail now, not after training
-    recipe = recipe_from_args(recipe, args)
-    data = read_splits(args.dataset, args.data, args.test_data, args.target, recipe)
-    shape = model_file.input_shape  # (1, 28, 28) for a CNN: images; None: flat rows
-    x_train, y_train = model_layout(data.x_train, shape, data.source), data.y_train
-    model = model_file.build(args.seed)
-    head = check_fits(model, x_train, data, recipe)
-    validation = None
-    if args.validation_split:
-        (x_train, y_train), validation = validation_split(
-            x_train, y_train, args.validation_split, mode=args.validation_mode, seed=args.seed
-        )
-    probe = recipe.evaluate(model, x_train[:2], y_train[:2], num_classes=data.num_classes)
-    check_outputs(args, model, list(probe), validation is not None)
-    print(
-        f"tinynet {__version__}: training {model_file.name} (recipe {recipe_name}, "
-        f"{model.num_parameters():,} parameters, {head.describe()}) on {data.source} "
-        f"({x_train.shape[0]:,} samples) for {recipe.epochs} epochs, seed {args.seed}",
-        flush=True,
-    )
-    run_settings = {
-        "recipe": recipe.to_dict(),
-        "seed": args.seed,
-        "dataset": data.source,
-        "validation_split": args.validation_split,
-        "validation_mode": args.validation_mode,
-    }
-    if args.resume:
-        require_same_run(args.resume, run_settings)
-    x_test = None if data.x_test is None else model_layout(data.x_test, shape, data.source)
-    callbacks: list[Callback] = []
-    if args.plot and not args.validation_split and x_test is not None and data.y_test is not None:
-        callbacks.append(TestSetMonitor(recipe, x_test, data.y_test, data.num_classes))
-    if args.resume:  # continues the run saved there, and keeps checkpointing there
-        callbacks.append(
-            BackupAndRestore(args.resume, every=args.checkpoint_every, metadata=run_settings)
-        )
-    elif args.checkpoint:
-        callbacks.append(
-            ModelCheckpoint(args.checkpoint, every=args.checkpoint_every, metadata=run_settings)
-        )
-    history = recipe.fit(
-        model,
-        x_train,
-        y_train,
-        seed=args.seed,
-        verbose=args.verbose,
-        callbacks=callbacks,
-        validation_data=validation,
-        num_classes=data.num_classes,
-    )
-    logs = history.history
-    seconds = sum(history.history.get("seconds", []))  # training only, across resumes
-    scores: dict[str, float] = {}
-    if x_test is not None and data.y_test is not None:
-        scores = recipe.evaluate(model, x_test, data.y_test, num_classes=data.num_classes)
-    metrics = {
-        "model": model_file.name,
-        "recipe_name": recipe_name,
-        "dataset": data.source,
-        "seed": args.seed,
-        "epochs": len(history.epoch),
-        "parameters": model.num_parameters(),
-        "task": head.task,
-        "test_accuracy": scores.get("accuracy"),
-        "test_loss": scores.get("loss"),
-        "test": scores,
-        "train_seconds": seconds,
-        "train_samples_per_second": len(history.epoch) * x_train.shape[0] / max(seconds, 1e-9),
-        "validation_split": args.validation_split,
-        "recipe": recipe.to_dict(),
-        "history": logs,
-        "tinynet_version": __version__,
-        "numpy_version": np.__version__,
-    }
-    print(
-        f"{test_line(scores, data)} after {metrics['epochs']} epochs in {seconds:.1f} s "
-        f"({metrics['train_samples_per_second']:,.0f} samples/s)"
-    )
-    if args.save:
-        metadata = {
-            "recipe": recipe.to_dict(),
-            "test": scores,
-            "data": data.describe(),
-            "input_shape": None if shape is None else list(shape),  # for tinynet predict
-        }
-        save(model, args.save, metadata=metadata)
-        print(f"saved the model to {args.save}")
-    if args.metrics_json:
-        write_json(args.metrics_json, metrics)
-    if args.plot:
-        title = f"{model_file.name} ({recipe_name}, seed {args.seed})"
-        for path in write_plots(args.plot, model, recipe, data, head, logs, x_test, title):
-            print(f"wrote {path}")
-    return metrics
-
-
-def check_outputs(
-    args: argparse.Namespace, model: Layer, metrics: list[str], validating: bool
-) -> None:
-    """Before training, refuse what would fail after it: an output path that cannot be
-    written (`tinynet.atomic.check_writable`: a directory, a file as a folder, no
-    permission, less free space than the model's arrays take), and a ``--checkpoint``
-    template that names a value the run will not log or cannot be formatted
-    (`ModelCheckpoint.check_filepath`). ``metrics`` are the names an epoch logs
-    (``loss`` and the recipe's metrics: what `Recipe.evaluate` returns). Raises
-    ``ValueError``/``OSError`` naming the option."""
-    weights = sum(array.nbytes for array in model.state_dict(copy=False).values())
-    outputs: list[tuple[str, str | None, int]] = [
-        ("--save", args.save, weights),
-        ("--metrics-json", args.metrics_json, 0),
-        ("--plot", args.plot and str(Path(args.plot) / "curves.png"), 0),
-        ("--resume", args.resume, weights),
-    ]
-    if args.checkpoint and not args.resume:
-        names = [*metrics, "lr", "seconds", "samples_per_second"]
-        if validating:
-            names += [f"val_{name}" for name in metrics]
-        elif args.plot:
-            names += [f"test_{name}" for name in metrics]
-        try:
-            first = ModelCheckpoint(args.checkpoint).check_filepath(names)
-        except ValueError as error:
-            message = str(error).removeprefix("ModelCheckpoint: ")
-            raise ValueError(f"--checkpoint: {message}") from None
-        outputs.append(("--checkpoint", str(first), weights))
-    for option, path, size in outputs:
-        if path:
-            try:
-                check_writable(path, size)
-            except OSError as error:
-                raise type(error)(f"{option}: {error}") from None
-
-
-def test_line(scores: dict[str, float], data: DataSplits) -> str:
-    """``test accuracy 98.10% (test loss 0.0612)`` or the regression's metrics, or why
-    there are none."""
-    if data.x_test is None:
-        return "no test data (give --test-data for a CSV)"
-    if data.y_test is None:
-        return (
-            "the test data has no labels: no test metrics (tinynet predict MODEL "
-            "TEST.csv --out predictions.csv writes its predictions)"
-        )
-    shown = []
-    for name, value in scores.items():
-        if name == "loss":
-            continue
-        text = f"{100 * value:.2f}%" if "accuracy" in name else f"{value:.4f}"
-        shown.append(f"{name} {text}")
-    return f"test {', '.join(shown) or 'metrics: none'} (test loss {scores['loss']:.4f})"
-
-
-def settings_difference(saved: Any, here: Any, prefix: str = "") -> Iterator[str]:
-    """``key: A there, B here`` for each setting that differs, nested keys dotted."""
-    if isinstance(saved, dict) and isinstance(here, dict):
-        for key in sorted(set(saved) | set(here)):
-            yield from settings_difference(saved.get(key), here.get(key), f"{prefix}{key}.")
-    elif json.dumps(saved) != json.dumps(here):
-        yield f"{prefix.rstrip('.')}: {json.dumps(saved)} there, {json.dumps(here)} here"
-
-
-def require_same_run(checkpoint: str, settings: dict[str, Any]) -> None:
-    """Refuse to resume a checkpoint written by another run, naming each setting that
-    differs: the continued run would silently be neither. A finished run may be
-    extended when only its epoch count differs (``--resume CK --epochs N``)."""
-    metadata = load_full(checkpoint).metadata
-    saved = {key: metadata.get(key) for key in settings}
-    differ = list(settings_difference(saved, settings))
-    if not differ:
-        return
-    epochs_only = [line for line in differ if not line.startswith("recipe.epochs:")] == []
-    done = metadata.get(CHECKPOINT_KEY, {}).get("epochs_done")
-    planned = (saved.get("recipe") or {}).get("epochs")
-    wanted = settings["recipe"]["epochs"]
-    if epochs_only and isinstance(done, int) and done == planned and wanted > done:
-        print(
-            f"extending the finished {done}-epoch run in {checkpoint} to {wanted} epochs "
-            f"(a schedule continues as that of a {wanted}-epoch run would)",
-            flush=True,
-        )
-        return
-    if epochs_only and isinstance(done, int):
-        why = (
-            f"the run there already did {done} epochs; --epochs {wanted} adds none"
-            if wanted <= done
-            else f"the run there stopped after {done} of its {planned} epochs: resume it with "
-            f"--epochs {planned} to finish it, then extend it"
-        )
-        raise ValueError(f"{checkpoint}: {why}")
-    raise ValueError(f"{checkpoint} was written by a different run: {'; '.join(differ)}")
-
-
-class TestSetMonitor(Callback):
-    """After each epoch, log ``test_loss`` and the test metrics (the recipe's loss on the
-    test set) for the curves of ``--plot``. Only drawn: nothing chooses by them.
-
-    Runs after the epoch's clock stops, so training seconds exclude it."""
-
-    def __init__(
-        self, recipe: Recipe, x_test: FloatArray, y_test: Array, num_classes: int | None = None
-    ) -> None:
-        self.loss = recipe.make_loss()
-        self.x = x_test
-        self.y: Array | None = None
-        self.recipe, self.labels, self.num_classes = recipe, y_test, num_classes
-
-    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
-        if self.y is None:
-            self.y = self.recipe.prepare_targets(self.labels, run.model.dtype, self.num_classes)
-        metrics = self.recipe.metrics or None
-        scores = evaluate_model(run.model, self.x, self.y, loss=self.loss, metrics=metrics)
-        for name, value in scores.items():
-            logs[f"test_{name}"] = value  # for the progress line, printed after this
-            run.history.history.setdefault(f"test_{name}", []).append(value)
-
-
-def write_plots(
-    folder: str,
-    model: Layer,
-    recipe: Recipe,
-    data: DataSplits,
-    head: Head,
-    logs: dict[str, list[float]],
-    x_test: FloatArray | None,
-    title: str,
-) -> list[Path]:
-    """The curves of a run and, for a classifier with labeled test data, its confusion
-    matrix and (images only) its worst test mistakes, as PNGs in ``folder``.
-
-    The mistakes are ranked by probability (`tinynet.heads`; a binary head's P(1) as two
-    columns) or, where the outputs are no probabilities, by the raw output."""
-    from tinynet import plots
-
-    titled = f"{title}: "
-    xlabel = "epoch" if recipe.batch_size else "iteration (epoch of full-batch descent)"
-    metric = "accuracy" if head.is_classifier else "r2"
-    paths = [
-        plots.plot_history(
-            logs,
-            Path(folder) / "curves.png",
-            title=f"{titled}training curves",
-            xlabel=xlabel,
-            metric=metric,
-        )
-    ]
-    if x_test is None or data.y_test is None or head.task not in ("multiclass", "binary"):
-        return paths
-    outputs = forward_in_batches(model, x_test)
-    probs = head.probabilities(outputs)
-    scores = outputs if probs is None else probs
-    if head.task == "binary":
-        p = scores[:, :1] if probs is not None else 1 / (1 + np.exp(-scores[:, :1]))
-        scores = np.concatenate([1 - p, p], axis=1)
-    y_true = head.labels(data.y_test)
-    names = data.class_names
-    kwargs: dict[str, Any] = {
-        "class_names": names if names and len(names) == scores.shape[1] else None
-    }
-    paths.append(
-        plots.plot_confusion_matrix(
-            y_true,
-            scores.argmax(axis=1),
-            Path(folder) / "confusion_matrix.png",
-            title=f"{titled}test set",
-            **kwargs,
-        )
-    )
-    if data.kind == "images" and data.x_test is not None:
-        paths.append(
-            plots.plot_most_wrong(
-                data.x_test,
-                y_true,
-                scores,
-                Path(folder) / "most_wrong.png",
-                score_name="p" if probs is not None else "out",
-                title=f"{titled}most confident test mistakes",
-                **kwargs,
-            )
-        )
-    return paths
-
-
-def require_same_architecture(model: Layer, loaded: Layer, weights: str, model_file: str) -> None:
-    """``ValueError`` naming the first layer where the saved weights' architecture and
-    what the model file builds differ (layer types, their settings, their nesting)."""
-    difference = architecture_difference(describe(model), describe(loaded), "model")
-    if difference:
-        raise ValueError(
-            f"{weights} does not fit {model_file}'s architecture: {difference}; were the "
-            f"weights trained with another model file (or --recipe)?"
-        )
-
-
-def architecture_difference(built: Any, saved: Any, path: str) -> str | None:
-    """Where two `tinynet.io.architecture.describe` trees differ first, or ``None``."""
-    if built["type"] != saved["type"] or built["config"] != saved["config"]:
-        return (
-            f"at {path}, the model file builds {_layer_text(built)}, the weights hold "
-            f"{_layer_text(saved)}"
-        )
-    ours, theirs = built["children"], saved["children"]
-    for mine, other in zip(ours, theirs, strict=False):
-        found = architecture_difference(mine, other, f"{path}.{mine['name']}")
-        if found:
-            return found
-    if len(ours) != len(theirs):
-        return (
-            f"at {path}, the model file builds {len(ours)} layers, the weights hold {len(theirs)}"
-        )
-    return None
-
-
-def _layer_text(node: dict[str, Any]) -> str:
-    settings = ", ".join(f"{key}={value!r}" for key, value in node["config"].items())
-    return f"{node['type']}({settings})"
+    return train_model_file(args.model_file, run_options(args))
 
 
 def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate saved weights on a dataset's test set, with the model file's recipe loss,
     after checking that they fit the model file's architecture."""
     import_modules(args.imports)
-    model_file = load_model_file(args.model_file)
-    _, recipe = model_file.get_recipe(args.recipe)
-    recipe = recipe_from_args(recipe, args)
-    model = load(args.weights)
-    require_same_architecture(model_file.build(0), model, args.weights, model_file.path.name)
-    data = read_splits(args.dataset, args.data, args.test_data, args.target, recipe)
-    if data.x_test is None or data.y_test is None:
-        raise ValueError(f"{data.source}: no labeled test data to evaluate on")
-    x_test = model_layout(data.x_test, model_file.input_shape, data.source)
-    check_fits(model, x_test, data, recipe)
-    scores = recipe.evaluate(model, x_test, data.y_test, num_classes=data.num_classes)
-    shown = ", ".join(
-        f"{name} {100 * value:.2f}%" if "accuracy" in name else f"{name} {value:.4f}"
-        for name, value in scores.items()
-        if name != "loss"
-    )
-    print(f"{args.weights} on {data.source} test: {shown}, loss {scores['loss']:.4f}")
-    return scores
+    return evaluate_model_file(args.model_file, args.weights, run_options(args))
 
 
 def command_predict(args: argparse.Namespace) -> dict[str, Any]:
     """Predict for each image or CSV row: its class and probability, its labels or its
     values; with ``--out``, write them as a CSV (Kaggle's ``ImageId,Label``)."""
     import_modules(args.imports)
-    loaded = load_full(args.weights)
-    recipe = loaded.metadata.get("recipe")
-    loss = recipe.get("loss") if isinstance(recipe, dict) else None
-    data_info = loaded.metadata.get("data")
-    info = data_info if isinstance(data_info, dict) else {}
-    inputs = read_inputs(args.inputs, args.invert, info)
-    shape = loaded.metadata.get("input_shape")
-    if shape is not None and not (
-        isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)
-    ):
-        raise ValueError(
-            f"{args.weights}: metadata input_shape must be a list of ints, got {shape}"
-        )
-    head, predictions, probs = predict_inputs(
-        loaded.model,
-        inputs,
-        loss if isinstance(loss, str) else None,
-        args.weights,
-        info,
-        None if shape is None else tuple(shape),
-    )
+    found = predict_saved(args.weights, args.inputs, args.invert)
+    count = len(found.inputs.sources)
     if args.out:
-        write_prediction_file(args.out, head, inputs, predictions, info)
-        print(f"wrote {len(inputs.sources):,} predictions ({head.describe()}) to {args.out}")
+        write_prediction_file(args.out, found)
+        print(f"wrote {count:,} predictions ({found.answers.head.describe()}) to {args.out}")
     else:
-        for line in prediction_lines(head, inputs, predictions, probs, info.get("class_names")):
-            print(line)
-    return {"predictions": len(inputs.sources)}
+        print(*prediction_lines(found), sep="\n")
+    return {"predictions": count}
 
 
 def command_summary(args: argparse.Namespace) -> dict[str, Any]:
     """Print the layer table of a model file's network."""
     import_modules(args.imports)
-    model_file = load_model_file(args.model_file)
-    model = model_file.build(0)
-    summary = getattr(model, "summary", None)
-    if callable(summary):
-        summary(input_shape=args.input_shape or model_file.input_shape)
-    else:
-        print(repr(model), f"\nTotal params: {model.num_parameters():,}", sep="")
-    print(f"Recipe ({model_file.recipe_name}): {model_file.recipe}")
-    if len(model_file.recipes) > 1:
-        print(f"Recipes (--recipe NAME): {', '.join(model_file.recipes)}")
-    return {"parameters": model.num_parameters()}
+    return {"parameters": summarize_model_file(args.model_file, args.input_shape)}
 
 
 def command_export(args: argparse.Namespace) -> dict[str, Any]:
@@ -587,96 +179,80 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    def data_options(sub: argparse.ArgumentParser) -> None:
-        source = sub.add_mutually_exclusive_group()
-        source.add_argument(
-            "--dataset", choices=sorted(DATASETS), help="a named dataset (default: the recipe's)"
-        )
-        source.add_argument(
-            "--data",
-            metavar="PATH",
-            help="your own data instead: a folder of IDX files, an .npz or a .csv",
-        )
+    add_train(command("train", "train a model file on a dataset", TRAIN_EXAMPLES))
+    add_evaluate(command("evaluate", "test saved weights on a test set", EVALUATE_EXAMPLES))
+    predicting = "predict with a saved model: images (PNG, PGM, .npy) or CSV rows"
+    add_predict(command("predict", predicting, PREDICT_EXAMPLES))
+    add_summary(command("summary", "print a model file's layers", SUMMARY_EXAMPLES))
+    exporting = "write a saved model as ONNX (needs onnx)"
+    add_export(command("export", exporting, EXPORT_EXAMPLES))
+    for sub in (parser, *commands.choices.values()):  # tinynet --debug train, train ... --debug
         sub.add_argument(
-            "--test-data", metavar="CSV", help="the test CSV that goes with a --data CSV"
+            "--debug",
+            action="store_true",
+            default=False if sub is parser else argparse.SUPPRESS,
+            help="on an error, print the full traceback (also: TINYNET_DEBUG=1)",
         )
-        sub.add_argument(
-            "--target",
-            metavar="COLUMN",
-            help="the label or value column(s) of a --data table, comma separated (default: label)",
-        )
-        sub.add_argument(
-            "--metrics",
-            metavar="NAMES",
-            help="comma separated: accuracy, top_k_accuracy, f1, precision, recall, mae, "
-            "rmse, r2... (default: the recipe's, else accuracy or MAE/RMSE/R2)",
+    return parser
+
+
+def add_run_options(sub: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``command`` that `RunOptions` declares, in its fields' order."""
+    groups: dict[str, Any] = {}  # mutually exclusive groups by name
+    for option in fields(RunOptions):
+        settings = dict(option.metadata)
+        if command not in settings.pop("commands"):
+            continue
+        group = settings.pop("group", None)
+        if group and group not in groups:
+            groups[group] = sub.add_mutually_exclusive_group()
+        target = groups[group] if group else sub
+        if settings.get("type") not in (None, int, float):
+            settings["type"] = argument_type(settings["type"])
+        target.add_argument(
+            "--" + option.name.replace("_", "-"), default=option.default, **settings
         )
 
-    train = command("train", "train a model file on a dataset", TRAIN_EXAMPLES)
+
+def argument_type(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``read``, its ``ValueError`` a usage error with its message."""
+
+    def argument(text: str) -> Any:
+        try:
+            return read(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    argument.__name__ = read.__name__
+    return argument
+
+
+def add_train(train: argparse.ArgumentParser) -> None:
+    """The options of ``tinynet train``."""
     train.add_argument("model_file", help="a Python file with build(seed) and RECIPE")
-    data_options(train)
-    train.add_argument("--recipe", metavar="NAME", help="a variant of the file's RECIPES")
-    train.add_argument("--epochs", type=int, help="default: the recipe's")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--save", metavar="PATH", help="write the trained model here")
-    train.add_argument("--metrics-json", metavar="PATH", help="write test metrics as JSON")
-    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
-    train.add_argument(
-        "--validation-split",
-        type=float,
-        default=0.0,
-        metavar="F",
-        help="hold out a fraction F of the training data and report it per epoch",
-    )
-    train.add_argument(
-        "--validation-mode",
-        choices=SPLIT_MODES,
-        default="last",
-        help="which samples --validation-split holds out: the last ones (Keras's rule, the "
-        "default), a random fraction, or a random fraction of each class",
-    )
-    train.add_argument(
-        "--class-weight",
-        metavar="W",
-        help="weight each sample's loss by its class: 'balanced' or CLASS=WEIGHT,...",
-    )
-    train.add_argument(
-        "--clip-grad-norm", type=float, metavar="X", help="clip each batch's gradient norm to X"
-    )
-    train.add_argument(
-        "--plot",
-        metavar="DIR",
-        help="write curves, confusion matrix and worst test mistakes as PNGs (needs matplotlib)",
-    )
-    train.add_argument("--checkpoint", metavar="PATH", help="write a resumable checkpoint here")
-    train.add_argument("--checkpoint-every", type=int, default=1, metavar="N")
-    train.add_argument(
-        "--resume",
-        metavar="CHECKPOINT",
-        help="continue the run saved there (and checkpoint there); with a larger --epochs, "
-        "extend a finished run",
-    )
+    add_run_options(train, "train")
     train.set_defaults(run=command_train)
 
-    evaluate = command("evaluate", "test saved weights on a test set", EVALUATE_EXAMPLES)
+
+def add_evaluate(evaluate: argparse.ArgumentParser) -> None:
+    """The options of ``tinynet evaluate``."""
     evaluate.add_argument("model_file", help="the model file the weights were trained with")
     evaluate.add_argument("--weights", required=True, metavar="PATH")
-    evaluate.add_argument("--recipe", metavar="NAME", help="whose loss to report")
-    data_options(evaluate)
+    add_run_options(evaluate, "evaluate")
     evaluate.set_defaults(run=command_evaluate)
 
-    predict = command(
-        "predict",
-        "predict with a saved model: images (PNG, PGM, .npy) or CSV rows",
-        PREDICT_EXAMPLES,
-    )
+
+def add_predict(predict: argparse.ArgumentParser) -> None:
+    """The options of ``tinynet predict``."""
     predict.add_argument("weights", help="a model saved with --save or tinynet.save")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="PNG/PGM/.npy/.csv files")
     predict.add_argument("--invert", action="store_true", help="for black digits on white")
     predict.add_argument("--out", metavar="CSV", help="write the predictions here as a CSV")
     predict.set_defaults(run=command_predict)
 
-    summary = command("summary", "print a model file's layers", SUMMARY_EXAMPLES)
+
+def add_summary(summary: argparse.ArgumentParser) -> None:
+    """The options of ``tinynet summary``."""
     summary.add_argument("model_file")
     summary.add_argument(
         "--input-shape",
@@ -686,9 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.set_defaults(run=command_summary)
 
+
+def add_export(export: argparse.ArgumentParser) -> None:
+    """The options of ``tinynet export``."""
     from tinynet.io.onnx_export import DEFAULT_OPSET
 
-    export = command("export", "write a saved model as ONNX (needs onnx)", EXPORT_EXAMPLES)
     export.add_argument("weights", help="a model saved with --save or tinynet.save")
     export.add_argument("output", help="the .onnx file to write")
     export.add_argument(
@@ -700,14 +278,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
     export.set_defaults(run=command_export)
-    for sub in (parser, *commands.choices.values()):  # tinynet --debug train, train ... --debug
-        sub.add_argument(
-            "--debug",
-            action="store_true",
-            default=False if sub is parser else argparse.SUPPRESS,
-            help="on an error, print the full traceback (also: TINYNET_DEBUG=1)",
-        )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

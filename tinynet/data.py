@@ -114,10 +114,8 @@ class DataLoader(Generic[Y]):
         return int(self.x.shape[0])
 
     def __len__(self) -> int:
-        """The number of batches per epoch."""
-        if self.drop_last:
-            return self.num_samples // self.batch_size
-        return math.ceil(self.num_samples / self.batch_size)
+        """The number of batches per epoch (`batch_count`)."""
+        return batch_count(self.num_samples, self.batch_size, self.drop_last)
 
     def __iter__(self) -> Iterator[tuple[Array, Y]]:
         """One epoch of batches ``(x_batch, y_batch)``. The permutation is drawn here,
@@ -180,6 +178,14 @@ class DataLoader(Generic[Y]):
             f"shuffle={self.shuffle}, drop_last={self.drop_last}, "
             f"reuse_buffers={self.reuse_buffers}, transform={self.transform!r})"
         )
+
+
+def batch_count(num_samples: int, batch_size: int, drop_last: bool = False) -> int:
+    """The number of batches of ``batch_size`` an epoch over ``num_samples`` draws: the
+    last one smaller, or dropped with ``drop_last`` (what ``len(DataLoader(...))`` is)."""
+    if drop_last:
+        return num_samples // batch_size
+    return math.ceil(num_samples / batch_size)
 
 
 def _transformed(transform: Transform, x_batch: Array) -> Array:

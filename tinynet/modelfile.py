@@ -7,7 +7,10 @@ and ``INPUT_SHAPE``, one sample's shape as its network takes it (``(1, 28, 28)``
 convolutional net: NCHW; without it, flat rows of 784 features).
 ``models/mnist_mlp.py`` is one; a user's file of the same shape works everywhere a
 built-in one does (``tinynet train my_model.py``). Loading a model file runs it: it is
-code, like any script you run. Saved weights (`tinynet.io`) never run code.
+code, like any script you run. Saved weights (`tinynet.io`) never run code. A file runs
+as the module named by its stem, with its own folder importable (`import_path`), so the
+layers it imports from a module beside it (``from my_layers import Scale``) are found
+from any working directory.
 
 An exception raised by the file's own code, when it is imported or its ``build(seed)``
 runs, becomes a `ModelFileError` whose message names the file and the line
@@ -21,8 +24,10 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -30,7 +35,6 @@ from types import ModuleType
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
 from tinynet.typing import Shape
-from tinynet.validation import is_shape
 
 DEFAULT_RECIPE_NAME = "default"
 """The name of a ``RECIPE`` that is not one of the file's ``RECIPES``."""
@@ -88,10 +92,12 @@ class ModelFile:
         return self.path.stem
 
     def build(self, seed: int = 0) -> Layer:
-        """Call the file's ``build(seed)`` and check that it returned a `Layer`; an
-        exception it raises becomes a `ModelFileError` naming the file and line."""
+        """Call the file's ``build(seed)`` (its folder importable, as while the file
+        ran) and check that it returned a `Layer`; an exception it raises becomes a
+        `ModelFileError` naming the file and line."""
         try:
-            model = self.build_fn(seed)
+            with importable(self.path.parent):  # for imports inside build()
+                model = self.build_fn(seed)
         except Exception as error:
             raise in_model_file(error, self.path) from error
         if not isinstance(model, Layer):
@@ -120,65 +126,119 @@ class ModelFile:
         return name, recipes[name]
 
 
-def import_path(path: str | Path) -> ModuleType:
-    """Run the Python file at ``path`` as a module named after it and return it.
+_RUN: dict[str, Path] = {}
+"""The module names `import_path` ran files under, and the files."""
 
-    As Python does for a script, the file's folder becomes importable, so a model file
-    can ``from my_layers import Scale`` from beside it. The module is named by the
-    file's stem (``my_layers.py`` -> ``my_layers``), so a layer it defines is saved as
-    ``my_layers.Scale`` whether the file was run or imported by name; where that name
-    belongs to another module, ``tinynet_model_<stem>`` instead. Every import of one file
-    goes under its one name, so a layer class it defines is the same definition each
-    time. Raises ``FileNotFoundError`` or ``TypeError`` naming the file.
+
+def import_path(path: str | Path) -> ModuleType:
+    """Run the Python file at ``path`` as the module named by its stem, and return it.
+
+    ``my_layers.py`` runs as ``my_layers``, as ``import my_layers`` would name it, so a
+    model file's ``import my_layers`` finds it and the classes it defines are
+    ``my_layers.Scale`` wherever they are imported from. While it runs, the file's own
+    folder is importable (first on ``sys.path``, as Python does for a script), so
+    ``from my_layers import Scale`` beside it works from any working directory. Running a
+    file again (or another of the same stem) replaces the module; a stem that names a
+    module of the standard library or an installed package is an ``ImportError`` asking
+    to rename the file. Raises ``FileNotFoundError`` or ``TypeError`` naming the file,
+    and `ModelFileError` for an exception the file raises.
     """
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"no such Python file: {file}")
-    folder = str(file.resolve().parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    module_name = _module_name(file)
-    spec = importlib.util.spec_from_file_location(module_name, file)
+    name = file.stem
+    taken = _taken_by(name, file)
+    if taken:
+        raise ImportError(
+            f"{file}: it would run as the module {name!r}, the name of {taken}; rename the file"
+        )
+    spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise TypeError(f"{file}: not a Python file that can be imported")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling-free reprs need it
+    previous = sys.modules.get(name)
+    sys.modules[name] = module  # dataclasses, and the file's own importers, need it
     try:
-        spec.loader.exec_module(module)
+        with importable(file.resolve().parent):
+            spec.loader.exec_module(module)
     except Exception as error:
-        del sys.modules[module_name]
+        if previous is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = previous
         raise in_model_file(error, path) from error
+    _RUN[name] = file.resolve()
     return module
 
 
-def _module_name(file: Path) -> str:
-    """``file``'s stem, unless another module answers to it (``json.py`` must not shadow
-    the standard library's): then ``tinynet_model_<stem>``."""
-    stem = file.stem
-    if not stem.isidentifier():
-        return f"tinynet_model_{stem}"
-    loaded = sys.modules.get(stem)
-    if loaded is not None:
-        origin = getattr(loaded, "__file__", None)
-    else:
-        try:
-            found = importlib.util.find_spec(stem)
-        except (ImportError, ValueError):
-            found = None
-        origin = None if found is None else found.origin
-    if origin is None or Path(origin).resolve() == file.resolve():
-        return stem
-    return f"tinynet_model_{stem}"
+def _taken_by(name: str, file: Path) -> str | None:
+    """What owns the module name ``name`` if not ``file``: Python's standard library, a
+    package, or an installed module (imported or not); ``None`` if it is free or a
+    user's other file (one run before, or beside another model: it is replaced)."""
+    if name in sys.builtin_module_names or name in sys.stdlib_module_names:
+        return "a module of Python's standard library"
+    found = None if name in _RUN else _origin(name)
+    if found is None or found[0] is None:  # free, or a namespace package (a folder)
+        return None
+    where, package = Path(found[0]).resolve(), found[1]
+    if where == file.resolve():
+        return None
+    if package:
+        return f"the package {name!r} ({where.parent})"
+    installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    if any(where.is_relative_to(root) for root in installed):
+        return f"the installed module {where}"
+    return None
+
+
+def _origin(name: str) -> tuple[str | None, bool] | None:
+    """The file of the module ``import name`` gives, and whether it is a package; ``None``
+    if there is none (a dotted name is none: ``import`` could not name the file)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__file__", None), hasattr(module, "__path__")
+    if "." in name:
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    return spec.origin, spec.submodule_search_locations is not None
+
+
+@contextmanager
+def importable(folder: Path) -> Iterator[None]:
+    """``folder`` first on ``sys.path`` for the duration (unless it is there already)."""
+    entry = str(folder)
+    if entry in sys.path:
+        yield
+        return
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if entry in sys.path:
+            sys.path.remove(entry)
 
 
 def import_modules(names: Iterable[str]) -> list[ModuleType]:
     """Import each of ``names``, for the layers they register (``tinynet ... --import``):
-    a path to a ``.py`` file (run by `import_path`), or a module name, importable from
-    the current directory or ``sys.path``. ``ImportError`` names one that is not found."""
+    a path to a ``.py`` file, importable by its stem afterwards (run by `import_path`,
+    unless that file is already imported under it: ``import`` would not run it twice),
+    or a module name, importable from the current directory or ``sys.path``.
+    ``ImportError`` names one that is not found."""
     modules = []
     for name in names:
         if name.endswith(".py") or Path(name).is_file():
-            modules.append(import_path(name))
+            file = Path(name)
+            imported = sys.modules.get(file.stem)
+            origin = getattr(imported, "__file__", None)
+            if imported is not None and origin and Path(origin).resolve() == file.resolve():
+                modules.append(imported)
+            else:
+                modules.append(import_path(file))
             continue
         if "" not in sys.path and os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())  # as `python -m` would: the working directory
@@ -231,7 +291,11 @@ def load_model_file(path: str | Path) -> ModelFile:
     reported = None if figure is None else str(figure)
     input_shape = getattr(module, "INPUT_SHAPE", None)
     if input_shape is not None:
-        if not is_shape(input_shape):
+        if not (
+            isinstance(input_shape, (tuple, list))
+            and input_shape
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)
+        ):
             raise TypeError(
                 f"{file}: INPUT_SHAPE must be a tuple of positive ints, one sample's shape "
                 f"such as (1, 28, 28), got {input_shape!r}"

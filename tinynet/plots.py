@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -274,35 +274,50 @@ def save_run_plots(
     directory: PathLike,
     *,
     history: Mapping[str, Sequence[float]],
-    images: FloatArray,
-    y_true: IntArray,
-    scores: FloatArray,
-    class_names: Sequence[str] | None = None,
-    score_name: str = "p",
     title: str = "",
     xlabel: str = "epoch",
+    metric: str = "accuracy",
+    y_true: IntArray | None = None,
+    scores: FloatArray | None = None,
+    images: FloatArray | None = None,
+    class_names: Sequence[str] | None = None,
+    score_name: str = "p",
 ) -> list[Path]:
-    """Write ``curves.png``, ``confusion_matrix.png`` and ``most_wrong.png`` into
-    ``directory`` (created if needed) for a run: its ``history`` and the ``scores``
-    (N, C) of the evaluation ``images`` (N, ...) with labels ``y_true`` (N,)."""
+    """Write a run's pictures into ``directory`` (created if needed) and return their
+    paths: ``curves.png`` always (`plot_history` of ``history``, drawing ``metric``);
+    with a classifier's test labels ``y_true`` (N,) and ``scores`` (N, C) (probabilities,
+    or the raw outputs: ``score_name``), ``confusion_matrix.png``; with the test
+    ``images`` (N, ...) too, ``most_wrong.png``. ``class_names`` label the classes when
+    there is one per column of ``scores``."""
     folder = Path(directory)
     titled = f"{title}: " if title else ""
-    predicted: IntArray = scores.argmax(axis=1)
-    kwargs: dict[str, Any] = {"class_names": class_names}
-    return [
+    paths = [
         plot_history(
-            history, folder / "curves.png", title=f"{titled}training curves", xlabel=xlabel
-        ),
-        plot_confusion_matrix(
-            y_true, predicted, folder / "confusion_matrix.png", title=f"{titled}test set", **kwargs
-        ),
-        plot_most_wrong(
-            images,
-            y_true,
-            scores,
-            folder / "most_wrong.png",
-            score_name=score_name,
-            title=f"{titled}most confident test mistakes",
-            **kwargs,
-        ),
+            history,
+            folder / "curves.png",
+            title=f"{titled}training curves",
+            xlabel=xlabel,
+            metric=metric,
+        )
     ]
+    if y_true is None or scores is None:
+        return paths
+    names = class_names if class_names and len(class_names) == scores.shape[1] else None
+    predicted: IntArray = scores.argmax(axis=1)
+    path = folder / "confusion_matrix.png"
+    paths.append(
+        plot_confusion_matrix(y_true, predicted, path, title=f"{titled}test set", class_names=names)
+    )
+    if images is not None:
+        paths.append(
+            plot_most_wrong(
+                images,
+                y_true,
+                scores,
+                folder / "most_wrong.png",
+                score_name=score_name,
+                title=f"{titled}most confident test mistakes",
+                class_names=names,
+            )
+        )
+    return paths

@@ -16,10 +16,10 @@ import numpy as np
 from tinynet import losses, optim
 from tinynet.augment import RandomShift
 from tinynet.callbacks import LearningRateScheduler
-from tinynet.data import DataLoader, class_sample_weights, one_hot
+from tinynet.data import batch_count, one_hot
 from tinynet.datasets.catalog import dataset_info
-from tinynet.heads import loss_targets
-from tinynet.inference import as_model_input, evaluate
+from tinynet.inference import evaluate
+from tinynet.io.savable import check_savable
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import OPTIMIZERS
 from tinynet.optim.registry import SCHEDULES, keyword_arguments
@@ -210,42 +210,41 @@ class Recipe:
         """Train ``model`` on (x, y) (labels or targets) with this recipe; ``epochs``
         overrides its own, ``num_classes`` the dataset's (for one-hot targets).
 
+        Builds the loss, optimizer, schedule and augmentation and hands them, with the
+        data, to `tinynet.train.fit`, which checks the data and batches it (once). First,
+        the model is checked to save and load back (`tinynet.io.savable.check_savable`),
+        so a layer a checkpoint or ``save`` would refuse is refused before the first epoch
+        (`tinynet.train.fit` itself trains any model, savable or not).
+
         To resume an interrupted run, pass ``tinynet.checkpoint.BackupAndRestore(path)``
         among ``callbacks`` (with the same recipe, seed and callbacks as the run that
         wrote it)."""
         recipe = self if epochs is None else replace(self, epochs=epochs)
-        dtype = model.dtype
-        loss = recipe.make_loss()
-        targets = loss_targets(loss, recipe.prepare_targets(y, dtype, num_classes), dtype)
-        weights = None
-        if recipe.class_weight is not None:
-            weights = class_sample_weights(recipe.class_weight, targets).astype(dtype)
-        loader = DataLoader(
-            as_model_input(model, x),
-            targets,
-            batch_size=recipe.batch_size or x.shape[0],
-            shuffle=recipe.batch_size is not None,  # one full batch: order cannot matter
-            seed=seed,
-            reuse_buffers=True,
-            transform=recipe.make_transform(seed),
-            sample_weight=weights,
-        )
+        check_savable(model, "Recipe.fit")  # before the run, not at its first checkpoint
         optimizer = recipe.make_optimizer(model)
+        n = x.shape[0] if isinstance(x, np.ndarray) and x.ndim else 0  # fit checks x
+        batch_size = recipe.batch_size or max(n, 1)  # None: one full batch
         schedule = recipe.make_callbacks(
-            optimizer, len(loader), validation=validation_data is not None
+            optimizer, batch_count(n, batch_size), validation=validation_data is not None
         )
         if validation_data is not None:
             x_val, y_val = validation_data
-            validation_data = (x_val, recipe.prepare_targets(y_val, dtype, num_classes))
+            validation_data = (x_val, recipe.prepare_targets(y_val, model.dtype, num_classes))
         return fit(
             model,
-            loss=loss,
+            x,
+            recipe.prepare_targets(y, model.dtype, num_classes),
+            loss=recipe.make_loss(),
             optimizer=optimizer,
             epochs=recipe.epochs,
+            batch_size=batch_size,
+            shuffle=recipe.batch_size is not None,  # one full batch: order cannot matter
+            seed=seed,
+            transform=recipe.make_transform(seed),
+            class_weight=recipe.class_weight,
             validation_data=validation_data,
             callbacks=[*schedule, *callbacks],
             verbose=verbose,
-            loader=loader,
             metrics=recipe.metrics or None,
             clip_grad_norm=recipe.clip_grad_norm,
         )

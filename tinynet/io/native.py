@@ -26,7 +26,9 @@ from before parameter groups (one group, ``"initial_lr"`` beside it) still load.
 
 Use: ``tinynet.save(model, "model.npz")`` and ``model = tinynet.load("model.npz")``,
 as Keras's ``save``/``load_model``. To keep training later, pass ``optimizer=``
-(and any ``metadata``) and read everything back with `load_full`.
+(and any ``metadata``) and read everything back with `load_full`, or into the model and
+optimizer you have with `load_states` (as a checkpoint resumes). ``save`` refuses, before
+writing, a model that would not load back (`tinynet.io.savable.check_savable`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -47,6 +49,7 @@ from tinynet.io.architecture import Budget, describe, rebuild
 from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
 from tinynet.io.npz import NpzReader, open_npz, write_npz
+from tinynet.io.savable import HEADER, architecture_difference, check_savable, common_dtype
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
 from tinynet.optim.registry import optimizer_class
@@ -60,7 +63,6 @@ from tinynet.version import __version__
 FORMAT = "tinynet"
 FORMAT_VERSION = 1
 """The version this tinynet writes; it reads this one and older."""
-HEADER = "__tinynet__"
 OPTIMIZER_PREFIX = "optimizer/"
 MAX_HEADER_BYTES = 16 * 2**20
 """A longer header is refused: parsing JSON can take 20 times its size in Python objects."""
@@ -102,22 +104,21 @@ def save(
     hyperparameters and state are saved too, so training can continue after
     `load_full`. ``metadata`` is any JSON object (epoch, metrics...; tuples come back
     as lists). Every layer's class must be registered (built-ins are; see
-    `tinynet.register_layer`) and all parameters must share one dtype.
+    `tinynet.register_layer`), rebuild from its ``config()`` (`check_savable`: what
+    `load` would do, tried first) and all parameters must share one dtype.
 
     The file is written to a temporary name and renamed over ``path``: an error or
     crash leaves the previous file intact. Raises ``TypeError`` or ``ValueError`` for
     anything that could not be loaded again, before writing.
     """
-    if not isinstance(model, Layer):
-        raise TypeError(f"save: expected a tinynet Layer, got {type(model).__name__}")
+    architecture = check_savable(model)
     arrays = model.state_dict()
-    _check_array_names(arrays)
     header: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "tinynet_version": __version__,
-        "dtype": _common_dtype(model),
-        "model": describe(model),
+        "dtype": common_dtype("save", model),
+        "model": architecture,
         "head": None if model.head is None else model.head.to_dict(),
         "optimizer": None,
         "metadata": _checked_metadata(metadata),
@@ -128,23 +129,6 @@ def save(
     encoded = np.frombuffer(json.dumps(header).encode("utf-8"), np.uint8)
     with atomic_write(path) as handle:
         write_npz(handle, {HEADER: encoded, **arrays})
-
-
-def _check_array_names(arrays: Mapping[str, Array]) -> None:
-    for name in arrays:
-        if name == HEADER or "/" in name:
-            raise ValueError(f"save: {name!r} cannot name a parameter or buffer in a model file")
-
-
-def _common_dtype(model: Layer) -> str | None:
-    """The one dtype of every parameter (None without parameters)."""
-    dtypes = {str(p.dtype) for p in model.parameters()}
-    if len(dtypes) > 1:
-        raise ValueError(
-            f"save: parameters have mixed dtypes {sorted(dtypes)}; expected one, "
-            f"e.g. model.astype(np.float32)"
-        )
-    return dtypes.pop() if dtypes else None
 
 
 def _checked_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -227,6 +211,86 @@ def load_full(path: str | os.PathLike[str]) -> Loaded:
             raise ModelFormatError(f"{reader.source}: metadata must be a JSON object")
         version = str(header.get("tinynet_version", "unknown"))
         return Loaded(model, optimizer, metadata, version, header["format_version"])
+
+
+class ModelMismatchError(ModelFormatError):
+    """A sound model file that holds another model than the one it is loaded into
+    (`load_states`); ``detail`` says where they first differ."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: the file's model does not fit this one: {detail}")
+        self.detail = detail
+
+
+class States(NamedTuple):
+    """A model file's state dicts, read by `load_states` for a live model and optimizer:
+    ``model`` for ``model.load_state_dict(..., strict=False)``, ``optimizer`` (``None`` if
+    the file holds none, or none was asked for) for ``optimizer.load_state_dict``, saved
+    by an optimizer of ``optimizer_class``; ``metadata`` is the user's JSON."""
+
+    model: dict[str, Array]
+    optimizer: dict[str, Any] | None
+    optimizer_class: type[Optimizer] | None
+    metadata: dict[str, Any]
+
+
+def load_states(
+    path: str | os.PathLike[str], model: Layer, optimizer: Optimizer | None = None
+) -> States:
+    """The state dicts saved at ``path`` for the live ``model`` (and ``optimizer``), read
+    without building a second model or optimizer: loading them restores the objects in
+    memory in place, as a checkpoint resumes (`tinynet.checkpoint.restore_checkpoint`).
+
+    Checked before any array is read: the file's architecture describes ``model``'s
+    layers and settings, and its weights have ``model``'s names and shapes in a dtype
+    it takes (`ModelMismatchError` naming the first difference); the parameters must be
+    finite; the saved optimizer's state arrays must fit the model's parameters (its class
+    is returned for the caller to compare; ``load_state_dict`` checks its settings).
+    Raises ``FileNotFoundError``, or `ModelFormatError` naming the file.
+    """
+    with open_npz(path, _KIND) as reader:
+        header = _read_header(reader)
+        _require_same_model(reader, header.get("model"), model)
+        weights = _read_weights_for(reader, model)
+        section = header.get("optimizer")
+        saved = None
+        if optimizer is not None and section is not None:
+            saved = _saved_optimizer(reader, section, model.parameters())
+        metadata = header.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ModelFormatError(f"{reader.source}: metadata must be a JSON object")
+        if saved is None:
+            return States(weights, None, None, metadata)
+        return States(weights, saved[1], saved[0], metadata)
+
+
+def _require_same_model(reader: NpzReader, node: object, model: Layer) -> None:
+    """`ModelMismatchError` where the file's architecture differs from ``model``'s."""
+    ours = json.loads(json.dumps(describe(model)))
+    try:
+        difference = architecture_difference(
+            ours, node, "model", ("this model has", "the file holds")
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise ModelFormatError(f"{reader.source}: the model's description is malformed") from None
+    if difference:
+        raise ModelMismatchError(reader.source, difference)
+
+
+def _read_weights_for(reader: NpzReader, model: Layer) -> dict[str, Array]:
+    """The file's weight arrays, checked against ``model``'s state dict before any is
+    read (a file missing a BatchNorm batch counter keeps the model's own)."""
+    given = {name: spec for name, spec in reader.specs.items() if _is_weight(name)}
+    expected = model.state_specs()
+    mismatch = find_mismatch(expected, given)
+    mismatch.missing = [name for name in mismatch.missing if not name.endswith(_COUNTER)]
+    if mismatch.fatal(strict=True):
+        lines = mismatch.message(type(model).__name__).splitlines()[1:]
+        raise ModelMismatchError(reader.source, "; ".join(line.strip() for line in lines))
+    arrays = {name: reader.read(name) for name in expected if name in given}
+    for name, _ in model.named_parameters():
+        _check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
+    return arrays
 
 
 def _read_header(reader: NpzReader) -> dict[str, Any]:
@@ -334,34 +398,42 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
     """Rebuild the saved optimizer over ``model.parameters()`` and restore its state."""
     if section is None:
         return None
+    params = model.parameters()
+    cls, state_dict, groups = _saved_optimizer(reader, section, params)
+    try:
+        optimizer = cls([{**g, "params": [params[i] for i in g["params"]]} for g in groups])
+        optimizer.load_state_dict(state_dict)
+    except (TypeError, ValueError) as error:
+        # The optimizers check every setting and the step count (one place:
+        # check_hyperparameters); a custom one's errors are the file's fault too.
+        raise ModelFormatError(
+            f"{reader.source}: optimizer: cannot restore {cls.__name__}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    return optimizer
+
+
+def _saved_optimizer(
+    reader: NpzReader, section: object, params: list[Parameter]
+) -> tuple[type[Optimizer], dict[str, Any], list[dict[str, Any]]]:
+    """The saved optimizer's class, its state dict (PyTorch's layout: parameters by
+    position in group order; arrays checked against ``params``, settings left to
+    ``load_state_dict``) and its groups (``params`` as indices into ``params``)."""
     where = f"{reader.source}: optimizer"
     if not isinstance(section, dict) or not isinstance(section.get("state"), dict):
         raise ModelFormatError(f"{where}: expected a JSON object with a 'state' object")
     cls = _optimizer_class(section.get("type"), where)
-    params = model.parameters()
     groups = _optimizer_groups(section, len(params), where)
     state = _optimizer_state(reader, section["state"], params, where)
     position = {i: k for k, i in enumerate(i for g in groups for i in g["params"])}
     stray = sorted(set(state) - set(position))
     if stray:
         raise ModelFormatError(f"{where}: state for parameters {stray}, which no group lists")
-    try:
-        optimizer = cls([{**g, "params": [params[i] for i in g["params"]]} for g in groups])
-        optimizer.load_state_dict(
-            {
-                "state": {position[i]: entry for i, entry in state.items()},
-                "param_groups": [
-                    {**g, "params": [position[i] for i in g["params"]]} for g in groups
-                ],
-            }
-        )
-    except (TypeError, ValueError) as error:
-        # The optimizers check every setting and the step count (one place:
-        # check_hyperparameters); a custom one's errors are the file's fault too.
-        raise ModelFormatError(
-            f"{where}: cannot restore {cls.__name__}: {type(error).__name__}: {error}"
-        ) from error
-    return optimizer
+    state_dict = {
+        "state": {position[i]: entry for i, entry in state.items()},
+        "param_groups": [{**g, "params": [position[i] for i in g["params"]]} for g in groups],
+    }
+    return cls, state_dict, groups
 
 
 def _optimizer_groups(section: dict[str, Any], count: int, where: str) -> list[dict[str, Any]]:

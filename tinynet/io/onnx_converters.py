@@ -14,6 +14,7 @@ GELU            ``Gelu(approximate)`` from opset 20; before, its formula:
                 ``x/2 (1 + Erf(x/sqrt 2))`` or ``x/2 (1 + Tanh(sqrt(2/pi)(x + 0.044715 x^3)))``
 SiLU, Swish     ``Mul(x, Sigmoid(x))``
 Dropout         nothing (the identity)
+Normalization   ``Mul(Sub(x, mean), 1 / std)``, the adapted statistics as constants
 BatchNorm1d,    ``BatchNormalization(x, scale, B, mean, var, epsilon, momentum)`` in
 BatchNorm2d     inference mode, on (N, C), (N, C, L) or (N, C, H, W); ONNX's momentum
                 is 1 - PyTorch's (its running mean is
@@ -61,7 +62,7 @@ from tinynet.layers.adaptive import AdaptiveAvgPool2d, bin_means
 from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.im2col import Window
-from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
+from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d, Normalization
 from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.regularization import Dropout
 from tinynet.layers.reshape import Flatten, Reshape, Unflatten
@@ -181,6 +182,13 @@ def batch_norm(layer: BatchNorm1d | BatchNorm2d, graph: OnnxGraph, x: str) -> st
         # momentum=None (a cumulative average) no constant applies, and inference ignores it.
         momentum=1.0 - (0.1 if layer.momentum is None else layer.momentum),
     )
+
+
+@register_onnx(Normalization)
+def normalization(layer: Normalization, graph: OnnxGraph, x: str) -> str:
+    """``(x - mean) * (1 / std)`` with the layer's own scale (1 for a constant feature)."""
+    centred = graph.node("Sub", [x, graph.weight("mean", layer.mean)])
+    return graph.node("Mul", [centred, graph.weight("scale", layer.scale())])
 
 
 @register_onnx(Flatten)

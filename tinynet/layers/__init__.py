@@ -18,7 +18,7 @@ from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.embedding import Embedding, PositionalEmbedding
 from tinynet.layers.layernorm import LayerNorm
-from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
+from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d, Normalization
 from tinynet.layers.pooling import AvgPool2d, MaxPool2d
 from tinynet.layers.recurrent import GRU, LSTM, RNN
 from tinynet.layers.regularization import Dropout
@@ -44,6 +44,7 @@ __all__ = [
     "LeakyReLU",
     "MaxPool2d",
     "MultiheadAttention",
+    "Normalization",
     "PositionalEmbedding",
     "ReLU",
     "Reshape",

@@ -212,3 +212,62 @@ class BatchNorm2d(_BatchNorm):
     per channel C, over N, H and W. See ``_BatchNorm``."""
 
     input_shapes = ("(N, C, H, W)",)
+
+
+class Normalization(Layer):
+    """Standardize each feature with statistics of the training data: Keras's
+    ``Normalization``, scikit-learn's ``StandardScaler`` as a layer.
+
+    ``adapt(x)`` sets ``mean`` and ``variance`` (buffers, saved and loaded with the
+    model) from x (N, ..., num_features), per feature of the last axis; the layer then
+    maps x to ``(x - mean) / std``, std the population standard deviation (a constant
+    feature is only centred, as StandardScaler does), so `predict` on raw rows is right.
+    Before ``adapt`` it is the identity. Shapes: (N, ..., num_features), unchanged;
+    dtype ``dtype``. No trainable parameters: backward is ``grad_y / std``.
+    """
+
+    buffer_names = ("mean", "variance")
+
+    def __init__(self, num_features: int, *, dtype: DTypeLike = np.float32) -> None:
+        super().__init__()
+        self.num_features = validation.positive_int("Normalization", "num_features", num_features)
+        self.mean = initializers.full((self.num_features,), 0, dtype)
+        self.variance = initializers.full((self.num_features,), 1, dtype)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of the statistics, what inputs must have."""
+        return self.mean.dtype
+
+    def adapt(self, x: FloatArray) -> Normalization:
+        """Take the mean and variance of each feature of ``x`` (N, ..., num_features),
+        computed in float64; return self."""
+        self.check_input(x)
+        rows = np.asarray(x, np.float64).reshape(-1, self.num_features)
+        if rows.shape[0] == 0 or not np.isfinite(rows).all():
+            raise ValueError(f"{self!r}: adapt needs finite samples, got shape {x.shape}")
+        self.mean[...] = rows.mean(axis=0)
+        self.variance[...] = rows.var(axis=0)
+        return self
+
+    def check_input(self, x: FloatArray) -> None:
+        """A float array (N, ..., num_features) of the statistics' dtype."""
+        validation.float_array(self, x, last=self.num_features, dtype=self.mean.dtype)
+
+    def scale(self) -> FloatArray:
+        """1 / std per feature (1 where std is 0), in the statistics' dtype."""
+        std = np.sqrt(self.variance)
+        return np.where(std > 0, 1 / np.where(std > 0, std, 1), 1).astype(self.mean.dtype)
+
+    def forward(self, x: FloatArray) -> FloatArray:
+        """x -> (x - mean) / std, feature by feature."""
+        y: FloatArray = (x - self.mean) * self.scale()
+        return y
+
+    def backward(self, grad_y: FloatArray) -> FloatArray:
+        """grad_y -> grad_y / std (the statistics are constants)."""
+        grad_x: FloatArray = grad_y * self.scale()
+        return grad_x
+
+    def extra_repr(self) -> str:
+        return str(self.num_features)

@@ -1,0 +1,91 @@
+"""Training data for a model file: reading what ``--data``/``--dataset`` name
+(`read_splits`), and checking that it fits the model (`check_fits`). Predicting from
+files is `tinynet.prediction`.
+
+The reshaping of samples for a model happens in one place,
+`tinynet.datasets.layout.model_layout` (flat rows unless a model declares an input shape).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tinynet.containers import first_layer, last_layer
+from tinynet.datasets import DataSplits, load_data, named_splits
+from tinynet.heads import Head, require_head
+from tinynet.inference import probe
+from tinynet.layers.base import Layer
+from tinynet.recipe import Recipe
+from tinynet.typing import FloatArray
+
+
+def read_splits(
+    dataset: str | None, data: str | None, test_data: str | None, target: str | None, recipe: Recipe
+) -> DataSplits:
+    """What ``--dataset``/``--data``/``--test-data``/``--target`` name: a file or folder
+    (``--data`` overrides the recipe's dataset), else the named dataset."""
+    if data is not None:
+        if dataset is not None:
+            raise ValueError("give --data PATH or --dataset NAME, not both")
+        return load_data(data, test_path=test_data, target=target or "label")
+    if test_data is not None or target is not None:
+        raise ValueError("--test-data and --target go with --data PATH")
+    return named_splits(dataset or recipe.dataset)
+
+
+def expected_outputs(recipe: Recipe, data: DataSplits) -> tuple[int, str]:
+    """How many outputs the recipe's loss needs for ``data``, and why, for messages."""
+    y = data.y_train
+    if recipe.loss == "cross_entropy" or recipe.targets == "one_hot":
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise ValueError(
+                f"{data.source}: the recipe's loss {recipe.loss!r} needs integer class labels, "
+                f"got {y.dtype} targets of shape {y.shape[1:] or '(N,)'} (a regression? use "
+                f"loss='mse')"
+            )
+        classes = data.num_classes or 0
+        return classes, f"{classes} classes (labels 0..{classes - 1})"
+    if recipe.loss == "bce_with_logits":
+        if y.size and not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                f"{data.source}: binary cross-entropy needs 0/1 targets, got values from "
+                f"{y.min()} to {y.max()}"
+            )
+        if y.ndim == 1:
+            return 1, "binary labels (0/1): one output unit"
+        return y.shape[1], f"{y.shape[1]} labels per sample (multi-label)"
+    count = 1 if y.ndim == 1 else y.shape[1]
+    return count, f"{count} target value{'s' if count != 1 else ''} per sample"
+
+
+def check_fits(model: Layer, x: FloatArray, data: DataSplits, recipe: Recipe) -> Head:
+    """The model's `Head` for ``data`` laid out as ``x``; ``ValueError`` naming the model's
+    first layer and the data's sample shape when one sample does not go through, and its
+    last layer and the data's classes or targets when their counts differ."""
+    shape = data.sample_shape
+    try:
+        outputs = probe(model, x[:1].astype(model.dtype, copy=False))
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{data.source}: its samples, of shape {shape} ({math.prod(shape)} values), do not "
+            f"fit the model's first layer {_short(first_layer(model))}: {error}"
+        ) from None
+    if outputs.ndim != 2:
+        raise ValueError(
+            f"the model's outputs have shape {outputs.shape[1:]} per sample; tinynet train "
+            f"needs (N, C) outputs, one column per class or target"
+        )
+    expected, why = expected_outputs(recipe, data)
+    columns = int(outputs.shape[1])
+    if expected != columns:
+        raise ValueError(
+            f"{data.source} has {why}, but the model's last layer {_short(last_layer(model))} "
+            f"gives {columns} output{'s' if columns != 1 else ''}"
+        )
+    return require_head(model, recipe.loss, outputs, str(data.source))
+
+
+def _short(layer: Layer) -> str:
+    return repr(layer).split("\n")[0].rstrip("(")
