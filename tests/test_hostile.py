@@ -16,13 +16,20 @@ import pytest
 
 import tinynet
 from tinynet import (
+    GRU,
+    LSTM,
+    RNN,
     BatchNorm1d,
     BatchNorm2d,
     Conv2d,
     Dense,
+    Embedding,
     Layer,
+    LayerNorm,
     LeakyReLU,
+    MultiheadAttention,
     Parameter,
+    PositionalEmbedding,
     ReLU,
     Sequential,
     Softmax,
@@ -265,13 +272,66 @@ def test_a_missing_bias_still_gets_the_detailed_message(saved: Path, tmp_path: P
         BatchNorm2d(3),
         Conv2d(3, 8, 5),
         Conv2d(2, 4, (3, 1), bias=False),
+        Embedding(7, 3),
+        PositionalEmbedding(9, 4),
+        LayerNorm(5),
+        LayerNorm((6,), elementwise_affine=False),
+        RNN(3, 5),
+        RNN(5, 3, num_layers=3, bias=False),
+        LSTM(4, 6, num_layers=2),
+        LSTM(7, 2, bias=False),
+        GRU(2, 5, num_layers=3),
+        GRU(6, 4, bias=False),
+        MultiheadAttention(8, 2),
+        MultiheadAttention(6, 3, bias=False),
     ],
 )
 def test_the_config_sizes_match_the_layers_built(layer: Layer) -> None:
-    """`Budget` sizes these from their configs: the numbers must be what they allocate."""
+    """`Budget` sizes these from their configs, sub-layers included: the numbers must be
+    what they allocate."""
     sized = _SIZED_BY_CONFIG[type(layer)]
     built = sum(p.size for p in layer.parameters()) + sum(b.size for _, b in layer.named_buffers())
     assert sized(layer.config()) == built
+
+
+# A sequence layer's config asking for terabytes, each refused from its config before its
+# constructor allocates (the memory and time of such files: test_bombs.py).
+HUGE_SEQUENCE_LAYERS: dict[str, tuple[Layer, dict[str, Any], int]] = {
+    "Embedding": (Embedding(10, 4), {"num_embeddings": 10**9, "embedding_dim": 1000}, 10**12),
+    "PositionalEmbedding": (PositionalEmbedding(8, 4), {"max_len": 10**9}, 4 * 10**9),
+    "LayerNorm": (LayerNorm(4), {"normalized_shape": [10**10]}, 2 * 10**10),
+    "RNN": (RNN(4, 3), {"hidden_size": 10**5}, 10**5 * (4 + 10**5 + 2)),
+    "RNN layers": (RNN(4, 3), {"num_layers": 10**9}, 3 * 4 + 10**9 * 3 * 8 - 3 * 3),
+    "LSTM": (LSTM(4, 3), {"input_size": 10**9}, 12 * (10**9 + 3 + 2)),
+    "GRU layers": (GRU(4, 3, bias=False), {"num_layers": 10**8}, 9 * 4 + 10**8 * 9 * 6 - 9 * 3),
+    "MultiheadAttention": (MultiheadAttention(4, 2), {"embed_dim": 10**5}, 4 * 10**5 * (10**5 + 1)),
+}
+
+
+@pytest.mark.parametrize("label", sorted(HUGE_SEQUENCE_LAYERS))
+def test_a_huge_sequence_layer_is_refused_from_its_config(label: str, tmp_path: Path) -> None:
+    layer, edit, elements = HUGE_SEQUENCE_LAYERS[label]
+    tinynet.save(Sequential(Dense(4, 4), layer), tmp_path / "real.npz")
+    kind = type(layer).__name__
+    path = with_header(
+        tmp_path / "real.npz",
+        lambda header: header["model"]["children"][1]["config"].update(edit),
+        tmp_path / "huge.npz",
+    )
+    own = elements - (20 if kind == "MultiheadAttention" else 0)  # out_proj Dense(4, 4)
+    with pytest.raises(ModelFormatError, match=rf"model\.1: {kind}\(.*\) needs {own} parameter"):
+        load(path)
+
+
+def test_attention_counts_its_out_proj_once(tmp_path: Path) -> None:
+    """The out_proj Dense is charged as the sub-layer it is, and not drawn twice: an
+    attention wider than `SLACK` allows twice (E * E > 2**20) still loads."""
+    model = Sequential(MultiheadAttention(1032, 4, seed=0))
+    tinynet.save(model, tmp_path / "wide.npz")
+    loaded = load(tmp_path / "wide.npz")
+    np.testing.assert_array_equal(loaded[0].out_proj.weight.data, model[0].out_proj.weight.data)
+    with pytest.raises(ValueError, match=r"expected out_proj Dense\(8, 8, bias=True\)"):
+        MultiheadAttention.from_config(MultiheadAttention(8, 2).config(), [Dense(8, 4)])
 
 
 # --- IDX ---------------------------------------------------------------------------------

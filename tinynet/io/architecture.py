@@ -15,10 +15,12 @@ A file's architecture is checked against its arrays *before* layers allocate the
 (without it, a 500-byte file naming ``Dense(16384, 16384)`` filled 1 GiB with random
 weights before finding no weights to load). `rebuild` takes a `Budget`, the number of
 elements the file's arrays hold, and each layer's parameters and buffers are charged
-against it: a built-in layer whose arrays grow with its config (`Dense`,
-`BatchNorm1d`) is sized from the config before it is constructed, any other layer right
-after (parameter-free built-ins allocate nothing; a custom layer's constructor is code
-you registered, and can overshoot by its own arrays only). A file can so never make
+against it: a built-in layer whose arrays grow with its config (`Dense`, `Conv2d`,
+the batch norms, `Embedding`, `LayerNorm`, the recurrent layers, `MultiheadAttention`:
+`_SIZED_BY_CONFIG`) is sized from the config before it is constructed (less what its
+sub-layers, rebuilt and charged first, hold), any other layer right after
+(parameter-free built-ins allocate nothing; a custom layer's constructor is code you
+registered, and can overshoot by its own arrays only). A file can so never make
 `rebuild` allocate more parameter and buffer elements than it holds (plus `SLACK`),
 nor build more than `MAX_LAYERS` layers.
 """
@@ -31,10 +33,14 @@ from typing import Any
 
 from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
+from tinynet.layers.attention import MultiheadAttention
 from tinynet.layers.base import LAYERS, Layer
 from tinynet.layers.conv import Conv2d
 from tinynet.layers.dense import Dense
+from tinynet.layers.embedding import Embedding, PositionalEmbedding
+from tinynet.layers.layernorm import LayerNorm
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
+from tinynet.layers.recurrent import GRU, LSTM, RNN
 from tinynet.registry import UnknownNameError
 
 MAX_DEPTH = 64
@@ -117,11 +123,14 @@ def rebuild(
     except UnknownNameError as error:
         raise ModelFormatError(f"{path}: {error}") from None
     if budget is not None:
-        sized = _SIZED_BY_CONFIG.get(cls)
-        budget.charge(sized(config) if sized else 0, 1, path, f"{kind}({short_repr(config, 200)})")
+        budget.charge(0, 1, path, kind)
     built = [
         rebuild(child, f"{path}.{_child_name(child)}", depth + 1, budget) for child in children
     ]
+    sized = _SIZED_BY_CONFIG.get(cls)
+    if budget is not None and sized is not None:
+        own = sized(config) - sum(_elements(child) for child in built)
+        budget.charge(max(own, 0), 0, path, f"{kind}({short_repr(config, 200)})")
     try:
         layer = cls.from_config(config, built)
     except Exception as error:
@@ -130,17 +139,23 @@ def rebuild(
             f"sub-layers: {type(error).__name__}: {error}"
         ) from error
     _check_children(layer, children, path)
-    if budget is not None and cls not in _SIZED_BY_CONFIG:
+    if budget is not None and sized is None:
         own = _elements(layer) - sum(_elements(child) for child in built)
         budget.charge(max(own, 0), 0, path, repr(layer))
     layer.training = training
     return layer
 
 
-def _positive(config: dict[str, Any], key: str) -> int:
-    """``config[key]`` if it is a positive int, else 0 (the constructor will refuse it)."""
-    value = config.get(key)
+def _positive(config: dict[str, Any], key: str, default: int = 0) -> int:
+    """``config[key]`` (``default`` if absent) if it is a positive int, else 0 (the
+    constructor will refuse it)."""
+    value = config.get(key, default)
     return value if type(value) is int and value > 0 else 0
+
+
+def _bias(config: dict[str, Any], key: str = "bias") -> int:
+    """1 if the config asks for biases (the default), else 0."""
+    return int(bool(config.get(key, True)))
 
 
 def _kernel_area(config: dict[str, Any]) -> int:
@@ -157,19 +172,50 @@ def _batch_norm_elements(config: dict[str, Any]) -> int:
     return _positive(config, "num_features") * (4 if config.get("affine", True) else 2) + 1
 
 
+def _layer_norm_elements(config: dict[str, Any]) -> int:
+    """Weight and bias per feature; ``normalized_shape`` is an int or a one-int list."""
+    shape = config.get("normalized_shape")
+    features = shape[0] if isinstance(shape, list) and len(shape) == 1 else shape
+    return 2 * _positive({"d": features}, "d") * _bias(config, "elementwise_affine")
+
+
+def _recurrent_elements(gates: int) -> Callable[[dict[str, Any]], int]:
+    """An RNN (1 gate), GRU (3) or LSTM (4): per stacked layer, (G*H, in) and (G*H, H)
+    weights and two (G*H,) biases; ``in`` is ``input_size`` for the first layer, H after."""
+
+    def elements(config: dict[str, Any]) -> int:
+        inputs, hidden = _positive(config, "input_size"), _positive(config, "hidden_size")
+        layers = _positive(config, "num_layers", 1)
+        per_layer = gates * hidden * (hidden + hidden + 2 * _bias(config))
+        return gates * hidden * (inputs - hidden) + layers * per_layer if layers else 0
+
+    return elements
+
+
+def _attention_elements(config: dict[str, Any]) -> int:
+    """``in_proj`` (3E, E) and (3E,), and the Dense ``out_proj`` (E, E) and (E,)."""
+    e = _positive(config, "embed_dim")
+    return 4 * e * (e + _bias(config))
+
+
 _SIZED_BY_CONFIG: dict[type[Layer], Callable[[dict[str, Any]], int]] = {
-    Dense: lambda c: (
-        (_positive(c, "in_features") + bool(c.get("bias", True))) * _positive(c, "out_features")
-    ),
+    Dense: lambda c: (_positive(c, "in_features") + _bias(c)) * _positive(c, "out_features"),
     Conv2d: lambda c: (
-        _positive(c, "out_channels")
-        * (_positive(c, "in_channels") * _kernel_area(c) + bool(c.get("bias", True)))
+        _positive(c, "out_channels") * (_positive(c, "in_channels") * _kernel_area(c) + _bias(c))
     ),
     BatchNorm1d: _batch_norm_elements,
     BatchNorm2d: _batch_norm_elements,
+    Embedding: lambda c: _positive(c, "num_embeddings") * _positive(c, "embedding_dim"),
+    PositionalEmbedding: lambda c: _positive(c, "max_len") * _positive(c, "embedding_dim"),
+    LayerNorm: _layer_norm_elements,
+    RNN: _recurrent_elements(1),
+    GRU: _recurrent_elements(3),
+    LSTM: _recurrent_elements(4),
+    MultiheadAttention: _attention_elements,
 }
-"""The elements a built-in layer's parameters and buffers take, from its config alone
-(a test checks each against the layer built)."""
+"""The elements a built-in layer's parameters and buffers take with its sub-layers',
+from its config alone (a test checks each against the layer built). `rebuild` charges
+a layer what its sub-layers, rebuilt and charged first, do not hold."""
 
 
 def _elements(layer: Layer) -> int:
