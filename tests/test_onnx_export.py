@@ -187,18 +187,7 @@ def test_every_builtin_layer_class_has_a_converter() -> None:
         if cls.__module__.startswith("tinynet.") and not inspect.isabstract(cls)
     }
     missing = {cls.__name__ for cls in builtin if onnx_converter(cls) is None}
-    assert missing == SEQUENCE_LAYERS_WITHOUT_CONVERTER  # issue 20 item 5: shrink it to {}
-
-
-SEQUENCE_LAYERS_WITHOUT_CONVERTER = {
-    "Embedding",
-    "PositionalEmbedding",
-    "LayerNorm",
-    "RNN",
-    "LSTM",
-    "GRU",
-    "MultiheadAttention",
-}
+    assert missing == set()  # the sequence layers' are in tinynet.io.onnx_sequence
 
 
 @pytest.mark.parametrize(
@@ -572,13 +561,9 @@ def mnist() -> tuple[FloatArray, Any, FloatArray, Any]:
 
 def input_shape(model_file: ModelFile) -> tuple[int, ...]:
     """One sample's shape for the model file: its ``INPUT_SHAPE`` (``(1, 28, 28)`` for a
-    CNN), else MNIST's rows, ``(784,)``. ``ModelFile`` has no ``input_shape`` field yet,
-    so the attribute is read from the module ``load_model_file`` imported."""
-    shape = getattr(model_file, "input_shape", None)
-    if shape is None:
-        module = sys.modules[f"tinynet_model_{model_file.path.stem}"]
-        shape = getattr(module, "INPUT_SHAPE", (784,))
-    return tuple(shape)
+    CNN), else MNIST's rows, ``(784,)``."""
+    shape = model_file.input_shape
+    return (784,) if shape is None else tuple(shape)
 
 
 def check_model_file(path: Path, mnist: tuple[FloatArray, Any, FloatArray, Any]) -> None:

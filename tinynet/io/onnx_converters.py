@@ -5,7 +5,8 @@ layer computes in inference mode (``model.eval()``): Dropout is left out and
 BatchNorm uses its running statistics. The ops chosen, by opset (11 and later):
 
 ==============  ==================================================================
-Dense           ``Gemm(x, W, b, transB=1)``, W in PyTorch's (out, in) layout
+Dense           ``Gemm(x, W, b, transB=1)``, W in PyTorch's (out, in) layout; on
+                (N, ..., in), ``Add(MatMul(x, Transpose(W)), b)``
 ReLU            ``Relu``; LeakyReLU ``LeakyRelu(alpha)``; Sigmoid, Tanh the same
 Softmax         ``Softmax(axis)``, the axis written out. Before opset 13 Softmax
                 flattens the axes from ``axis`` on, which equals the one-axis softmax
@@ -37,6 +38,8 @@ Sequential      its layers in turn
 Residual        ``Add(x, block(x))``
 Parallel        ``Concat(axis=last)`` of the branches, or ``Sum`` (``mode="sum"``)
 ==============  ==================================================================
+
+The sequence layers' converters are in `tinynet.io.onnx_sequence`.
 """
 
 from __future__ import annotations
@@ -73,13 +76,32 @@ SOFTMAX_ONE_AXIS_OPSET = 13
 """The first opset whose ``Softmax`` normalizes along one axis (before: axes ``axis:``)."""
 
 
+def linear(
+    graph: OnnxGraph,
+    x: str,
+    rank: int,
+    weight: Array,
+    bias: Array | None,
+    weight_name: str = "weight",
+    bias_name: str = "bias",
+) -> str:
+    """``x @ weight.T + bias`` for x of ``rank`` axes (..., in), ``weight`` (out, in),
+    PyTorch's layout, stored so: ``Gemm(transB=1)`` for (N, in), else ``MatMul`` by
+    ``Transpose(weight)`` (``Gemm`` takes matrices only), then ``Add``."""
+    w = graph.weight(weight_name, weight)
+    b = None if bias is None else graph.weight(bias_name, bias)
+    if rank == 2:
+        return graph.node("Gemm", [x, w] if b is None else [x, w, b], transB=1)
+    y = graph.node("MatMul", [x, graph.node("Transpose", [w], perm=[1, 0])])
+    return y if b is None else graph.node("Add", [y, b])
+
+
 @register_onnx(Dense)
 def dense(layer: Dense, graph: OnnxGraph, x: str) -> str:
-    """(N, in) -> (N, out): ``Gemm`` with the weight in PyTorch's layout, as torch writes it."""
-    inputs = [x, graph.weight("weight", layer.weight.data.T)]
-    if layer.bias is not None:
-        inputs.append(graph.weight("bias", layer.bias.data))
-    return graph.node("Gemm", inputs, transB=1)
+    """(N, ..., in) -> (N, ..., out): `linear` with the weight in PyTorch's layout, as
+    torch writes it (``Gemm`` for (N, in), ``MatMul`` and ``Add`` for more axes)."""
+    bias = None if layer.bias is None else layer.bias.data
+    return linear(graph, x, graph.rank(x), layer.weight.data.T, bias)
 
 
 @register_onnx(ReLU)
