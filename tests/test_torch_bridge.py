@@ -272,8 +272,8 @@ class MyLinear(nn.Linear):  # type: ignore[misc]
     ("module", "match"),
     [
         (
-            nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.ReLU(), nn.Conv1d(1, 1, 1))),
-            r"model\.1\.1 is torch\.nn\.modules\.conv\.Conv1d",
+            nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.ReLU(), nn.Conv3d(1, 1, 1))),
+            r"model\.1\.1 is torch\.nn\.modules\.conv\.Conv3d",
         ),
         (nn.Sequential(MyLinear(2, 2)), r"model\.0 is .*MyLinear"),
         (nn.ModuleList([nn.ReLU()]), r"model is torch\.nn\.modules\.container\.ModuleList"),
@@ -284,8 +284,8 @@ class MyLinear(nn.Linear):  # type: ignore[misc]
             r"model\.1\.0 is BatchNorm2d.* without a bias",
         ),
         (
-            nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)),
-            r"model\.0 is Conv2d\(4, 4.* groups=2; tinynet's Conv2d has only groups=1",
+            nn.Sequential(nn.Conv1d(4, 4, 3, padding_mode="circular")),
+            r"model\.0 is Conv1d.*padding_mode='circular'.*only padding_mode='zeros'",
         ),
         (
             nn.Sequential(nn.ReLU(), nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect")),

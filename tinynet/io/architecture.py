@@ -15,7 +15,7 @@ A file's architecture is checked against its arrays *before* layers allocate the
 (without it, a 500-byte file naming ``Dense(16384, 16384)`` filled 1 GiB with random
 weights before finding no weights to load). `rebuild` takes a `Budget`, the number of
 elements the file's arrays hold, and each layer's parameters and buffers are charged
-against it: a built-in layer whose arrays grow with its config (`Dense`, `Conv2d`,
+against it: a built-in layer whose arrays grow with its config (`Dense`, the convolutions,
 the batch norms, `Embedding`, `LayerNorm`, the recurrent layers, `MultiheadAttention`:
 `_SIZED_BY_CONFIG`) is sized from the config before it is constructed (less what its
 sub-layers, rebuilt and charged first, hold), any other layer right after
@@ -28,6 +28,7 @@ nor build more than `MAX_LAYERS` layers.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
 from tinynet.layers.attention import MultiheadAttention
 from tinynet.layers.base import LAYERS, Layer
-from tinynet.layers.conv import Conv2d
+from tinynet.layers.conv import Conv1d, Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.embedding import Embedding, PositionalEmbedding
 from tinynet.layers.layernorm import LayerNorm
@@ -158,13 +159,26 @@ def _bias(config: dict[str, Any], key: str = "bias") -> int:
     return int(bool(config.get(key, True)))
 
 
-def _kernel_area(config: dict[str, Any]) -> int:
-    """kh * kw of a conv config's ``kernel_size`` (an int or a pair), 0 if malformed."""
+def _kernel_area(config: dict[str, Any], axes: int) -> int:
+    """The product of a conv config's ``kernel_size`` (an int, or a list of ``axes``
+    ints), 0 if malformed."""
     size = config.get("kernel_size")
-    pair = [size, size] if type(size) is int else size
-    if not (isinstance(pair, list) and len(pair) == 2):
+    sizes = [size] * axes if type(size) is int else size
+    if not (isinstance(sizes, list) and len(sizes) == axes):
         return 0
-    return _positive({"k": pair[0]}, "k") * _positive({"k": pair[1]}, "k")
+    return math.prod(_positive({"k": k}, "k") for k in sizes)
+
+
+def _conv_elements(axes: int) -> Callable[[dict[str, Any]], int]:
+    """A Conv1d (1 axis) or Conv2d (2): the weight (out, in / groups, *kernel) and bias."""
+
+    def elements(config: dict[str, Any]) -> int:
+        groups = max(_positive(config, "groups", 1), 1)
+        per_group = -(-_positive(config, "in_channels") // groups)  # the constructor checks
+        weight = per_group * _kernel_area(config, axes)
+        return _positive(config, "out_channels") * (weight + _bias(config))
+
+    return elements
 
 
 def _batch_norm_elements(config: dict[str, Any]) -> int:
@@ -200,9 +214,8 @@ def _attention_elements(config: dict[str, Any]) -> int:
 
 _SIZED_BY_CONFIG: dict[type[Layer], Callable[[dict[str, Any]], int]] = {
     Dense: lambda c: (_positive(c, "in_features") + _bias(c)) * _positive(c, "out_features"),
-    Conv2d: lambda c: (
-        _positive(c, "out_channels") * (_positive(c, "in_channels") * _kernel_area(c) + _bias(c))
-    ),
+    Conv1d: _conv_elements(1),
+    Conv2d: _conv_elements(2),
     BatchNorm1d: _batch_norm_elements,
     BatchNorm2d: _batch_norm_elements,
     Embedding: lambda c: _positive(c, "num_embeddings") * _positive(c, "embedding_dim"),

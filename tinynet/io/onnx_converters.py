@@ -19,9 +19,11 @@ BatchNorm1d,    ``BatchNormalization(x, scale, B, mean, var, epsilon, momentum)`
 BatchNorm2d     inference mode, on (N, C), (N, C, L) or (N, C, H, W); ONNX's momentum
                 is 1 - PyTorch's (its running mean is
                 ``mean * momentum + batch * (1 - momentum)``)
-Conv2d          ``Conv(x, W, b, kernel_shape, strides, dilations, pads)``, W (out, in,
-                kh, kw) as it is; ``pads`` is ONNX's [top, left, bottom, right], so
-                ``padding="same"`` with an even kernel keeps its extra bottom/right row
+Conv2d          ``Conv(x, W, b, kernel_shape, strides, dilations, pads, group)``, W
+                (out, in / groups, kh, kw) as it is; ``pads`` is ONNX's [top, left,
+                bottom, right], so ``padding="same"`` with an even kernel keeps its
+                extra bottom/right row
+Conv1d          ``Conv`` on (N, C, T) alike, ``pads`` [begin, end]
 MaxPool2d       ``MaxPool(kernel_shape, strides, dilations, pads)``; where a dilated
                 window holds padding alone, ``Where(mask, -inf, y)``, as tinynet
 AvgPool2d       ``AveragePool(kernel_shape, strides, pads, count_include_pad)``;
@@ -61,7 +63,7 @@ from tinynet.layers.activations import (
     Tanh,
 )
 from tinynet.layers.adaptive import AdaptiveAvgPool2d, bin_means
-from tinynet.layers.conv import Conv2d
+from tinynet.layers.conv import Conv1d, Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.im2col import Window
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
@@ -241,7 +243,27 @@ def conv2d(layer: Conv2d, graph: OnnxGraph, x: str) -> str:
     inputs = [x, graph.weight("weight", layer.weight.data)]
     if layer.bias is not None:
         inputs.append(graph.weight("bias", layer.bias.data))
-    return graph.node("Conv", inputs, dilations=list(layer.dilation), **_window(layer.window))
+    window = _window(layer.window)
+    return graph.node("Conv", inputs, dilations=list(layer.dilation), group=layer.groups, **window)
+
+
+@register_onnx(Conv1d)
+def conv1d(layer: Conv1d, graph: OnnxGraph, x: str) -> str:
+    """``Conv`` on (N, C, T) with the weight (out, in / groups, k) as it is and ``pads``
+    [begin, end] (tinynet computes it as a 2-D convolution one row high)."""
+    inputs = [x, graph.weight("weight", layer.weight.data)]
+    if layer.bias is not None:
+        inputs.append(graph.weight("bias", layer.bias.data))
+    _, _, left, right = layer.window.padding
+    return graph.node(
+        "Conv",
+        inputs,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.stride),
+        dilations=list(layer.dilation),
+        pads=[left, right],
+        group=layer.groups,
+    )
 
 
 @register_onnx(MaxPool2d)

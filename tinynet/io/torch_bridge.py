@@ -10,8 +10,11 @@ torch.nn                            tinynet
 ==================================  =============================================
 Linear(in, out, bias)               Dense(in, out, bias); weight transposed
 Conv2d(in, out, kernel_size,        Conv2d(in, out, kernel_size, stride, padding,
-stride, padding, dilation, bias)    dilation, bias); ``padding`` "same", "valid"
-                                    or a pair; weight (out, in, kh, kw) as it is
+stride, padding, dilation, groups,  dilation, groups, bias); ``padding`` "same",
+bias)                               "valid" or a pair; weight (out, in / groups,
+                                    kh, kw) as it is
+Conv1d(...), the same arguments     Conv1d(...), one-int tuples; weight (out,
+                                    in / groups, k) as it is
 MaxPool2d(kernel_size, stride,      MaxPool2d(kernel_size, stride, padding,
 padding, dilation)                  dilation)
 AvgPool2d(kernel_size, stride,      AvgPool2d(kernel_size, stride, padding,
@@ -59,8 +62,8 @@ carried over. The pools' square sizes go to torch as ints (``MaxPool2d(2)``, as
 usually written), other sizes as pairs. Anything else is refused with a
 `ConversionError` naming the module and its position (``model.2.0``): tinynet's
 `Residual` and `Parallel` have no ``torch.nn`` module; torch's ``Softmax(dim=None)``,
-BatchNorm with ``track_running_stats=False`` or ``bias=False``, a ``Conv2d`` with
-``groups`` or a ``padding_mode`` other than ``"zeros"``, and pools with
+BatchNorm with ``track_running_stats=False`` or ``bias=False``, a convolution with a
+``padding_mode`` other than ``"zeros"``, and pools with
 ``ceil_mode=True`` or ``return_indices=True`` no tinynet equivalent. ``inplace`` of
 LeakyReLU, SiLU and Dropout is dropped (the same values).
 
@@ -90,7 +93,7 @@ from tinynet.layers.activations import (
 from tinynet.layers.adaptive import AdaptiveAvgPool2d
 from tinynet.layers.attention import MultiheadAttention
 from tinynet.layers.base import Layer
-from tinynet.layers.conv import Conv2d
+from tinynet.layers.conv import Conv1d, Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.embedding import Embedding, PositionalEmbedding
 from tinynet.layers.layernorm import LayerNorm
@@ -178,16 +181,18 @@ def _refuse(module: Any, path: str, flags: dict[str, object]) -> None:
             )
 
 
-def _conv2d_arguments(conv: Any) -> dict[str, Any]:
-    """The constructor arguments of a torch or a tinynet Conv2d, read from it: the two
-    name them alike (``padding`` is "same", "valid" or a pair in both)."""
+def _conv_arguments(conv: Any) -> dict[str, Any]:
+    """The constructor arguments of a torch or a tinynet Conv1d or Conv2d, read from it:
+    the two name them alike (``padding`` is "same", "valid" or a tuple in both)."""
     names = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")
-    return {**{name: getattr(conv, name) for name in names}, "bias": conv.bias is not None}
+    arguments = {name: getattr(conv, name) for name in (*names, "groups")}
+    return {**arguments, "bias": conv.bias is not None}
 
 
-def _conv2d(module: Any, path: str) -> Layer:
-    _refuse(module, path, {"groups": 1, "padding_mode": "zeros"})
-    return Conv2d(**_conv2d_arguments(module), dtype=_numpy_dtype(module, path))
+def _conv(module: Any, path: str) -> Layer:
+    _refuse(module, path, {"padding_mode": "zeros"})
+    cls = Conv1d if type(module).__name__ == "Conv1d" else Conv2d
+    return cls(**_conv_arguments(module), dtype=_numpy_dtype(module, path))
 
 
 def _max_pool(module: Any, path: str) -> Layer:
@@ -277,7 +282,8 @@ _FROM_TORCH: dict[str, Callable[[Any, str], Layer]] = {
     "Dropout": lambda m, _: Dropout(m.p),
     "BatchNorm1d": _batch_norm,
     "BatchNorm2d": _batch_norm,
-    "Conv2d": _conv2d,
+    "Conv1d": _conv,
+    "Conv2d": _conv,
     "MaxPool2d": _max_pool,
     "AvgPool2d": _avg_pool,
     "AdaptiveAvgPool2d": lambda m, _: AdaptiveAvgPool2d(m.output_size),
@@ -422,7 +428,8 @@ _TO_TORCH: dict[type[Layer], Callable[[Any, Any], Any]] = {
         bias=layer.bias is not None,
         dtype=_torch_dtype(layer),
     ),
-    Conv2d: lambda layer, nn: nn.Conv2d(**_conv2d_arguments(layer), dtype=_torch_dtype(layer)),
+    Conv1d: lambda layer, nn: nn.Conv1d(**_conv_arguments(layer), dtype=_torch_dtype(layer)),
+    Conv2d: lambda layer, nn: nn.Conv2d(**_conv_arguments(layer), dtype=_torch_dtype(layer)),
     MaxPool2d: lambda layer, nn: nn.MaxPool2d(
         _size(layer.kernel_size), _size(layer.stride), _size(layer.padding), _size(layer.dilation)
     ),
