@@ -128,6 +128,14 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "config": {"input_size": 8, "hidden_size": 8, "num_layers": 10**9},
     },
     "GRU(10**9, 1000)": {"type": "GRU", "config": {"input_size": 10**9, "hidden_size": 1000}},
+    "Conv1d(10**5, 10**5, 10**3)": {
+        "type": "Conv1d",
+        "config": {"in_channels": 10**5, "out_channels": 10**5, "kernel_size": 1000},
+    },
+    "Conv2d(10**6, 10**6, 3, groups=2)": {
+        "type": "Conv2d",
+        "config": {"in_channels": 10**6, "out_channels": 10**6, "kernel_size": 3, "groups": 2},
+    },
     "MultiheadAttention(10**5) with a small out_proj": {
         "type": "MultiheadAttention",
         "config": {"embed_dim": 10**5, "num_heads": 1},

@@ -21,6 +21,7 @@ from tinynet import (
     RNN,
     BatchNorm1d,
     BatchNorm2d,
+    Conv1d,
     Conv2d,
     Dense,
     Embedding,
@@ -272,6 +273,10 @@ def test_a_missing_bias_still_gets_the_detailed_message(saved: Path, tmp_path: P
         BatchNorm2d(3),
         Conv2d(3, 8, 5),
         Conv2d(2, 4, (3, 1), bias=False),
+        Conv2d(6, 4, 3, groups=2),
+        Conv2d(3, 6, (2, 3), groups=3, bias=False),
+        Conv1d(3, 5, 4),
+        Conv1d(4, 4, 3, groups=4, bias=False),
         Embedding(7, 3),
         PositionalEmbedding(9, 4),
         LayerNorm(5),
@@ -294,8 +299,9 @@ def test_the_config_sizes_match_the_layers_built(layer: Layer) -> None:
     assert sized(layer.config()) == built
 
 
-# A sequence layer's config asking for terabytes, each refused from its config before its
-# constructor allocates (the memory and time of such files: test_bombs.py).
+# A sequence layer's (or a convolution's) config asking for terabytes, each refused from
+# its config before its constructor allocates (the memory and time of such files:
+# test_bombs.py).
 HUGE_SEQUENCE_LAYERS: dict[str, tuple[Layer, dict[str, Any], int]] = {
     "Embedding": (Embedding(10, 4), {"num_embeddings": 10**9, "embedding_dim": 1000}, 10**12),
     "PositionalEmbedding": (PositionalEmbedding(8, 4), {"max_len": 10**9}, 4 * 10**9),
@@ -305,6 +311,12 @@ HUGE_SEQUENCE_LAYERS: dict[str, tuple[Layer, dict[str, Any], int]] = {
     "LSTM": (LSTM(4, 3), {"input_size": 10**9}, 12 * (10**9 + 3 + 2)),
     "GRU layers": (GRU(4, 3, bias=False), {"num_layers": 10**8}, 9 * 4 + 10**8 * 9 * 6 - 9 * 3),
     "MultiheadAttention": (MultiheadAttention(4, 2), {"embed_dim": 10**5}, 4 * 10**5 * (10**5 + 1)),
+    "Conv1d": (Conv1d(4, 2, 3), {"out_channels": 10**5, "kernel_size": 10**4}, 10**5 * 40001),
+    "Conv2d groups": (
+        Conv2d(4, 4, 3, groups=2),
+        {"in_channels": 10**5, "out_channels": 10**5},
+        10**5 * (10**5 // 2 * 9 + 1),
+    ),
 }
 
 

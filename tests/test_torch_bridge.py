@@ -102,6 +102,17 @@ TORCH_MODULES: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
         (2, 7, 6),
     ),
     "Conv2d-valid": (lambda: nn.Conv2d(1, 2, 5, padding="valid"), (1, 8, 9)),
+    "Conv2d-groups": (lambda: nn.Conv2d(4, 6, 3, padding=1, groups=2), (4, 6, 7)),
+    "Conv2d-depthwise-no-bias": (lambda: nn.Conv2d(3, 3, (3, 2), groups=3, bias=False), (3, 6, 5)),
+    "Conv1d": (lambda: nn.Conv1d(2, 3, 3, padding=1), (2, 9)),
+    "Conv1d-strided-dilated-groups": (
+        lambda: nn.Conv1d(4, 6, 3, stride=2, dilation=2, groups=2, bias=False),
+        (4, 11),
+    ),
+    "Conv1d-same-even-kernel-depthwise": (
+        lambda: nn.Conv1d(3, 6, 4, padding="same", groups=3),
+        (3, 8),
+    ),
     "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 6, 8)),
     "MaxPool2d-padded-dilated-non-square": (
         lambda: nn.MaxPool2d((3, 2), (1, 2), (1, 0), dilation=(2, 1)),
