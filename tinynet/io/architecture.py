@@ -17,7 +17,7 @@ weights before finding no weights to load). `rebuild` takes a `Budget`, the numb
 elements the file's arrays hold, and each layer's parameters and buffers are charged
 against it: a built-in layer whose arrays grow with its config (`Dense`, the convolutions,
 the batch norms, `Embedding`, `LayerNorm`, the recurrent layers, `MultiheadAttention`:
-`_SIZED_BY_CONFIG`) is sized from the config before it is constructed (less what its
+``_SIZED_BY_CONFIG``) is sized from the config before it is constructed (less what its
 sub-layers, rebuilt and charged first, hold), any other layer right after
 (parameter-free built-ins allocate nothing; a custom layer's constructor is code you
 registered, and can overshoot by its own arrays only). A file can so never make

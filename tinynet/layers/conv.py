@@ -1,5 +1,5 @@
 """`Conv2d` and `Conv1d`: convolutions (cross-correlation, as in PyTorch) over (N, C, H, W)
-images and (N, C, T) sequences, with groups; one computation, in 2-D (see `_Convolution`)."""
+images and (N, C, T) sequences, with groups; one computation, in 2-D (see ``_Convolution``)."""
 
 from __future__ import annotations
 
