@@ -84,6 +84,9 @@ def blas_libraries() -> list[dict[str, Any]]:
 
 
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+UNPINNED = "TINYNET_BENCH_UNPINNED"
+"""Set by ``python -m benchmarks`` when it ran itself again without `BLAS_OVERRIDES`:
+the settings it removed."""
 
 
 def blas_overrides() -> dict[str, str]:
@@ -181,6 +184,7 @@ def machine_info(dtype: str = "float32", *, with_torch: bool = True) -> dict[str
         "blas": blas_libraries(),
         "blas_threads": numpy_blas_threads(),
         "blas_overrides": blas_overrides(),
+        "unpinned": os.environ.get(UNPINNED),
         "torch": torch_info() if with_torch else None,
         "scikit_learn": package_version("scikit-learn"),
         "tinynet": package_version("tinynet-nn") or _tinynet_version(),
@@ -216,6 +220,11 @@ def describe(info: dict[str, Any]) -> list[str]:
     note = override_note(info.get("blas_overrides", {}))
     if note:
         lines.append(f"  warning: {note}")
+    if info.get("unpinned"):
+        lines.append(
+            f"  the CPU's own kernels: {info['unpinned']} removed for this run "
+            f"(--keep-blas-pin measures the pinned ones)"
+        )
     torch = info["torch"]
     if torch is None:
         lines.append("torch: not installed or not used")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -253,3 +257,20 @@ def write_image_csv(path: Any, images: Any, labels: Any = None) -> None:
             text = encoded[keep]
             text[np.cumsum(keep.sum(axis=1)) - 1] = ord("\n")  # each row's last comma
             handle.write(text.tobytes())
+
+
+def edit_header(path: Path, edit: Callable[[dict[str, Any]], object], target: Path) -> Path:
+    """Copy the model file at ``path`` to ``target`` with its JSON header passed through
+    ``edit`` (which changes it in place)."""
+    with zipfile.ZipFile(path) as archive:
+        items = {info.filename: archive.read(info) for info in archive.infolist()}
+    header = json.loads(np.load(io.BytesIO(items["__tinynet__.npy"])).tobytes())
+    edit(header)
+    buffer = io.BytesIO()
+    encoded = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.lib.format.write_array(buffer, encoded, allow_pickle=False)
+    items["__tinynet__.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in items.items():
+            archive.writestr(name, data)
+    return target

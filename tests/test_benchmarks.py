@@ -442,3 +442,16 @@ def test_every_section_has_a_markdown_renderer_in_the_same_order() -> None:
     from benchmarks.suites import RUNNERS
 
     assert list(RENDERERS) == list(RUNNERS) == list(SECTIONS)
+
+
+def test_the_suite_runs_again_without_the_kernel_pin_and_says_so() -> None:
+    """A pinned OPENBLAS_CORETYPE measures the wrong kernels: the command re-runs itself
+    in this environment, which lacks the pins and names what it removed."""
+    from benchmarks.__main__ import unpinned_environment
+    from benchmarks.machine import UNPINNED, describe, machine_info
+
+    env = unpinned_environment({"OPENBLAS_CORETYPE": "Haswell", "HOME": "/root"})
+    assert env == {"HOME": "/root", UNPINNED: "OPENBLAS_CORETYPE=Haswell"}
+    assert unpinned_environment({"HOME": "/root"}) is None  # nothing pinned: run as is
+    lines = describe({**machine_info(), "unpinned": env[UNPINNED]})
+    assert any("OPENBLAS_CORETYPE=Haswell removed for this run" in line for line in lines)

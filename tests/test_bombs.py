@@ -136,10 +136,9 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "type": "Conv2d",
         "config": {"in_channels": 10**6, "out_channels": 10**6, "kernel_size": 3, "groups": 2},
     },
-    "MultiheadAttention(10**5) with a small out_proj": {
+    "MultiheadAttention(10**5) without its out_proj": {
         "type": "MultiheadAttention",
         "config": {"embed_dim": 10**5, "num_heads": 1},
-        "children": [{"name": "out_proj", **dense(4, 4)}],
     },
     "20000 layers": {
         "type": "Sequential",

@@ -186,7 +186,7 @@ def test_mismatched_lengths() -> None:
 @pytest.mark.parametrize("size", [0, -1, 1.5, True, None])
 def test_batch_size_must_be_a_positive_int(size: object) -> None:
     x, y = dataset(5)
-    with pytest.raises(ValueError, match=f"expected a positive int batch_size, got {size!r}"):
+    with pytest.raises(ValueError, match=f"batch_size must be a positive integer, got {size!r}"):
         DataLoader(x, y, batch_size=size)  # type: ignore[call-overload]
 
 
@@ -266,5 +266,5 @@ def test_one_hot_errors() -> None:
         one_hot(np.array([0.0, 1.0]), 3)
     with pytest.raises(ValueError, match=r"expected labels of shape \(2,\), got shape \(2, 1\)"):
         one_hot(np.array([[0], [1]]), 3)
-    with pytest.raises(ValueError, match="expected a positive int number of classes, got 0"):
+    with pytest.raises(ValueError, match="classes must be a positive integer, got 0"):
         one_hot(np.array([0]), 0)

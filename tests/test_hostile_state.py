@@ -5,15 +5,14 @@ from code, and a refused checkpoint changes nothing of the run it was to restore
 from __future__ import annotations
 
 import copy
-import io
 import json
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import edit_header
 
 import tinynet
 from tinynet import Dense, Dropout, ReLU, Sequential
@@ -95,21 +94,6 @@ def saved_with_optimizer(tmp_path: Path, make: Callable[..., Optimizer]) -> Path
     path = tmp_path / "m.npz"
     tinynet.save(model, path, optimizer=optimizer)
     return path
-
-
-def edit_header(path: Path, edit: Callable[[dict[str, Any]], object], target: Path) -> Path:
-    with zipfile.ZipFile(path) as archive:
-        items = {info.filename: archive.read(info) for info in archive.infolist()}
-    header = json.loads(np.load(io.BytesIO(items["__tinynet__.npy"])).tobytes())
-    edit(header)
-    buffer = io.BytesIO()
-    encoded = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    np.lib.format.write_array(buffer, encoded, allow_pickle=False)
-    items["__tinynet__.npy"] = buffer.getvalue()
-    with zipfile.ZipFile(target, "w") as archive:
-        for name, data in items.items():
-            archive.writestr(name, data)
-    return target
 
 
 def set_step(value: object) -> Callable[[dict[str, Any]], object]:

@@ -149,7 +149,7 @@ def test_bad_shapes_and_counts() -> None:
     with pytest.raises(ValueError, match="cannot infer num_classes from 0 samples"):
         confusion_matrix(TRUE[:0], PRED[:0])
     assert confusion_matrix(TRUE[:0], PRED[:0], num_classes=2).sum() == 0
-    with pytest.raises(ValueError, match="expected a positive int num_classes, got 0"):
+    with pytest.raises(ValueError, match="num_classes must be a positive integer, got 0"):
         confusion_matrix(TRUE, PRED, num_classes=0)
 
 

@@ -124,5 +124,15 @@ def test_a_loss_given_overrides_the_recorded_head() -> None:
 def test_a_corrupt_recorded_head_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="head: unknown task"):
         Head.from_dict({"task": "poetry", "link": None, "columns": 1})
-    with pytest.raises(ValueError, match="columns must be a positive int"):
+    with pytest.raises(ValueError, match="columns must be a positive integer"):
         Head.from_dict({"task": "binary", "link": "sigmoid", "columns": True})
+
+
+def test_a_probability_layer_trained_with_a_logit_loss_is_warned_about() -> None:
+    y, _, _ = binary()
+    for last, loss in ((tinynet.Sigmoid(), BCEWithLogitsLoss()), (tinynet.Softmax(), None)):
+        outputs = 1 if loss is not None else 2
+        model = Sequential(Dense(4, outputs, seed=0), last)
+        chosen = loss if loss is not None else tinynet.CrossEntropyLoss()
+        with pytest.warns(UserWarning, match=r"ends in (sigmoid|softmax).*double activation"):
+            fit(model, X, y, loss=chosen, optimizer=Adam(model.parameters()), epochs=1, verbose=0)

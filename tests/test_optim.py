@@ -466,7 +466,14 @@ def test_state_dict_layout_and_copies() -> None:
     run(opt, params, 2)
     saved = opt.state_dict()
     assert saved["param_groups"] == [
-        {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "params": [0, 1, 2]}
+        {
+            "lr": 0.01,
+            "betas": (0.9, 0.999),
+            "eps": 1e-8,
+            "weight_decay": 0.0,
+            "initial_lr": 0.01,
+            "params": [0, 1, 2],
+        }
     ]
     assert sorted(saved["state"]) == [0, 1, 2]
     for i, p in enumerate(params):
@@ -654,4 +661,4 @@ def test_initial_buffer_is_checked_and_kept_in_the_state_dict() -> None:
     saved = SGD([param], lr=0.1, momentum=0.9, initial_buffer="zeros")
     fresh = SGD([param], lr=0.1, momentum=0.9)
     fresh.load_state_dict(saved.state_dict())
-    assert fresh.initial_buffer == "zeros"
+    assert fresh.param_groups[0]["initial_buffer"] == "zeros"

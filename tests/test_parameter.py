@@ -70,7 +70,9 @@ def test_a_parameter_is_moved_once_a_second_optimizer_updates_it_in_place() -> N
     arrays = [(p.data, p.grad) for p in model.parameters()]
     last = SGD(model[2].parameters(), lr=0.1)  # a subset of a packed block
     assert [(p.data, p.grad) for p in model.parameters()] == arrays  # nothing moved
-    assert len(last.spans) == 2  # one span per parameter of the shared block
+    (span,) = last.spans  # the last layer's weight and bias: one run of the shared block
+    assert span.params == (model[2].weight, model[2].bias)
+    assert span.stop == span.block.size
     model[2].weight.grad[...] = 1.0
     before = model[2].weight.data.copy()
     last.step()

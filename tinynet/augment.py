@@ -38,9 +38,7 @@ class RandomShift:
     ) -> None:
         if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
             raise ValueError(f"RandomShift: expected an int max_shift >= 0, got {max_shift!r}")
-        if len(image_shape) != 2 or any(
-            isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in image_shape
-        ):
+        if not (validation.is_shape(image_shape) and len(image_shape) == 2):
             raise ValueError(
                 f"RandomShift: expected image_shape (H, W) of positive ints, got {image_shape!r}"
             )

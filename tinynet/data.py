@@ -96,8 +96,7 @@ class DataLoader(Generic[Y]):
     ) -> None:
         _check_samples("DataLoader", x, y)
         self.sample_weight = check_sample_weight("DataLoader", sample_weight, x.shape[0])
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"DataLoader: expected a positive int batch_size, got {batch_size!r}")
+        validation.positive_int("DataLoader", "batch_size", batch_size)
         if transform is not None and not callable(transform):
             raise TypeError(f"DataLoader: expected a callable transform, got {transform!r}")
         self.x, self.y = x, y
@@ -359,8 +358,7 @@ def _warn_missing_classes(y_train: Array, y_val: Array, fraction: float, mode: s
 
 def one_hot(labels: IntArray, classes: int, dtype: DTypeLike = np.float32) -> FloatArray:
     """One-hot rows of ``labels``: integers (N,) in [0, classes) -> (N, classes) of ``dtype``."""
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
-        raise ValueError(f"one_hot: expected a positive int number of classes, got {classes!r}")
+    validation.positive_int("one_hot", "classes", classes)
     n = labels.shape[0] if isinstance(labels, np.ndarray) and labels.ndim else 0
     validation.class_labels("one_hot", labels, n, classes)
     out = np.zeros((n, classes), dtype=dtype)

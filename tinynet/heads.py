@@ -37,16 +37,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinynet.functional import sigmoid, softmax
-from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from tinynet.losses import Loss
 from tinynet.typing import Array, DTypeLike, FloatArray
+from tinynet.validation import positive_int
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
-LOSS_NAMES: dict[type[Loss], str] = {
-    CrossEntropyLoss: "cross_entropy",
-    BCEWithLogitsLoss: "bce_with_logits",
-    MSELoss: "mse",
-}
-"""Each built-in loss class and its recipe name (`tinynet.recipe.LOSSES`)."""
 LOSS_OF_TASK = {
     "multiclass": "cross_entropy",
     "binary": "bce_with_logits",
@@ -63,7 +58,7 @@ def loss_name(loss: Loss | str | None) -> str | None:
     loss tinynet does not know (a user's own class)."""
     if loss is None or isinstance(loss, str):
         return loss
-    return next((name for cls, name in LOSS_NAMES.items() if isinstance(loss, cls)), None)
+    return loss.name
 
 
 class Model(Protocol):
@@ -97,8 +92,7 @@ class Head:
         task, link, columns = value["task"], value["link"], value["columns"]
         if task not in TASKS or link not in (None, "softmax", "sigmoid"):
             raise ValueError(f"head: unknown task or link in {value!r}")
-        if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-            raise ValueError(f"head: columns must be a positive int, got {columns!r}")
+        positive_int("head", "columns", columns)
         return cls(task, link, columns)
 
     @property
@@ -183,8 +177,7 @@ def head_for(model: Model, loss: Loss | str | None, columns: int) -> Head | None
     """The `Head` of ``model``'s outputs with ``columns`` columns, by the table above:
     from ``loss`` (a `Loss` or recipe loss name) if given, else ``model.head``, else
     what the last layer says (`Softmax`, one `Sigmoid`); ``None`` when nothing tells."""
-    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"expected a positive number of output columns, got {columns!r}")
+    positive_int("head_for", "columns", columns)
     name = loss_name(loss)
     if name is None and model.head is not None and model.head.columns == columns:
         return model.head

@@ -6,12 +6,19 @@ of a weight, and so its fans, follows from its number of dimensions (see `fans`)
 transpose); a 4-D one is ``(out_channels, in_channels, kh, kw)``, the `Conv2d` layout
 tinynet shares with PyTorch. Formulas are PyTorch's (``torch.nn.init``) with its
 default gains: He/Kaiming for ReLU layers, Glorot/Xavier for sigmoid and tanh layers.
+
+Every initializer here, and `full` for constant arrays, first `reserve`s the elements
+it is about to allocate: while `tinynet.io` rebuilds a model from a file, inside
+`budget`, that refuses a layer whose config asks for more than the file holds before
+its arrays exist. So a layer's constructor is the one place that knows its sizes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeAlias
 
 import numpy as np
@@ -20,6 +27,32 @@ from tinynet.typing import DTypeLike, FloatArray, Shape
 
 Initializer: TypeAlias = Callable[[Shape, np.random.Generator, DTypeLike], FloatArray]
 """``init(shape, rng, dtype) -> array of that shape and dtype``."""
+
+_CHARGE: ContextVar[Callable[[int], None] | None] = ContextVar("charge", default=None)
+
+
+@contextmanager
+def budget(charge: Callable[[int], None]) -> Iterator[None]:
+    """Within the block, every `reserve` calls ``charge(elements)`` first, which raises
+    to refuse the allocation (how `tinynet.io` bounds what a file can make it build)."""
+    token = _CHARGE.set(charge)
+    try:
+        yield
+    finally:
+        _CHARGE.reset(token)
+
+
+def reserve(shape: Shape) -> None:
+    """Charge an array of ``shape`` to the `budget` in force, if any, before allocating it."""
+    charge = _CHARGE.get()
+    if charge is not None:
+        charge(math.prod(shape))
+
+
+def full(shape: Shape, value: float, dtype: DTypeLike = np.float32) -> FloatArray:
+    """An array of ``shape`` filled with ``value`` (ones, zeros of a buffer), reserved first."""
+    reserve(shape)
+    return np.full(shape, value, dtype)
 
 
 def fans(shape: Shape) -> tuple[int, int]:
@@ -42,10 +75,12 @@ def fans(shape: Shape) -> tuple[int, int]:
 
 
 def _normal(shape: Shape, rng: np.random.Generator, dtype: DTypeLike, std: float) -> FloatArray:
+    reserve(shape)
     return (rng.standard_normal(shape) * std).astype(dtype)
 
 
 def _uniform(shape: Shape, rng: np.random.Generator, dtype: DTypeLike, bound: float) -> FloatArray:
+    reserve(shape)
     return rng.uniform(-bound, bound, shape).astype(dtype)
 
 
@@ -84,13 +119,14 @@ def lecun_normal(
 
 def zeros(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
     """All zeros (``rng`` is unused; it is there so every initializer has one signature)."""
-    return np.zeros(shape, dtype)
+    return full(shape, 0, dtype)
 
 
 def uniform(low: float, high: float) -> Initializer:
     """An initializer drawing U(low, high), e.g. ``uniform(-0.5, 0.5)``."""
 
     def init(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
+        reserve(shape)
         return rng.uniform(low, high, shape).astype(dtype)
 
     return init
@@ -100,6 +136,7 @@ def normal(std: float, mean: float = 0.0) -> Initializer:
     """An initializer drawing N(mean, std**2)."""
 
     def init(shape: Shape, rng: np.random.Generator, dtype: DTypeLike = np.float32) -> FloatArray:
+        reserve(shape)
         return (rng.standard_normal(shape) * std + mean).astype(dtype)
 
     return init
@@ -140,7 +177,32 @@ def get(init: str | Initializer) -> Initializer:
 
 
 def make_rng(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator:
-    """The generator to draw from: ``rng`` if given, else one seeded with ``seed``."""
+    """The generator to draw from: ``rng`` if given, else one seeded with ``seed``, else
+    the next of the streams `manual_seed` started (fresh entropy if it was not called)."""
     if rng is not None and seed is not None:
         raise ValueError("give either rng or seed, not both")
-    return rng if rng is not None else np.random.default_rng(seed)
+    if rng is not None:
+        return rng
+    if seed is not None or _SEEDED is None:
+        return np.random.default_rng(seed)
+    return _SEEDED.spawn(1)[0]
+
+
+_SEEDED: np.random.Generator | None = None
+
+
+def manual_seed(seed: int) -> None:
+    """Make every draw that has neither an ``rng`` nor a ``seed`` of its own follow from
+    ``seed``, as ``torch.manual_seed`` and ``keras.utils.set_random_seed`` do: weights,
+    Dropout masks, shuffling and augmentation each get their own stream, in the order
+    they are made, so building and training the same model twice gives the same run. A
+    layer's own ``seed`` or ``rng`` still wins. ``tinynet train --seed`` calls it."""
+    global _SEEDED
+    _SEEDED = np.random.default_rng(_checked_seed(seed))
+
+
+def _checked_seed(seed: object) -> int:
+    """``seed`` if it is an int >= 0, else ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"manual_seed: expected an integer >= 0, got {seed!r}")
+    return int(seed)

@@ -14,19 +14,35 @@ weight. ``fit(class_weight=..., sample_weight=...)`` passes them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tinynet import validation
 from tinynet.functional import sigmoid
+from tinynet.registry import Registry
 from tinynet.typing import FloatArray
 
 REDUCTIONS = ("mean", "sum")
 
 
+LOSSES: Registry[Loss] = Registry("loss")
+"""Every `Loss` subclass by name: ``"cross_entropy"``, ``"mse"``, ``"bce_with_logits"``."""
+
+
 class Loss(ABC):
     """A scalar function of predictions and targets, with its gradient."""
+
+    name: ClassVar[str | None] = None
+    """The name recipes and saved heads use (``"cross_entropy"``); ``None`` for a loss
+    tinynet does not know the targets of."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register every subclass in `LOSSES`: under its own ``name`` if it sets one,
+        else ``module.QualifiedName``; names starting with ``_`` are private."""
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            LOSSES.add(cls, cls.__dict__.get("name"), primary=True)
 
     @abstractmethod
     def forward(
@@ -85,6 +101,8 @@ class CrossEntropyLoss(Loss):
     ``label_smoothing`` = e mixes the one-hot target with the uniform distribution:
     the target becomes ``(1 - e) * onehot + e / C``, as in PyTorch.
     """
+
+    name = "cross_entropy"
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         self.label_smoothing = validation.number(
@@ -228,6 +246,8 @@ class MSELoss(_ElementwiseLoss):
     ``reduction="sum"`` scaled by 1/(2N), that is this loss times C/2.
     """
 
+    name = "mse"
+
     def forward(
         self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None
     ) -> float:
@@ -256,6 +276,8 @@ class BCEWithLogitsLoss(_ElementwiseLoss):
     ``max(x, 0) - x * t + log(1 + exp(-|x|))``, finite for any finite logit; the
     gradient is ``(sigmoid(x) - t) / numel``.
     """
+
+    name = "bce_with_logits"
 
     def forward(
         self, pred: FloatArray, target: Any, *, sample_weight: FloatArray | None = None

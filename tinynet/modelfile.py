@@ -30,6 +30,7 @@ from types import ModuleType
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
 from tinynet.typing import Shape
+from tinynet.validation import is_shape
 
 DEFAULT_RECIPE_NAME = "default"
 """The name of a ``RECIPE`` that is not one of the file's ``RECIPES``."""
@@ -230,11 +231,7 @@ def load_model_file(path: str | Path) -> ModelFile:
     reported = None if figure is None else str(figure)
     input_shape = getattr(module, "INPUT_SHAPE", None)
     if input_shape is not None:
-        if not (
-            isinstance(input_shape, (tuple, list))
-            and input_shape
-            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)
-        ):
+        if not is_shape(input_shape):
             raise TypeError(
                 f"{file}: INPUT_SHAPE must be a tuple of positive ints, one sample's shape "
                 f"such as (1, 28, 28), got {input_shape!r}"

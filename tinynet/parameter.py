@@ -7,6 +7,10 @@ one ``grad`` vector holding every parameter's arrays as views, so an update is a
 NumPy calls over all weights at once (PyTorch's ``foreach`` optimizers do the same).
 A parameter is moved at most once; from then on the block owns its memory, and
 `cast` (what ``Layer.astype`` calls) converts whole blocks in place of their layout.
+
+Freezing lives in the same place: an optimizer updates contiguous stretches of a block
+(`Span`), cut where a parameter has ``requires_grad = False``, so a frozen parameter is
+in no vector an update sees; there is no other path.
 """
 
 from __future__ import annotations
@@ -32,9 +36,14 @@ class Parameter:
     existing array, which must have their shape: the arrays are not replaced. Once the
     first optimizer over the parameter is made, both are views into its block (see the
     module docstring).
+
+    ``requires_grad`` (``True`` by default, as in PyTorch) set to ``False`` freezes the
+    parameter: optimizers leave its values and their state for it untouched (no update,
+    no weight decay, no momentum). Layers still add to ``grad`` (tinynet computes every
+    gradient: input gradients need the same products), so ``grad`` is not ``None``.
     """
 
-    __slots__ = ("_block", "_data", "_grad")
+    __slots__ = ("_block", "_data", "_grad", "_requires_grad")
 
     def __init__(self, data: FloatArray) -> None:
         """Wrap ``data`` (a float array of any shape; not copied) with a zero gradient."""
@@ -44,6 +53,18 @@ class Parameter:
         self._data = data
         self._grad: FloatArray = np.zeros_like(data)
         self._block: ParameterBlock | None = None
+        self._requires_grad = True
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether optimizers update this parameter (``False``: frozen)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"Parameter.requires_grad: expected True or False, got {value!r}")
+        self._requires_grad = bool(value)
 
     @property
     def data(self) -> FloatArray:
@@ -94,15 +115,16 @@ class Parameter:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A copy owns fresh arrays and no block: a block's views would not survive it.
-        return _unpickle, (self._data.copy(), self._grad.copy())
+        return _unpickle, (self._data.copy(), self._grad.copy(), self._requires_grad)
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"
 
 
-def _unpickle(data: FloatArray, grad: FloatArray) -> Parameter:
+def _unpickle(data: FloatArray, grad: FloatArray, requires_grad: bool = True) -> Parameter:
     p = Parameter(data)
     p.grad = grad
+    p.requires_grad = requires_grad
     return p
 
 
@@ -185,9 +207,8 @@ def pack(params: Sequence[Parameter]) -> list[Span]:
     """The spans an optimizer over ``params`` updates; parameters never packed are packed.
 
     Parameters not yet in a block are moved into new blocks, one per dtype, in the given
-    order. Then a block all of whose parameters are in ``params`` is one span (the
-    common case: one optimizer over a whole model); a block shared with parameters not
-    in ``params`` gives one span per parameter.
+    order. Then each block yields one span per run of consecutive parameters all in
+    ``params`` (see `spans`): one span for one optimizer over a whole model.
     """
     loose: dict[np.dtype[Any], list[Parameter]] = {}
     for p in params:
@@ -195,23 +216,39 @@ def pack(params: Sequence[Parameter]) -> list[Span]:
             loose.setdefault(p.dtype, []).append(p)
     for group in loose.values():
         ParameterBlock(group)
+    return spans(params)
+
+
+def spans(params: Sequence[Parameter]) -> list[Span]:
+    """The maximal runs of consecutive parameters of one block that are all in ``params``
+    (packed parameters), blocks in the order of their first parameter in ``params``."""
     wanted = {id(p) for p in params}
-    spans: list[Span] = []
+    found: list[Span] = []
     seen: set[int] = set()
     for p in params:
         block = p.block
-        assert block is not None  # packed above
+        if block is None:
+            raise ValueError(f"spans: {p!r} is not packed into a block (use pack)")
         if id(block) in seen:
             continue
         seen.add(id(block))
-        if all(id(q) in wanted for q in block.params):
-            spans.append(Span(block, 0, block.size, tuple(block.params), tuple(block.slices)))
-            continue
-        for q, where in zip(block.params, block.slices, strict=True):
-            if id(q) in wanted:
-                whole = slice(0, where.stop - where.start)
-                spans.append(Span(block, where.start, where.stop, (q,), (whole,)))
-    return spans
+        run: list[int] = []
+        for k, q in enumerate([*block.params, None]):
+            if q is not None and id(q) in wanted:
+                run.append(k)
+            elif run:
+                found.append(_span(block, run))
+                run = []
+    return found
+
+
+def _span(block: ParameterBlock, run: list[int]) -> Span:
+    """The span of ``block`` covering its parameters ``run`` (consecutive positions)."""
+    start, stop = block.slices[run[0]].start, block.slices[run[-1]].stop
+    offsets = tuple(
+        slice(w.start - start, w.stop - start) for w in block.slices[run[0] : run[-1] + 1]
+    )
+    return Span(block, start, stop, tuple(block.params[run[0] : run[-1] + 1]), offsets)
 
 
 def cast(params: Iterable[Parameter], dtype: DTypeLike) -> None:

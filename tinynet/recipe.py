@@ -7,8 +7,6 @@ overridden from the command line (``--epochs``).
 
 from __future__ import annotations
 
-import bisect
-import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -23,74 +21,34 @@ from tinynet.datasets.catalog import dataset_info
 from tinynet.heads import loss_targets
 from tinynet.inference import as_model_input, evaluate
 from tinynet.layers.base import Layer
+from tinynet.optim.optimizer import OPTIMIZERS
+from tinynet.optim.registry import SCHEDULES, keyword_arguments
 from tinynet.optim.schedules import LRScheduler
 from tinynet.train import Callback, History, fit
 from tinynet.typing import Array, FloatArray
-from tinynet.validation import number
-
-LOSSES: dict[str, Callable[..., losses.Loss]] = {
-    "cross_entropy": losses.CrossEntropyLoss,
-    "mse": losses.MSELoss,
-    "bce_with_logits": losses.BCEWithLogitsLoss,
-}
-OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
-    "sgd": optim.SGD,
-    "momentum": optim.Momentum,
-    "adam": optim.Adam,
-    "adamw": optim.AdamW,
-    "rmsprop": optim.RMSProp,
-}
-SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "one_cycle", "plateau", "piecewise")
-
-
-SCHEDULE_ARGUMENTS: dict[str, tuple[Callable[..., Any] | None, set[str], set[str], set[str]]] = {
-    "constant": (None, set(), set(), set()),
-    "step": (optim.StepLR, set(), set(), set()),
-    "cosine": (optim.CosineAnnealingLR, {"T_max"}, set(), set()),
-    "warmup_cosine": (optim.CosineAnnealingLR, {"T_max"}, {"warmup"}, {"start_factor"}),
-    "one_cycle": (optim.OneCycleLR, {"total_steps"}, set(), set()),
-    "plateau": (optim.ReduceLROnPlateau, set(), set(), {"monitor"}),
-    "piecewise": (None, set(), {"milestones", "factors"}, set()),
-}
-"""Per schedule: the class its ``schedule_args`` go to, the arguments the recipe gives
-that class itself, and the recipe's own extra ones, required and optional."""
-
-
-def _parameters(target: Callable[..., Any] | None, skip: set[str]) -> tuple[set[str], set[str]]:
-    """The keyword arguments ``target`` takes, and those of them without a default."""
-    takes, needs = set(), set()
-    for p in inspect.signature(target).parameters.values() if target else ():
-        if p.name not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            takes.add(p.name)
-            if p.default is p.empty:
-                needs.add(p.name)
-    return takes, needs
 
 
 def check_arguments(recipe: Recipe) -> None:
     """Each of ``loss_args``, ``optimizer_args`` and ``schedule_args`` names only
     arguments its class takes and every one it needs: a ``ValueError`` naming the field
     when the recipe is made, not a ``KeyError``/``TypeError`` in the first epoch."""
-    schedule, given, required, optional = SCHEDULE_ARGUMENTS[recipe.schedule]
-    loss, optimizer = LOSSES[recipe.loss], OPTIMIZERS[recipe.optimizer]
+    loss, optimizer = losses.LOSSES.get(recipe.loss), OPTIMIZERS.get(recipe.optimizer)
+    schedule = SCHEDULES[recipe.schedule]
     fields: list[tuple[str, str, Mapping[str, Any], tuple[set[str], set[str]]]] = [
-        ("loss_args", f"loss {recipe.loss!r}", recipe.loss_args, _parameters(loss, set())),
+        ("loss_args", f"loss {recipe.loss!r}", recipe.loss_args, keyword_arguments(loss, set())),
         (
             "optimizer_args",
             f"optimizer {recipe.optimizer!r}",
             recipe.optimizer_args,
-            _parameters(optimizer, {"params"}),
+            keyword_arguments(optimizer, {"params"}),
         ),
-    ]
-    takes, needs = _parameters(schedule, {"optimizer", *given})
-    fields.append(
         (
             "schedule_args",
             f"schedule {recipe.schedule!r}",
             recipe.schedule_args,
-            (takes | required | optional, needs | required),
-        )
-    )
+            schedule.arguments(),
+        ),
+    ]
     for name, owner, args, (takes, needs) in fields:
         unknown, missing = sorted(set(args) - takes), sorted(needs - set(args))
         if unknown or missing:
@@ -99,10 +57,13 @@ def check_arguments(recipe: Recipe) -> None:
                 f"Recipe: {name} of {owner}: {problem}; it takes {sorted(takes) or 'none'}, "
                 f"got {dict(args)}"
             )
-    if "warmup" in recipe.schedule_args:
-        number("Recipe", "schedule_args['warmup']", recipe.schedule_args["warmup"])
-    if recipe.schedule == "piecewise":
-        piecewise_steps(recipe.schedule_args["milestones"], recipe.schedule_args["factors"])
+    try:
+        if schedule.check is not None:
+            schedule.check(recipe.schedule_args)
+    except ValueError as error:
+        raise ValueError(
+            f"Recipe: schedule_args of schedule {recipe.schedule!r}: {error}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -110,9 +71,11 @@ class Recipe:
     """Everything ``tinynet train`` needs besides the network.
 
     - ``dataset``: a name in `tinynet.datasets.DATASETS` (``"mnist"``, ``"fashion-mnist"``).
-    - ``loss`` (a key of `LOSSES`) with ``loss_args``, e.g. ``{"label_smoothing": 0.1}``;
+    - ``loss`` (a name in `tinynet.losses.LOSSES`) with ``loss_args``, e.g.
+      ``{"label_smoothing": 0.1}``;
       ``targets="one_hot"`` feeds one-hot rows instead of labels (a quadratic cost).
-    - ``optimizer`` (a key of `OPTIMIZERS`) with ``optimizer_args`` (``lr``...).
+    - ``optimizer`` (a name in `tinynet.optim.OPTIMIZERS`: ``"adam"``...) with
+      ``optimizer_args`` (``lr``...).
     - ``schedule``: ``"constant"``, ``"step"`` (``step_size``, ``gamma``), ``"cosine"``
       (``eta_min``) over all epochs, ``"warmup_cosine"`` (a linear warm-up over
       ``warmup`` epochs (may be fractional) from ``start_factor``, then cosine to
@@ -151,9 +114,9 @@ class Recipe:
     def __post_init__(self) -> None:
         dataset_info(self.dataset)  # a ValueError naming the known datasets
         choices = {
-            "loss": (self.loss, tuple(LOSSES)),
-            "optimizer": (self.optimizer, tuple(OPTIMIZERS)),
-            "schedule": (self.schedule, SCHEDULES),
+            "loss": (self.loss, tuple(losses.LOSSES.names())),
+            "optimizer": (self.optimizer, tuple(OPTIMIZERS.names())),
+            "schedule": (self.schedule, tuple(SCHEDULES)),
             "schedule_per": (self.schedule_per, ("epoch", "batch")),
             "targets": (self.targets, ("labels", "one_hot")),
         }
@@ -178,38 +141,21 @@ class Recipe:
 
     def make_loss(self) -> losses.Loss:
         """The loss, e.g. ``CrossEntropyLoss(label_smoothing=0.1)``."""
-        return LOSSES[self.loss](**self.loss_args)
+        return losses.LOSSES.get(self.loss)(**self.loss_args)
 
     def make_optimizer(self, model: Layer) -> optim.Optimizer:
         """The optimizer over ``model.parameters()``."""
-        return OPTIMIZERS[self.optimizer](model.parameters(), **self.optimizer_args)
+        return OPTIMIZERS.get(self.optimizer)(model.parameters(), **self.optimizer_args)
 
     def make_scheduler(
         self, optimizer: optim.Optimizer, batches: int
     ) -> LRScheduler | optim.ReduceLROnPlateau | None:
-        """The schedule (``None`` if constant); ``batches`` is the number per epoch."""
+        """The schedule (``None`` if constant; `tinynet.optim.SCHEDULES` makes it);
+        ``batches`` is the number per epoch."""
         per_epoch = batches if self.schedule_per == "batch" else 1
-        units = self.epochs * per_epoch
-        args = dict(self.schedule_args)
-        args.pop("monitor", None)  # the plateau's, read by make_callbacks
-        if self.schedule == "constant":
-            return None
-        if self.schedule == "step":
-            return optim.StepLR(optimizer, **args)
-        if self.schedule == "cosine":
-            return optim.CosineAnnealingLR(optimizer, T_max=max(units, 1), **args)
-        if self.schedule == "one_cycle":
-            args.setdefault("max_lr", optimizer.initial_lr)
-            return optim.OneCycleLR(optimizer, total_steps=max(units, 1), **args)
-        if self.schedule == "plateau":
-            return optim.ReduceLROnPlateau(optimizer, **args)
-        if self.schedule == "piecewise":
-            return piecewise(optimizer, args["milestones"], args["factors"], per_epoch)
-        warmup = round(float(args.pop("warmup")) * per_epoch)
-        start = float(args.pop("start_factor", 0.1))
-        warm = optim.LinearLR(optimizer, start, 1.0, total_iters=max(warmup, 1))
-        cosine = optim.CosineAnnealingLR(optimizer, T_max=max(units - warmup, 1), **args)
-        return optim.SequentialLR(optimizer, [warm, cosine], milestones=[warmup])
+        steps = self.epochs * per_epoch
+        build = SCHEDULES[self.schedule].build
+        return build(optimizer, steps, per_epoch, **self.schedule_args)
 
     def make_callbacks(
         self, optimizer: optim.Optimizer, batches: int, *, validation: bool
@@ -303,34 +249,3 @@ class Recipe:
             metrics=recipe.metrics or None,
             clip_grad_norm=recipe.clip_grad_norm,
         )
-
-
-def piecewise_steps(milestones: object, factors: object) -> tuple[list[float], list[float]]:
-    """A ``"piecewise"`` schedule's milestones (epochs, increasing, >= 0) and factors (one
-    more, each finite and >= 0) as floats; ``ValueError`` naming what came otherwise."""
-    if not isinstance(milestones, (list, tuple)) or not isinstance(factors, (list, tuple)):
-        raise ValueError(
-            f"Recipe: a piecewise schedule needs lists of milestones and factors, got "
-            f"milestones {milestones!r} and factors {factors!r}"
-        )
-    bounds = [number("Recipe", "a piecewise milestone", m) for m in milestones]
-    scales = [number("Recipe", "a piecewise factor", f) for f in factors]
-    if len(scales) != len(bounds) + 1 or bounds != sorted(bounds):
-        raise ValueError(
-            f"Recipe: a piecewise schedule needs increasing milestones and one factor more, "
-            f"got milestones {bounds} and factors {scales}"
-        )
-    return bounds, scales
-
-
-def piecewise(
-    optimizer: optim.Optimizer,
-    milestones: Iterable[float],
-    factors: Iterable[float],
-    per_epoch: int,
-) -> LRScheduler:
-    """The ``"piecewise"`` schedule: ``factors[i]`` times the rate from epoch
-    ``milestones[i - 1]`` (``per_epoch`` steps an epoch) until ``milestones[i]``."""
-    epochs, scales = piecewise_steps(list(milestones), list(factors))
-    bounds = [round(m * per_epoch) for m in epochs]
-    return optim.LambdaLR(optimizer, lambda t: scales[bisect.bisect_right(bounds, t)])

@@ -88,7 +88,7 @@ def same_shape(
 def positive_int(owner: str, name: str, value: object) -> int:
     """``value`` as an int if it is a positive integer (not a bool), else ``ValueError``
     naming ``owner`` and the argument ``name``."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -124,6 +124,15 @@ def is_real(value: object) -> TypeGuard[int | float | np.integer[Any] | np.float
 def is_integer(value: object) -> TypeGuard[int | np.integer[Any]]:
     """Whether ``value`` is an int (NumPy's too), not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_shape(value: object) -> TypeGuard[tuple[int, ...] | list[int]]:
+    """Whether ``value`` is a non-empty tuple or list of positive ints: a sample's shape."""
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) > 0
+        and all(is_integer(d) and d >= 1 for d in value)
+    )
 
 
 def short(value: object) -> str:

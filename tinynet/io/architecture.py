@@ -15,12 +15,11 @@ A file's architecture is checked against its arrays *before* layers allocate the
 (without it, a 500-byte file naming ``Dense(16384, 16384)`` filled 1 GiB with random
 weights before finding no weights to load). `rebuild` takes a `Budget`, the number of
 elements the file's arrays hold, and each layer's parameters and buffers are charged
-against it: a built-in layer whose arrays grow with its config (`Dense`, the convolutions,
-the batch norms, `Embedding`, `LayerNorm`, the recurrent layers, `MultiheadAttention`:
-``_SIZED_BY_CONFIG``) is sized from the config before it is constructed (less what its
-sub-layers, rebuilt and charged first, hold), any other layer right after
-(parameter-free built-ins allocate nothing; a custom layer's constructor is code you
-registered, and can overshoot by its own arrays only). A file can so never make
+against it: built-in layers allocate through `tinynet.init`, which reserves each array
+before it exists (`tinynet.init.budget`), so the constructor refuses a size the file
+cannot back before allocating it; what a custom layer allocates otherwise is charged
+right after (its constructor is code you imported, and can overshoot by its own arrays
+only). A file can so never make
 `rebuild` allocate more parameter and buffer elements than it holds (plus `SLACK`),
 nor build more than `MAX_LAYERS` layers.
 """
@@ -28,20 +27,12 @@ nor build more than `MAX_LAYERS` layers.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable
 from typing import Any
 
+from tinynet import init as initializers
 from tinynet.io.errors import ModelFormatError
 from tinynet.io.npy import short_repr
-from tinynet.layers.attention import MultiheadAttention
 from tinynet.layers.base import LAYERS, Layer
-from tinynet.layers.conv import Conv1d, Conv2d
-from tinynet.layers.dense import Dense
-from tinynet.layers.embedding import Embedding, PositionalEmbedding
-from tinynet.layers.layernorm import LayerNorm
-from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
-from tinynet.layers.recurrent import GRU, LSTM, RNN
 from tinynet.registry import UnknownNameError
 
 MAX_DEPTH = 64
@@ -72,9 +63,9 @@ class Budget:
             raise ModelFormatError(f"{path}: the file describes more than {MAX_LAYERS} layers")
         if elements > self.elements:
             raise ModelFormatError(
-                f"{path}: {what} needs {elements} parameter and buffer elements; with the "
-                f"layers before it, more than the {self.held} the file's arrays hold: the "
-                f"architecture does not fit the weights"
+                f"{path}: {what} would allocate {elements} more parameter and buffer "
+                f"elements; with those before them, more than the {self.held} the file's "
+                f"arrays hold: the architecture does not fit the weights"
             )
         self.elements -= elements
         self.layers -= layers
@@ -123,112 +114,35 @@ def rebuild(
         cls = LAYERS.get(kind)
     except UnknownNameError as error:
         raise ModelFormatError(f"{path}: {error}") from None
+    what = f"{kind}({short_repr(config, 200)})"
     if budget is not None:
-        budget.charge(0, 1, path, kind)
+        budget.charge(0, 1, path, what)
     built = [
         rebuild(child, f"{path}.{_child_name(child)}", depth + 1, budget) for child in children
     ]
-    sized = _SIZED_BY_CONFIG.get(cls)
-    if budget is not None and sized is not None:
-        own = sized(config) - sum(_elements(child) for child in built)
-        budget.charge(max(own, 0), 0, path, f"{kind}({short_repr(config, 200)})")
+    charged = [0]
+
+    def charge(elements: int) -> None:
+        if budget is not None:
+            budget.charge(elements, 0, path, what)
+        charged[0] += elements
+
     try:
-        layer = cls.from_config(config, built)
+        with initializers.budget(charge):  # built-in layers reserve before they allocate
+            layer = cls.from_config(config, built)
+    except ModelFormatError:
+        raise
     except Exception as error:
         raise ModelFormatError(
             f"{path}: cannot rebuild {kind} from config {short_repr(config, 200)} and {len(built)} "
             f"sub-layers: {type(error).__name__}: {error}"
         ) from error
     _check_children(layer, children, path)
-    if budget is not None and sized is None:
+    if budget is not None:  # what a custom layer allocated without reserving it
         own = _elements(layer) - sum(_elements(child) for child in built)
-        budget.charge(max(own, 0), 0, path, repr(layer))
+        budget.charge(max(own - charged[0], 0), 0, path, repr(layer))
     layer.training = training
     return layer
-
-
-def _positive(config: dict[str, Any], key: str, default: int = 0) -> int:
-    """``config[key]`` (``default`` if absent) if it is a positive int, else 0 (the
-    constructor will refuse it)."""
-    value = config.get(key, default)
-    return value if type(value) is int and value > 0 else 0
-
-
-def _bias(config: dict[str, Any], key: str = "bias") -> int:
-    """1 if the config asks for biases (the default), else 0."""
-    return int(bool(config.get(key, True)))
-
-
-def _kernel_area(config: dict[str, Any], axes: int) -> int:
-    """The product of a conv config's ``kernel_size`` (an int, or a list of ``axes``
-    ints), 0 if malformed."""
-    size = config.get("kernel_size")
-    sizes = [size] * axes if type(size) is int else size
-    if not (isinstance(sizes, list) and len(sizes) == axes):
-        return 0
-    return math.prod(_positive({"k": k}, "k") for k in sizes)
-
-
-def _conv_elements(axes: int) -> Callable[[dict[str, Any]], int]:
-    """A Conv1d (1 axis) or Conv2d (2): the weight (out, in / groups, *kernel) and bias."""
-
-    def elements(config: dict[str, Any]) -> int:
-        groups = max(_positive(config, "groups", 1), 1)
-        per_group = -(-_positive(config, "in_channels") // groups)  # the constructor checks
-        weight = per_group * _kernel_area(config, axes)
-        return _positive(config, "out_channels") * (weight + _bias(config))
-
-    return elements
-
-
-def _batch_norm_elements(config: dict[str, Any]) -> int:
-    """Weight, bias, running mean and variance per feature, and the batch counter."""
-    return _positive(config, "num_features") * (4 if config.get("affine", True) else 2) + 1
-
-
-def _layer_norm_elements(config: dict[str, Any]) -> int:
-    """Weight and bias per feature; ``normalized_shape`` is an int or a one-int list."""
-    shape = config.get("normalized_shape")
-    features = shape[0] if isinstance(shape, list) and len(shape) == 1 else shape
-    return 2 * _positive({"d": features}, "d") * _bias(config, "elementwise_affine")
-
-
-def _recurrent_elements(gates: int) -> Callable[[dict[str, Any]], int]:
-    """An RNN (1 gate), GRU (3) or LSTM (4): per stacked layer, (G*H, in) and (G*H, H)
-    weights and two (G*H,) biases; ``in`` is ``input_size`` for the first layer, H after."""
-
-    def elements(config: dict[str, Any]) -> int:
-        inputs, hidden = _positive(config, "input_size"), _positive(config, "hidden_size")
-        layers = _positive(config, "num_layers", 1)
-        per_layer = gates * hidden * (hidden + hidden + 2 * _bias(config))
-        return gates * hidden * (inputs - hidden) + layers * per_layer if layers else 0
-
-    return elements
-
-
-def _attention_elements(config: dict[str, Any]) -> int:
-    """``in_proj`` (3E, E) and (3E,), and the Dense ``out_proj`` (E, E) and (E,)."""
-    e = _positive(config, "embed_dim")
-    return 4 * e * (e + _bias(config))
-
-
-_SIZED_BY_CONFIG: dict[type[Layer], Callable[[dict[str, Any]], int]] = {
-    Dense: lambda c: (_positive(c, "in_features") + _bias(c)) * _positive(c, "out_features"),
-    Conv1d: _conv_elements(1),
-    Conv2d: _conv_elements(2),
-    BatchNorm1d: _batch_norm_elements,
-    BatchNorm2d: _batch_norm_elements,
-    Embedding: lambda c: _positive(c, "num_embeddings") * _positive(c, "embedding_dim"),
-    PositionalEmbedding: lambda c: _positive(c, "max_len") * _positive(c, "embedding_dim"),
-    LayerNorm: _layer_norm_elements,
-    RNN: _recurrent_elements(1),
-    GRU: _recurrent_elements(3),
-    LSTM: _recurrent_elements(4),
-    MultiheadAttention: _attention_elements,
-}
-"""The elements a built-in layer's parameters and buffers take with its sub-layers',
-from its config alone (a test checks each against the layer built). `rebuild` charges
-a layer what its sub-layers, rebuilt and charged first, do not hold."""
 
 
 def _elements(layer: Layer) -> int:

@@ -13,10 +13,16 @@ and the JSON header::
      "dtype": "float32",               # of every parameter (null if it has none)
      "model": {...},                   # see tinynet.io.architecture
      "head": null | {"task": "multiclass", "link": "softmax", "columns": 10},
-     "optimizer": null | {"type": "tinynet.optim.adam.Adam", "initial_lr": 0.001,
-                          "param_groups": [{"lr": ..., "params": [0, 1, ...]}],
+     "optimizer": null | {"type": "tinynet.optim.adam.Adam",
+                          "param_groups": [{"lr": ..., "initial_lr": ...,
+                                            "params": [0, 1, ...]}, ...],
                           "state": {"0": {"step": 3}, ...}},
      "metadata": {...}}                # the user's JSON, {} if none
+
+where the optimizer's parameter indices (``params``, ``state``) are positions in
+``model.parameters()``, whatever order the optimizer's groups list them in (an
+optimizer over some of them, as in fine-tuning, is saved too). Files
+from before parameter groups (one group, ``"initial_lr"`` beside it) still load.
 
 Use: ``tinynet.save(model, "model.npz")`` and ``model = tinynet.load("model.npz")``,
 as Keras's ``save``/``load_model``. To keep training later, pass ``optimizer=``
@@ -29,7 +35,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +49,12 @@ from tinynet.io.npy import short_repr
 from tinynet.io.npz import NpzReader, open_npz, write_npz
 from tinynet.layers.base import Layer
 from tinynet.optim.optimizer import Optimizer
+from tinynet.optim.registry import optimizer_class
 from tinynet.parameter import Parameter
+from tinynet.registry import UnknownNameError
 from tinynet.state_dict import ArraySpec, find_mismatch
 from tinynet.typing import Array
-from tinynet.validation import number
+from tinynet.validation import is_integer
 from tinynet.version import __version__
 
 FORMAT = "tinynet"
@@ -157,26 +165,34 @@ def _optimizer_section(
     """The optimizer's JSON description and its state arrays, by archive name."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"save: optimizer must be a tinynet Optimizer, got {optimizer!r}")
-    if [id(p) for p in optimizer.params] != [id(p) for p in model.parameters()]:
+    params = model.parameters()
+    index = {id(p): i for i, p in enumerate(params)}
+    foreign = sum(id(p) not in index for p in optimizer.params)
+    if foreign:
         raise ValueError(
-            "save: the optimizer must be over model.parameters(), in that order, for its "
-            "state to be restored; make it with Optimizer(model.parameters(), ...)"
+            f"save: {foreign} of the optimizer's parameters are not the model's; its state "
+            f"can be restored only over model.parameters() (all or some, in any groups)"
         )
     state = optimizer.state_dict()
+    model_index = [index[id(p)] for p in optimizer.params]  # by the optimizer's position
     arrays: dict[str, Array] = {}
     entries: dict[str, dict[str, Any]] = {}
-    for i, entry in state["state"].items():
+    for position, entry in state["state"].items():
+        i = model_index[position]
         entries[str(i)] = {}
         for key, value in entry.items():
             if isinstance(value, np.ndarray):
                 arrays[f"{OPTIMIZER_PREFIX}state/{i}/{key}"] = value
             else:
                 entries[str(i)][key] = value
+    groups = [
+        {**group, "params": [model_index[k] for k in group["params"]]}
+        for group in state["param_groups"]
+    ]
     cls = type(optimizer)
     section = {
         "type": f"{cls.__module__}.{cls.__qualname__}",
-        "initial_lr": optimizer.initial_lr,
-        "param_groups": state["param_groups"],
+        "param_groups": groups,
         "state": entries,
     }
     return section, arrays
@@ -323,17 +339,22 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
         raise ModelFormatError(f"{where}: expected a JSON object with a 'state' object")
     cls = _optimizer_class(section.get("type"), where)
     params = model.parameters()
+    groups = _optimizer_groups(section, len(params), where)
     state = _optimizer_state(reader, section["state"], params, where)
-    groups = section.get("param_groups")
-    if not (isinstance(groups, list) and groups and isinstance(groups[0], dict)):
-        raise ModelFormatError(f"{where}: expected 'param_groups', a list of JSON objects")
+    position = {i: k for k, i in enumerate(i for g in groups for i in g["params"])}
+    stray = sorted(set(state) - set(position))
+    if stray:
+        raise ModelFormatError(f"{where}: state for parameters {stray}, which no group lists")
     try:
-        settings = dict(groups[0])
-        settings.pop("params", None)
-        optimizer = cls(params, **settings)
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
-        initial_lr = section.get("initial_lr", optimizer.lr)
-        optimizer.initial_lr = number(cls.__name__, "initial_lr", initial_lr)
+        optimizer = cls([{**g, "params": [params[i] for i in g["params"]]} for g in groups])
+        optimizer.load_state_dict(
+            {
+                "state": {position[i]: entry for i, entry in state.items()},
+                "param_groups": [
+                    {**g, "params": [position[i] for i in g["params"]]} for g in groups
+                ],
+            }
+        )
     except (TypeError, ValueError) as error:
         # The optimizers check every setting and the step count (one place:
         # check_hyperparameters); a custom one's errors are the file's fault too.
@@ -343,20 +364,33 @@ def _read_optimizer(reader: NpzReader, section: object, model: Layer) -> Optimiz
     return optimizer
 
 
+def _optimizer_groups(section: dict[str, Any], count: int, where: str) -> list[dict[str, Any]]:
+    """The saved parameter groups, each ``params`` a list of model-parameter indices,
+    none twice. A file from before groups (one group, ``initial_lr`` beside it) gets its
+    ``initial_lr`` moved into the group."""
+    groups = section.get("param_groups")
+    if not (isinstance(groups, list) and groups and all(isinstance(g, dict) for g in groups)):
+        raise ModelFormatError(f"{where}: expected 'param_groups', a list of JSON objects")
+    indices = [g.get("params") for g in groups]
+    if not all(isinstance(i, list) and all(is_integer(k) for k in i) for i in indices):
+        raise ModelFormatError(f"{where}: each parameter group needs 'params', a list of indices")
+    flat = [k for i in indices for k in i]
+    if len(set(flat)) != len(flat) or not all(0 <= k < count for k in flat):
+        raise ModelFormatError(
+            f"{where}: the parameter groups must list some of the model's {count} "
+            f"parameters, each once, got {short_repr(indices)}"
+        )
+    if "initial_lr" in section:  # checked by the optimizer with the group's settings
+        groups = [{**g, "initial_lr": section["initial_lr"]} for g in groups]
+    return [{**g, "params": [int(k) for k in g["params"]]} for g in groups]
+
+
 def _optimizer_class(name: object, where: str) -> type[Optimizer]:
     """The imported `Optimizer` subclass called ``name`` (module.qualname); never imports."""
-    for cls in _subclasses(Optimizer):
-        if name == f"{cls.__module__}.{cls.__qualname__}":
-            return cls
-    raise ModelFormatError(
-        f"{where}: unknown optimizer type {name!r}; import the module defining it first"
-    )
-
-
-def _subclasses(cls: type[Any]) -> Iterator[type[Optimizer]]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
+    try:
+        return optimizer_class(name)
+    except UnknownNameError as error:
+        raise ModelFormatError(f"{where}: {error}") from None
 
 
 def _optimizer_state(

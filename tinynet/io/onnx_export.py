@@ -45,6 +45,7 @@ from tinynet.containers import default_input_shape
 from tinynet.io.onnx_graph import OnnxGraph, import_onnx
 from tinynet.layers.base import Layer
 from tinynet.layers.embedding import takes_tokens
+from tinynet.validation import is_shape
 from tinynet.version import __version__
 
 if TYPE_CHECKING:
@@ -135,9 +136,7 @@ def _input_shape(model: Layer, input_shape: Sequence[int] | None) -> tuple[int, 
     if input_shape is None:
         return default_input_shape(model, "export_onnx")
     shape = tuple(input_shape)
-    if not all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape
-    ):
+    if not is_shape(shape):
         raise ValueError(
             f"export_onnx: input_shape must be one sample's shape, positive integers "
             f"(no batch axis), got {input_shape!r}"

@@ -83,7 +83,7 @@ class MultiheadAttention(Layer):
         generator = initializers.make_rng(rng, seed)
         e = self.embed_dim
         self.in_proj_weight = Parameter(initializers.glorot_uniform((3 * e, e), generator, dtype))
-        self.in_proj_bias = Parameter(np.zeros(3 * e, dtype)) if self.bias else None
+        self.in_proj_bias = Parameter(initializers.full((3 * e,), 0, dtype)) if self.bias else None
         self.out_proj = out_proj if out_proj is not None else self._fresh_out_proj(generator, dtype)
         self._saved: _Saved | None = None
         self._mask: FloatArray | None = None

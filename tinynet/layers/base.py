@@ -290,6 +290,13 @@ class Layer(ABC):
         order): ``cls(*children, **config)``. Override if the constructor differs."""
         return cls(*children, **config)
 
+    def requires_grad_(self: L, requires_grad: bool = True) -> L:
+        """Set ``requires_grad`` of every parameter (``False``: optimizers leave them
+        alone, for fine-tuning), as PyTorch's; returns the layer."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
 
 LAYERS: Registry[Layer] = Registry("layer")
 """Every `Layer` subclass by the name saved files use: tinynet's own by class name
@@ -317,10 +324,10 @@ def constructor_config(layer: Layer) -> dict[str, Any]:
                 f"{type(layer).__name__}: cannot tell its argument {name!r} to save it; keep "
                 f"it as self.{name} in __init__, or write a config() method"
             )
-        if isinstance(value, Layer) or (
+        if isinstance(value, (Layer, np.random.Generator)) or (
             isinstance(value, (list, tuple)) and value and isinstance(value[0], Layer)
         ):
-            continue
+            continue  # children are rebuilt from the file, generators drawn afresh
         json_value = _as_json(value)
         if json_value is None and value is not None:
             if value is arg.default:

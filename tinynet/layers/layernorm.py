@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinynet import init as initializers
 from tinynet import validation
 from tinynet.layers.base import Layer
 from tinynet.parameter import Parameter
@@ -53,8 +54,8 @@ class LayerNorm(Layer):
         self.elementwise_affine = bool(elementwise_affine)
         features = self.normalized_shape[0]
         affine = self.elementwise_affine
-        self.weight = Parameter(np.ones(features, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(features, dtype)) if affine else None
+        self.weight = Parameter(initializers.full((features,), 1, dtype)) if affine else None
+        self.bias = Parameter(initializers.full((features,), 0, dtype)) if affine else None
         self._saved: _Saved | None = None
 
     @staticmethod

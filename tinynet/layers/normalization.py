@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tinynet import init as initializers
 from tinynet import validation
 from tinynet.layers.base import Layer
 from tinynet.parameter import Parameter
@@ -65,11 +66,11 @@ class _BatchNorm(Layer):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         shape = (self.num_features,)
-        self.weight = Parameter(np.ones(shape, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(shape, dtype)) if affine else None
-        self.running_mean = np.zeros(shape, dtype)
-        self.running_var = np.ones(shape, dtype)
-        self.num_batches_tracked = np.zeros((), np.int64)
+        self.weight = Parameter(initializers.full(shape, 1, dtype)) if affine else None
+        self.bias = Parameter(initializers.full(shape, 0, dtype)) if affine else None
+        self.running_mean = initializers.full(shape, 0, dtype)
+        self.running_var = initializers.full(shape, 1, dtype)
+        self.num_batches_tracked = initializers.full((), 0, np.int64)
         self._cache: tuple[FloatArray, FloatArray] | None = None
 
     @property

@@ -241,7 +241,9 @@ class _Recurrent(Layer):
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         generator = initializers.make_rng(rng, seed)
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        draw = initializers.uniform(
+            -1.0 / math.sqrt(self.hidden_size), 1.0 / math.sqrt(self.hidden_size)
+        )
         rows = self._cell_type().gates * self.hidden_size
         for k in range(self.num_layers):
             inputs = self.input_size if k == 0 else self.hidden_size
@@ -252,8 +254,7 @@ class _Recurrent(Layer):
             if self.bias:
                 shapes |= {f"bias_ih_l{k}": (rows,), f"bias_hh_l{k}": (rows,)}
             for name, shape in shapes.items():
-                values = generator.uniform(-bound, bound, shape).astype(dtype)
-                setattr(self, name, Parameter(values))
+                setattr(self, name, Parameter(draw(shape, generator, dtype)))
         self._cells: list[_Cell] | None = None
 
     @staticmethod

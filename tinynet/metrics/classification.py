@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinynet.typing import Array, FloatArray, IntArray
+from tinynet.validation import positive_int
 
 
 def accuracy(y_true: IntArray, y_pred: Array) -> float:
@@ -202,8 +203,7 @@ def f1_score(
 def top_k_hits(where: str, y_true: Array, y_score: Array, k: int) -> int:
     """How many rows of ``y_score`` (N, C) have their true label among their ``k``
     highest scores (ties broken as scikit-learn breaks them: the later column first)."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{where}: expected a positive int k, got {k!r}")
+    positive_int(where, "k", k)
     if not isinstance(y_score, np.ndarray) or y_score.ndim != 2 or y_score.shape[1] < 2:
         raise ValueError(
             f"{where}: expected y_score of shape (N, C) with C >= 2, got {_shape_of(y_score)}"
@@ -297,8 +297,8 @@ def _checked(
             num_classes = int(max(true.max(initial=-1), pred.max(initial=-1))) + 1
             if num_classes == 0:
                 raise ValueError(f"{where}: cannot infer num_classes from 0 samples; pass it")
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"{where}: expected a positive int num_classes, got {num_classes!r}")
+    else:
+        positive_int(where, "num_classes", num_classes)
     for name, labels in (("y_true", true), ("y_pred", pred)):
         if labels.size and int(labels.max()) >= num_classes:
             raise ValueError(

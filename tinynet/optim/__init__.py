@@ -1,8 +1,13 @@
-"""Optimizers (``torch.optim`` update rules), learning-rate schedules, gradient clipping."""
+"""Optimizers (``torch.optim`` update rules), learning-rate schedules, gradient clipping.
+
+`OPTIMIZERS` and `SCHEDULES` are the one table of each by name (`tinynet.optim.registry`);
+an `Optimizer` subclass registers itself when defined.
+"""
 
 from tinynet.optim.adam import Adam, AdamW
 from tinynet.optim.clip import clip_grad_norm_, clip_grad_value_
-from tinynet.optim.optimizer import Optimizer
+from tinynet.optim.optimizer import OPTIMIZERS, Optimizer, Setting
+from tinynet.optim.registry import SCHEDULES, ScheduleMaker, optimizer_class
 from tinynet.optim.rmsprop import RMSProp, RMSprop
 from tinynet.optim.schedules import (
     CosineAnnealingLR,
@@ -17,6 +22,8 @@ from tinynet.optim.schedules import (
 from tinynet.optim.sgd import SGD, Momentum
 
 __all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
     "SGD",
     "Adam",
     "AdamW",
@@ -30,8 +37,11 @@ __all__ = [
     "RMSProp",
     "RMSprop",
     "ReduceLROnPlateau",
+    "ScheduleMaker",
     "SequentialLR",
+    "Setting",
     "StepLR",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "optimizer_class",
 ]

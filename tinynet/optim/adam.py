@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, with_weight_decay
-from tinynet.parameter import Parameter
+from tinynet.optim.optimizer import Optimizer, Setting, with_weight_decay
 from tinynet.typing import FloatArray
-from tinynet.validation import is_real, number, short
+from tinynet.validation import is_real, short
+
+
+def check_betas(owner: str, name: str, betas: Any) -> tuple[float, float]:
+    """Two numbers in [0, 1), as a tuple of floats; ``ValueError`` otherwise."""
+    if not (
+        isinstance(betas, (tuple, list))
+        and len(betas) == 2
+        and all(is_real(b) and 0.0 <= b < 1.0 for b in betas)
+    ):
+        raise ValueError(f"{owner}: {name} must be two numbers in [0, 1), got {short(betas)}")
+    return (float(betas[0]), float(betas[1]))
 
 
 class Adam(Optimizer):
@@ -27,51 +37,18 @@ class Adam(Optimizer):
     the same value with one pass less over the vectors.
     """
 
+    name = "adam"
     decoupled_weight_decay = False
 
-    betas: tuple[float, float]
-    eps: float
-    weight_decay: float
+    settings: ClassVar[Mapping[str, Setting]] = {
+        "lr": Setting(1e-3),
+        "betas": Setting((0.9, 0.999), check_betas),
+        "eps": Setting(1e-8),
+        "weight_decay": Setting(0.0),
+    }
 
-    def __init__(
-        self,
-        params: Iterable[Parameter],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params, lr)
-        self.set_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-    def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """``betas`` two numbers in [0, 1), ``eps`` and ``weight_decay`` >= 0; see
-        `Optimizer.check_hyperparameters`."""
-        name = type(self).__name__
-        checked = super().check_hyperparameters(settings)
-        betas = settings["betas"]
-        if not (
-            isinstance(betas, (tuple, list))
-            and len(betas) == 2
-            and all(is_real(b) and 0.0 <= b < 1.0 for b in betas)
-        ):
-            raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {short(betas)}")
-        checked["betas"] = (float(betas[0]), float(betas[1]))
-        checked["eps"] = number(name, "eps", settings["eps"])
-        checked["weight_decay"] = number(name, "weight_decay", settings["weight_decay"])
-        return checked
-
-    @property
-    def state_names(self) -> tuple[str, ...]:
+    def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "betas": self.betas,
-            "eps": self.eps,
-            "weight_decay": self.weight_decay,
-        }
 
     def update(
         self,
@@ -79,15 +56,17 @@ class Adam(Optimizer):
         grad: FloatArray,
         state: dict[str, FloatArray],
         scratch: tuple[FloatArray, FloatArray],
+        group: Mapping[str, Any],
+        step: int,
         first_step: bool,
     ) -> None:
-        beta1, beta2 = self.betas
+        (beta1, beta2), lr, decay = group["betas"], group["lr"], group["weight_decay"]
         if self.decoupled_weight_decay:
             g = grad
-            if self.weight_decay:
-                data *= 1 - self.lr * self.weight_decay
+            if decay:
+                data *= 1 - lr * decay
         else:
-            g = with_weight_decay(grad, data, self.weight_decay, scratch[0])
+            g = with_weight_decay(grad, data, decay, scratch[0])
         m, v, work = state["exp_avg"], state["exp_avg_sq"], scratch[1]
         m *= beta1
         np.multiply(g, 1 - beta1, out=work)
@@ -96,12 +75,12 @@ class Adam(Optimizer):
         np.multiply(g, g, out=work)
         work *= 1 - beta2
         v += work
-        correction1 = 1 - beta1**self.steps
-        correction2_sqrt = math.sqrt(1 - beta2**self.steps)
+        correction1 = 1 - beta1**step
+        correction2_sqrt = math.sqrt(1 - beta2**step)
         np.sqrt(v, out=work)
-        work += self.eps * correction2_sqrt
+        work += group["eps"] * correction2_sqrt
         np.divide(m, work, out=work)
-        work *= self.lr * correction2_sqrt / correction1
+        work *= lr * correction2_sqrt / correction1
         data -= work
 
 
@@ -111,14 +90,7 @@ class AdamW(Adam):
     Default ``weight_decay=0.01``, as ``torch.optim.AdamW``.
     """
 
+    name = "adamw"
     decoupled_weight_decay = True
 
-    def __init__(
-        self,
-        params: Iterable[Parameter],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+    settings: ClassVar[Mapping[str, Setting]] = {**Adam.settings, "weight_decay": Setting(1e-2)}

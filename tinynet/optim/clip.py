@@ -8,7 +8,8 @@ Call between ``backward`` and ``optimizer.step()``, in a loop of your own::
 
 or let ``fit(..., clip_grad_norm=1.0)`` do it after every batch. Both change the
 gradients in place (the trailing underscore, PyTorch's convention) and leave the
-parameters alone.
+parameters alone. Frozen parameters (``requires_grad = False``) are left out, as
+PyTorch leaves out those without a gradient.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from tinynet.parameter import Parameter
 
 
 def _grads(where: str, parameters: Iterable[Parameter] | Parameter) -> list[Parameter]:
+    """The parameters that require gradients: a frozen one counts for nothing, as one
+    without a gradient in PyTorch."""
     params = [parameters] if isinstance(parameters, Parameter) else list(parameters)
     for i, p in enumerate(params):
         if not isinstance(p, Parameter):
             raise TypeError(f"{where}: expected Parameters, got {type(p).__name__} at {i}")
-    return params
+    return [p for p in params if p.requires_grad]
 
 
 def clip_grad_norm_(

@@ -2,37 +2,100 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tinynet.parameter import Parameter, Span, pack
+from tinynet.registry import Registry
 from tinynet.typing import FloatArray
 from tinynet.validation import is_integer, number, short
+
+Check = Callable[[str, str, Any], Any]
+"""``check(owner, name, value)``: ``value`` normalized, or ``ValueError`` naming both."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of an update rule, declared once in its class's ``settings`` table.
+
+    ``default`` is the constructor's default; ``check`` (by default: a finite number
+    >= 0) normalizes a value or raises ``ValueError``; ``keyword_only`` settings cannot
+    be passed by position. The table gives the constructor's signature (PyTorch's
+    keyword names, in the table's order), the check of every group's settings (from
+    code or from a file), ``hyperparameters()``, the state dict and the repr.
+    """
+
+    default: Any
+    check: Check = number
+    keyword_only: bool = False
+
+
+def between(low: float, high: float) -> Check:
+    """A `Setting` check: a finite number in ``[low, high]``."""
+
+    def check(owner: str, name: str, value: Any) -> float:
+        return number(owner, name, value, low, high)
+
+    return check
+
+
+def one_of(choices: tuple[str, ...]) -> Check:
+    """A `Setting` check: one of ``choices``."""
+
+    def check(owner: str, name: str, value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"{owner}: {name} must be one of {choices}, got {short(value)}")
+        return str(value)
+
+    return check
+
+
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
+"""Every `Optimizer` subclass by name: tinynet's by their recipe names (``"sgd"``,
+``"momentum"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``), others by
+``module.QualifiedName``; each registers itself when defined."""
+
+GROUP_KEYS = ("params", "initial_lr")
+"""Keys of a parameter group besides the rule's settings (``initial_lr``: schedules')."""
 
 
 class Optimizer(ABC):
     """Updates parameters from their gradients: ``step()``, ``zero_grad()``, state dicts.
 
-    Subclasses name their per-parameter buffers in the ``state_names`` property
-    (PyTorch's names: ``momentum_buffer``, ``exp_avg``...; it may depend on the settings,
-    as SGD's buffer exists only with momentum), list their hyperparameters in
-    ``hyperparameters()``, and write ``update``, which sees one vector of parameters,
-    one of gradients and one per state buffer. Updates follow ``torch.optim`` formula for
-    formula, so runs can be compared number for number. ``lr`` may be changed between
-    steps (schedules do, from ``initial_lr``).
+    A subclass declares its settings once, in the class table ``settings`` (name ->
+    `Setting`, PyTorch's names: ``lr``, ``momentum``, ``betas``...), names its
+    per-parameter buffers in `state_names` (``momentum_buffer``, ``exp_avg``...), and
+    writes ``update``, which sees one vector of parameters, one of gradients and one
+    per state buffer; it is registered in `OPTIMIZERS` when defined (under its ``name``,
+    which recipes use). Updates follow ``torch.optim`` formula for formula, so runs can
+    be compared number for number.
+
+    **Parameter groups, as PyTorch's.** ``params`` is an iterable of Parameters or of
+    dicts ``{"params": [...], "lr": ..., ...}``, each setting of a group defaulting to
+    the constructor's: ``Adam([{"params": head.parameters(), "lr": 1e-2},
+    {"params": body.parameters()}], lr=1e-3)``. ``param_groups`` is that list of dicts
+    (settings may be changed between steps, as schedules do from ``initial_lr``);
+    ``lr`` reads the first group's rate and sets every group's.
+
+    **Freezing.** A parameter with ``requires_grad = False`` is skipped: its values and
+    its state stay as they are. Each parameter counts its own steps (Adam's bias
+    correction uses its count, as PyTorch's per-parameter ``step``).
 
     The parameters are packed into contiguous blocks on construction (`tinynet.parameter`),
-    so each vector covers many parameters. The optimizer holds only its own state: one
-    set of buffers per `Span`, created at the first step in the parameters' dtype.
+    so each vector covers many parameters: the optimizer updates each `Span` of its
+    groups, cut where parameters are frozen or have different step counts, and holds
+    one set of buffers per span, created at its first step in the parameters' dtype.
 
-    **Settings are checked in one place**, `check_hyperparameters`, which both the
-    constructor and `load_state_dict` go through: a setting from your code and one from
-    a file get the same ``ValueError`` naming the optimizer and the setting. Numbers
-    must be real numbers (not strings, not bools), finite and in range; flags must be
-    ``True`` or ``False`` (``"false"`` is refused, not read as true).
+    **Settings are checked in one place**, `check_hyperparameters` (the ``settings``
+    table's checks), which both the constructor and `load_state_dict` go through: a
+    setting from your code and one from a file get the same ``ValueError`` naming the
+    optimizer and the setting. Numbers must be real numbers (not strings, not bools),
+    finite and in range; flags must be ``True`` or ``False`` (``"false"`` is refused).
 
     **Parameters must be float32 or float64.** float16 is refused (`require_trainable`):
     Adam's default ``eps`` (1e-8) is below float16's smallest number (6e-8), squared
@@ -43,53 +106,123 @@ class Optimizer(ABC):
     matrix product on a CPU. Train in float32; cast a copy for storage if you must.
     """
 
-    def __init__(self, params: Iterable[Parameter], lr: float) -> None:
-        self.params = list(params)
+    settings: ClassVar[Mapping[str, Setting]] = {"lr": Setting(1e-3)}
+    name: ClassVar[str | None] = None
+    """The name recipes use (``"adam"``); ``None``: ``module.QualifiedName``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register the subclass in `OPTIMIZERS` (names starting with ``_`` are private)
+        and give it the signature of its ``settings``."""
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            OPTIMIZERS.add(cls, cls.__dict__.get("name"), primary=True)
+        if cls.__init__ is Optimizer.__init__:  # else its own __init__ has the signature
+            setattr(cls, "__signature__", signature(cls.settings))  # noqa: B010
+
+    def __init__(
+        self, params: Iterable[Parameter] | Iterable[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> None:
+        """Check the settings (``TypeError`` for an unknown or missing one, ``ValueError``
+        for a bad value) and the groups, then pack the parameters."""
         name = type(self).__name__
-        if not self.params:
-            raise ValueError(f"{name}: got an empty parameter list")
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Parameter):
-                raise TypeError(
-                    f"{name}: expected Parameters (model.parameters()), "
-                    f"got {type(p).__name__} at position {i}"
-                )
-        if len({id(p) for p in self.params}) != len(self.params):
+        try:
+            bound = signature(self.settings).bind(params, *args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{name}: {error}; it takes {list(self.settings)}") from None
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        self.defaults = self.check_hyperparameters({k: arguments[k] for k in self.settings})
+        groups = as_groups(name, params)
+        members = [p for group in groups for p in group["params"]]
+        if len({id(p) for p in members}) != len(members):
             raise ValueError(f"{name}: a parameter appears more than once")
-        for p in self.params:
+        self.param_groups: list[dict[str, Any]] = []
+        self.params: list[Parameter] = []
+        self.spans: list[Span] = []
+        self._group_of: list[int] = []
+        self.state: list[dict[str, FloatArray]] = []
+        self._counts: list[list[int]] = []
+        self._scratch: list[tuple[FloatArray, FloatArray] | None] = []
+        self._calls = 0
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a parameter group (a dict with ``"params"`` and any settings, the others
+        the constructor's), as PyTorch's; its parameters are packed if they were not.
+        Schedules made before leave its rate alone."""
+        name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(
+                f"{name}.add_param_group: expected a dict with 'params', got {type(group).__name__}"
+            )
+        (checked,) = [self._checked_group(g) for g in as_groups(name, [group])]
+        known = {id(p) for p in self.params}
+        if any(id(p) in known for p in checked["params"]):
+            raise ValueError(f"{name}: a parameter appears more than once")
+        for p in checked["params"]:
             require_trainable(name, p.dtype)
-        self.lr = number(name, "lr", lr)
-        self.initial_lr = self.lr
-        self.steps = 0
-        self.spans: list[Span] = pack(self.params)
-        self.state: list[dict[str, FloatArray]] = [{} for _ in self.spans]
-        self._scratch: list[tuple[FloatArray, FloatArray] | None] = [None for _ in self.spans]
+        for span in pack(checked["params"]):
+            self.spans.append(span)
+            self._group_of.append(len(self.param_groups))
+            self.state.append({})
+            self._counts.append([0] * len(span.params))
+            self._scratch.append(None)
+        self.param_groups.append(checked)
+        self.params.extend(checked["params"])
 
-    @property
-    def state_names(self) -> tuple[str, ...]:
-        """The per-element buffers the rule keeps with its current settings."""
-        return ()
+    def _checked_group(self, group: Mapping[str, Any]) -> dict[str, Any]:
+        """``group`` with the defaults filled in, every setting checked."""
+        settings = {k: v for k, v in group.items() if k not in GROUP_KEYS}
+        checked = self.check_hyperparameters({**self.defaults, **settings})
+        initial = group.get("initial_lr", checked["lr"])
+        initial_lr = number(type(self).__name__, "initial_lr", initial)
+        return {"params": list(group["params"]), **checked, "initial_lr": initial_lr}
 
-    @abstractmethod
-    def hyperparameters(self) -> dict[str, Any]:
-        """The settings of the rule, by their PyTorch names (``lr``, ``betas``...)."""
+    # --- settings ---------------------------------------------------------------------
 
     def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """``settings`` (a value for every key of `hyperparameters`) checked and normalized
-        (``betas`` as a tuple of floats...); ``ValueError`` naming the setting otherwise.
+        """``settings`` (a value for every name of ``settings``, the class table) checked
+        and normalized by each `Setting`'s check (``betas`` as a tuple of floats...);
+        ``ValueError`` naming the setting, or listing unknown ones, otherwise.
+        Subclasses may extend it with rules joining two settings (SGD's nesterov)."""
+        name = type(self).__name__
+        unknown = sorted(set(settings) - set(self.settings))
+        if unknown:
+            raise ValueError(f"{name}: unknown settings {unknown}; it takes {list(self.settings)}")
+        return {k: s.check(name, k, settings[k]) for k, s in self.settings.items()}
 
-        The one place an optimizer's rules live: its constructor sets its settings
-        through `set_hyperparameters`, and `load_state_dict` checks a saved state's with
-        this before it changes anything. Subclasses extend it: ``super()`` checks ``lr``
-        (a finite number >= 0); a subclass that does not override it keeps its other
-        settings unchecked.
-        """
-        return {**settings, "lr": number(type(self).__name__, "lr", settings["lr"])}
+    def hyperparameters(self) -> dict[str, Any]:
+        """The first group's settings by their PyTorch names (every group's:
+        ``param_groups``)."""
+        return {k: self.param_groups[0][k] for k in self.settings}
 
-    def set_hyperparameters(self, **settings: Any) -> None:
-        """Check ``settings`` with `check_hyperparameters`, then set them as attributes."""
-        for key, value in self.check_hyperparameters(settings).items():
-            setattr(self, key, value)
+    @property
+    def lr(self) -> float:
+        """The first group's learning rate; setting it sets every group's."""
+        return float(self.param_groups[0]["lr"])
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        checked = number(type(self).__name__, "lr", value)
+        for group in self.param_groups:
+            group["lr"] = checked
+
+    @property
+    def initial_lr(self) -> float:
+        """The first group's rate before any schedule (each group has its own)."""
+        return float(self.param_groups[0]["initial_lr"])
+
+    @property
+    def steps(self) -> int:
+        """The largest step count of any parameter (0 before the first step)."""
+        return max(max(counts, default=0) for counts in self._counts)
+
+    def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
+        """The per-element buffers the rule keeps with ``group``'s settings."""
+        return ()
+
+    # --- stepping ---------------------------------------------------------------------
 
     @abstractmethod
     def update(
@@ -98,34 +231,76 @@ class Optimizer(ABC):
         grad: FloatArray,
         state: dict[str, FloatArray],
         scratch: tuple[FloatArray, FloatArray],
+        group: Mapping[str, Any],
+        step: int,
         first_step: bool,
     ) -> None:
         """Update ``data`` in place from ``grad``, all 1-D vectors of one dtype.
 
-        ``state`` maps each of ``state_names`` to a buffer of the same length (zeros
-        before the first step), ``scratch`` is two work vectors, ``first_step`` tells
-        whether the state buffers were just created. ``grad`` must not be changed.
+        ``state`` maps each of `state_names` to a buffer of the same length (zeros
+        before the first step), ``scratch`` is two work vectors, ``group`` the settings,
+        ``step`` the parameters' step count (from 1), ``first_step`` whether their
+        buffers were just created. ``grad`` must not be changed.
         """
 
     def step(self) -> None:
-        """Apply one update to every parameter from its current gradient."""
-        self.steps += 1
+        """Apply one update to every parameter that requires a gradient."""
+        for span in self.spans:
+            if span.block.dtype.itemsize < 4:  # cast since construction (Layer.astype)
+                require_trainable(type(self).__name__, span.block.dtype)
+        self._calls += 1
         for i, span in enumerate(self.spans):
-            data, state = span.data, self.state[i]
-            if data.dtype.itemsize < 4:  # cast since construction (Layer.astype)
-                self.steps -= 1
-                require_trainable(type(self).__name__, data.dtype)
-            missing = [name for name in self.state_names if name not in state]
-            for name in missing:
-                state[name] = np.zeros_like(data)
-            for name, buffer in state.items():
-                if buffer.dtype != data.dtype:  # the parameters were cast since
-                    state[name] = buffer.astype(data.dtype)
-            scratch = self._scratch_for(i, data)
-            self.update(data, span.grad, state, scratch, bool(missing))
-            if self.steps % FLUSH_EVERY == 0:
-                for buffer in state.values():
-                    flush_negligible(buffer, scratch[1])
+            group = self.param_groups[self._group_of[i]]
+            data, grad = span.data, span.grad
+            state, created = self._buffers_for(i, group, data)
+            work = self._scratch_for(i, data)
+            counts = self._counts[i]
+            for start, stop, first, last in self._pieces(i):
+                step = counts[first] + 1
+                views = {k: v[start:stop] for k, v in state.items()}
+                scratch = (work[0][start:stop], work[1][start:stop])
+                self.update(
+                    data[start:stop],
+                    grad[start:stop],
+                    views,
+                    scratch,
+                    group,
+                    step,
+                    created or step == 1,
+                )
+                counts[first:last] = [step] * (last - first)
+                if self._calls % FLUSH_EVERY == 0:
+                    for buffer in views.values():
+                        flush_negligible(buffer, scratch[1])
+
+    def _pieces(self, i: int) -> Iterator[tuple[int, int, int, int]]:
+        """Span ``i``'s stretches to update: (start, stop) in the span and (first, last)
+        parameter positions, cut at frozen parameters and changes of step count."""
+        params, offsets, counts = self.spans[i].params, self.spans[i].offsets, self._counts[i]
+        k, n = 0, len(params)
+        while k < n:
+            if not params[k].requires_grad:
+                k += 1
+                continue
+            j = k + 1
+            while j < n and params[j].requires_grad and counts[j] == counts[k]:
+                j += 1
+            yield offsets[k].start, offsets[j - 1].stop, k, j
+            k = j
+
+    def _buffers_for(
+        self, i: int, group: Mapping[str, Any], data: FloatArray
+    ) -> tuple[dict[str, FloatArray], bool]:
+        """Span ``i``'s state, missing buffers made (zeros), all in ``data``'s dtype;
+        and whether any was made now."""
+        state = self.state[i]
+        missing = [name for name in self.state_names(group) if name not in state]
+        for name in missing:
+            state[name] = np.zeros_like(data)
+        for name, buffer in state.items():
+            if buffer.dtype != data.dtype:  # the parameters were cast since
+                state[name] = buffer.astype(data.dtype)
+        return state, bool(missing)
 
     def _scratch_for(self, i: int, data: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Two work vectors like ``data``, kept between steps."""
@@ -145,106 +320,179 @@ class Optimizer(ABC):
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state in PyTorch's layout, with copies of every buffer.
 
-        ``{"state": {i: {"step": int, name: array, ...}}, "param_groups": [{...,
-        "params": [0, 1, ...]}]}``, where ``i`` is the parameter's position in the list
-        the optimizer was given and arrays have that parameter's shape. ``state`` is
-        empty before the first step.
+        ``{"state": {i: {"step": int, name: array, ...}}, "param_groups": [{settings...,
+        "initial_lr": float, "params": [i, ...]}, ...]}``, where ``i`` is the parameter's
+        position in the optimizer's groups, one after the other, and arrays have that
+        parameter's shape. Parameters never updated (frozen, or before the first step)
+        have no entry.
         """
+        position = {id(p): i for i, p in enumerate(self.params)}
         state: dict[int, dict[str, Any]] = {}
-        if self.steps:
-            position = {id(p): i for i, p in enumerate(self.params)}
-            for span, buffers in zip(self.spans, self.state, strict=True):
-                for p, where in zip(span.params, span.offsets, strict=True):
-                    entry: dict[str, Any] = {"step": self.steps}
+        for span, buffers, counts in zip(self.spans, self.state, self._counts, strict=True):
+            for p, where, count in zip(span.params, span.offsets, counts, strict=True):
+                if count:
+                    entry: dict[str, Any] = {"step": count}
                     for name, vector in buffers.items():
                         entry[name] = vector[where].reshape(p.shape).copy()
                     state[position[id(p)]] = entry
-        group_settings = {**self.hyperparameters(), "params": list(range(len(self.params)))}
-        return {"state": state, "param_groups": [group_settings]}
+        groups = [
+            {
+                **{k: v for k, v in group.items() if k != "params"},
+                "params": [position[id(p)] for p in group["params"]],
+            }
+            for group in self.param_groups
+        ]
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state from `state_dict`, checking it fits these parameters.
 
         The settings saved come back too, as in PyTorch (they decide which buffers the
         state must hold: SGD's ``momentum_buffer`` only with momentum), checked by
         `check_hyperparameters` as the constructor checks them. Raises ``ValueError``
-        naming the setting, or the parameter and buffer whose shape or presence does not
-        match, or a step count that is not an integer in [1, 2**62], before anything is
-        changed.
+        naming the setting, the group, or the parameter and buffer whose shape or
+        presence does not match, or a step count that is not an integer in [1, 2**62],
+        before anything is changed.
         """
         name = type(self).__name__
         try:
-            settings = dict(state_dict["param_groups"][0])
+            saved = list(state_dict["param_groups"])
             state = state_dict["state"]
+            sizes = [len(g["params"]) for g in saved]
         except (KeyError, IndexError, TypeError) as error:
             raise ValueError(f"{name}.load_state_dict: not an optimizer state dict") from error
-        if len(settings.pop("params", [])) != len(self.params):
+        ours = [len(g["params"]) for g in self.param_groups]
+        if sum(sizes) != sum(ours):
             raise ValueError(
                 f"{name}.load_state_dict: the state is for a different number of parameters "
-                f"than the {len(self.params)} given to this optimizer"
+                f"than the {sum(ours)} given to this optimizer"
             )
-        previous = self.hyperparameters()
-        unknown = set(settings) - set(previous)
-        if unknown:
-            raise ValueError(f"{name}.load_state_dict: unknown settings {sorted(unknown)}")
+        if sizes != ours:
+            raise ValueError(
+                f"{name}.load_state_dict: the state's parameter groups hold {sizes} "
+                f"parameters, this optimizer's {ours}"
+            )
         try:
-            checked = self.check_hyperparameters({**previous, **settings})
+            groups = [
+                self._checked_group({**group, **saved_group, "params": group["params"]})
+                for group, saved_group in zip(self.param_groups, saved, strict=True)
+            ]
         except ValueError as error:
             raise ValueError(f"{name}.load_state_dict: {error}") from error
-        for key, value in checked.items():
-            setattr(self, key, value)
-        try:
-            steps, entries = self._check_state(state)
-        except ValueError:
-            for key, value in previous.items():
-                setattr(self, key, value)
-            raise
-        self.steps = steps
+        entries = self._check_state(state, groups)
+        self.param_groups[:] = groups
         position = {id(p): i for i, p in enumerate(self.params)}
         for i, span in enumerate(self.spans):
+            found = [entries.get(position[id(p)]) for p in span.params]
+            self._counts[i] = [entry["step"] if entry else 0 for entry in found]
             self.state[i] = {}
-            for buffer in self.state_names if entries else ():
-                vector = np.empty(span.size, span.block.dtype)
-                for p, where in zip(span.params, span.offsets, strict=True):
-                    vector[where] = entries[position[id(p)]][buffer].ravel()
+            if not any(found):
+                continue
+            for buffer in self.state_names(groups[self._group_of[i]]):
+                vector = np.zeros(span.size, span.block.dtype)
+                for entry, where in zip(found, span.offsets, strict=True):
+                    if entry:
+                        vector[where] = entry[buffer].ravel()
                 self.state[i][buffer] = vector
 
-    def _check_state(self, state: Any) -> tuple[int, list[dict[str, Any]]]:
-        """Validate per-parameter entries; return their step count and them in order."""
+    def _check_state(self, state: Any, groups: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Validate the per-parameter entries against ``groups``; return them by position,
+        with ``step`` as an int."""
         name = type(self).__name__
-        if not isinstance(state, dict):
+        if not isinstance(state, Mapping):
             raise ValueError(f"{name}.load_state_dict: 'state' must be a dict")
-        if not state:
-            return 0, []
-        steps = set()
-        entries = []
-        for i, p in enumerate(self.params):
-            entry = state.get(i, state.get(str(i)))
-            if not isinstance(entry, dict):
-                raise ValueError(f"{name}.load_state_dict: no state for parameter {i}")
-            entries.append(entry)
+        keys = {str(i): i for i in range(len(self.params))}
+        entries: dict[int, dict[str, Any]] = {}
+        for key, entry in state.items():
+            i = keys.get(str(key))
+            if i is None or not isinstance(entry, Mapping):
+                raise ValueError(
+                    f"{name}.load_state_dict: unexpected state entry {short(key)} (the "
+                    f"optimizer has {len(self.params)} parameters)"
+                )
             step = entry.get("step")
             if not (is_integer(step) and 1 <= step <= MAX_STEPS):
                 raise ValueError(
                     f"{name}.load_state_dict: parameter {i} needs 'step', an integer in "
                     f"[1, 2**62], got {short(step)}"
                 )
-            steps.add(int(step))
-            for buffer in self.state_names:
-                value = entry.get(buffer)
-                if not isinstance(value, np.ndarray) or value.shape != p.shape:
-                    got = getattr(value, "shape", type(value).__name__)
-                    raise ValueError(
-                        f"{name}.load_state_dict: parameter {i} needs '{buffer}' of shape "
-                        f"{p.shape}, got {got}"
-                    )
-        if len(steps) != 1:
-            raise ValueError(f"{name}.load_state_dict: parameters record different step counts")
-        return steps.pop(), entries
+            entries[i] = {**entry, "step": int(step)}
+        i = 0
+        for group in groups:
+            for p in group["params"]:
+                for buffer in self.state_names(group) if i in entries else ():
+                    value = entries[i].get(buffer)
+                    if not isinstance(value, np.ndarray) or value.shape != p.shape:
+                        got = getattr(value, "shape", type(value).__name__)
+                        raise ValueError(
+                            f"{name}.load_state_dict: parameter {i} needs '{buffer}' of "
+                            f"shape {p.shape}, got {got}"
+                        )
+                i += 1
+        return entries
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
-        return f"{type(self).__name__}({settings})"
+        """The settings (the defaults, and each group's own ones if there are several)."""
+        several = len(self.param_groups) > 1
+        shown = self.defaults if several else self.hyperparameters()
+        text = ", ".join(f"{k}={v}" for k, v in shown.items())
+        if several:
+            own = [{k: g[k] for k in self.settings if g[k] != shown[k]} for g in self.param_groups]
+            text += f", groups={own}"
+        return f"{type(self).__name__}({text})"
+
+
+def signature(settings: Mapping[str, Setting]) -> inspect.Signature:
+    """The constructor's signature for a ``settings`` table: ``(params, lr=..., ...)``."""
+    kinds = inspect.Parameter
+    return inspect.Signature(
+        [
+            kinds("params", kinds.POSITIONAL_OR_KEYWORD),
+            *(
+                kinds(
+                    k,
+                    kinds.KEYWORD_ONLY if s.keyword_only else kinds.POSITIONAL_OR_KEYWORD,
+                    default=s.default,
+                )
+                for k, s in settings.items()
+            ),
+        ]
+    )
+
+
+def as_groups(owner: str, params: object) -> list[dict[str, Any]]:
+    """``params`` (Parameters, or dicts with a ``"params"`` key) as a list of groups,
+    each ``{"params": [Parameter, ...], ...}``; ``TypeError``/``ValueError`` otherwise."""
+    if isinstance(params, (Parameter, dict)) or not isinstance(params, Iterable):
+        raise TypeError(
+            f"{owner}: expected an iterable of Parameters (model.parameters()) or of "
+            f"parameter groups (dicts), got {type(params).__name__}"
+        )
+    items = list(params)
+    if not items:
+        raise ValueError(f"{owner}: got an empty parameter list")
+    if not any(isinstance(item, dict) for item in items):
+        items = [{"params": items}]
+    groups = []
+    for g, group in enumerate(items):
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(
+                f"{owner}: expected Parameters or parameter groups (dicts with 'params'), "
+                f"got {type(group).__name__} at position {g}"
+            )
+        members = group["params"]
+        members = [members] if isinstance(members, Parameter) else list(members)
+        if not members:
+            raise ValueError(f"{owner}: parameter group {g} has no parameters")
+        for i, p in enumerate(members):
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"{owner}: expected Parameters (model.parameters()), "
+                    f"got {type(p).__name__} at position {i}"
+                    + (f" of group {g}" if len(items) > 1 else "")
+                )
+        groups.append({**group, "params": members})
+    return groups
 
 
 MAX_STEPS = 2**62
@@ -281,11 +529,6 @@ def with_weight_decay(
     np.multiply(data, weight_decay, out=out)
     out += grad
     return out
-
-
-def non_negative(owner: str, name: str, value: object) -> float:
-    """``value`` as a float, or ``ValueError`` if it is not a finite real number >= 0."""
-    return number(owner, name, value)
 
 
 def require_trainable(owner: str, dtype: np.dtype[Any]) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, with_weight_decay
-from tinynet.parameter import Parameter
+from tinynet.optim.optimizer import Optimizer, Setting, between, with_weight_decay
 from tinynet.typing import FloatArray
-from tinynet.validation import flag, number
+from tinynet.validation import flag
 
 
 class RMSProp(Optimizer):
@@ -24,60 +23,22 @@ class RMSProp(Optimizer):
     p = p - lr * g / d                            otherwise
     """
 
-    alpha: float
-    eps: float
-    weight_decay: float
-    momentum: float
-    centered: bool
+    name = "rmsprop"
+    settings: ClassVar[Mapping[str, Setting]] = {
+        "lr": Setting(1e-2),
+        "alpha": Setting(0.99, between(0.0, 1.0)),
+        "eps": Setting(1e-8),
+        "weight_decay": Setting(0.0),
+        "momentum": Setting(0.0),
+        "centered": Setting(False, flag),
+    }
 
-    def __init__(
-        self,
-        params: Iterable[Parameter],
-        lr: float = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-    ) -> None:
-        super().__init__(params, lr)
-        self.set_hyperparameters(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-        )
-
-    def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """``alpha`` in [0, 1], ``eps``, ``weight_decay`` and ``momentum`` >= 0,
-        ``centered`` a bool; see `Optimizer.check_hyperparameters`."""
-        name = type(self).__name__
-        checked = super().check_hyperparameters(settings)
-        checked["alpha"] = number(name, "alpha", settings["alpha"], 0.0, 1.0)
-        for key in ("eps", "weight_decay", "momentum"):
-            checked[key] = number(name, key, settings[key])
-        checked["centered"] = flag(name, "centered", settings["centered"])
-        return checked
-
-    @property
-    def state_names(self) -> tuple[str, ...]:
+    def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
         return (
             "square_avg",
-            *(("momentum_buffer",) if self.momentum else ()),
-            *(("grad_avg",) if self.centered else ()),
+            *(("momentum_buffer",) if group["momentum"] else ()),
+            *(("grad_avg",) if group["centered"] else ()),
         )
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "alpha": self.alpha,
-            "eps": self.eps,
-            "weight_decay": self.weight_decay,
-            "momentum": self.momentum,
-            "centered": self.centered,
-        }
 
     def update(
         self,
@@ -85,33 +46,35 @@ class RMSProp(Optimizer):
         grad: FloatArray,
         state: dict[str, FloatArray],
         scratch: tuple[FloatArray, FloatArray],
+        group: Mapping[str, Any],
+        step: int,
         first_step: bool,
     ) -> None:
-        g = with_weight_decay(grad, data, self.weight_decay, scratch[0])
-        square_avg, work = state["square_avg"], scratch[1]
-        square_avg *= self.alpha
+        g = with_weight_decay(grad, data, group["weight_decay"], scratch[0])
+        square_avg, work, alpha = state["square_avg"], scratch[1], group["alpha"]
+        square_avg *= alpha
         np.multiply(g, g, out=work)
-        work *= 1 - self.alpha
+        work *= 1 - alpha
         square_avg += work
-        if self.centered:
+        if group["centered"]:
             grad_avg = state["grad_avg"]
-            grad_avg *= self.alpha
-            np.multiply(g, 1 - self.alpha, out=work)
+            grad_avg *= alpha
+            np.multiply(g, 1 - alpha, out=work)
             grad_avg += work
             np.multiply(grad_avg, grad_avg, out=work)
             np.subtract(square_avg, work, out=work)
             np.sqrt(work, out=work)
         else:
             np.sqrt(square_avg, out=work)
-        work += self.eps
+        work += group["eps"]
         np.divide(g, work, out=work)
-        if self.momentum:
+        if group["momentum"]:
             velocity = state["momentum_buffer"]
-            velocity *= self.momentum
+            velocity *= group["momentum"]
             velocity += work
-            np.multiply(velocity, self.lr, out=work)
+            np.multiply(velocity, group["lr"], out=work)
         else:
-            work *= self.lr
+            work *= group["lr"]
         data -= work
 
 
