@@ -328,7 +328,10 @@ class Double(Layer):
 @pytest.mark.parametrize(
     ("model", "match"),
     [
-        (Sequential(Dense(3, 3), Residual(Dense(3, 3))), r"model\.1 is Residual"),
+        (
+            Sequential(Dense(3, 3), Residual(Parallel(ReLU(), Tanh(), mode="sum"))),
+            r"model\.1\.block is Parallel",
+        ),
         (Sequential(Sequential(Parallel(ReLU(), Tanh()))), r"model\.0\.0 is Parallel"),
         (Sequential(ReLU(), Double()), r"model\.1 is Double\(\), a .*Double, which has no"),
     ],

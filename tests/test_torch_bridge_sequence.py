@@ -18,11 +18,15 @@ from tinynet import (
     LayerNorm,
     MultiheadAttention,
     PositionalEmbedding,
+    ReLU,
+    Residual,
     Sequential,
     Tanh,
 )
 from tinynet.io import ConversionError, from_torch, to_torch
 from tinynet.io.architecture import describe
+from tinynet.io.safetensors_format import transposed_names
+from tinynet.sequence import gpt_block
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -195,3 +199,45 @@ def test_tinynet_to_torch_to_tinynet_is_exact(dtype: Any) -> None:
 def test_from_torch_refuses_what_tinynet_lacks(module: Any, match: str) -> None:
     with pytest.raises(ConversionError, match=match):
         from_torch(module)
+
+
+def char_gpt() -> Sequential:
+    return Sequential(
+        Embedding(11, 16, seed=0),
+        PositionalEmbedding(8, 16, seed=1),
+        gpt_block(16, 4, seed=2),
+        gpt_block(16, 4, seed=3),
+        LayerNorm(16),
+        Dense(16, 11, seed=4),
+    )
+
+
+def test_a_gpt_converts_both_ways_and_trains_as_torch_does() -> None:
+    """gpt_block's Residuals become `torch_modules.Residual`: outputs, the loss's
+    gradients of every parameter and the model coming back are torch's (float64)."""
+    model = char_gpt().astype(np.float64)
+    for p in model.parameters():
+        p.data += np.random.default_rng(p.size).normal(0, 0.1, p.shape)
+    module = to_torch(model)
+    assert type(module[2][0]) is torch_modules.Residual
+    tokens = np.random.default_rng(0).integers(0, 11, (3, 8))
+    logits = module(torch.from_numpy(tokens))
+    np.testing.assert_allclose(model(tokens), logits.detach().numpy(), rtol=1e-9, atol=1e-9)
+    grad = np.random.default_rng(1).standard_normal(logits.shape)
+    logits.backward(torch.from_numpy(grad))
+    model.backward(grad)
+    torch_grads, flipped = dict(module.named_parameters()), transposed_names(model)
+    for name, p in model.named_parameters():
+        got = p.grad.T if name in flipped else p.grad  # Dense weights: (in, out) here
+        expected = torch_grads[name].grad.numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, err_msg=name)
+    back = from_torch(module)
+    assert describe(back) == describe(model)
+
+
+def test_a_residual_block_writing_in_place_adds_its_input_as_it_came() -> None:
+    model = Sequential(Residual(Sequential(ReLU(inplace=True), Dense(3, 3, seed=0))))
+    x = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
+    with torch.no_grad():
+        got = to_torch(model)(torch.from_numpy(x.copy())).numpy()
+    np.testing.assert_allclose(got, model(x.copy()), rtol=1e-6, atol=1e-6)

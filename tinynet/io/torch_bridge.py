@@ -44,12 +44,14 @@ batch_first)                        they are (PyTorch's names and gate order)
 MultiheadAttention(embed_dim,       MultiheadAttention(embed_dim, num_heads, bias,
 num_heads, bias, batch_first)       batch_first, causal); ``out_proj`` transposed
 Sequential(...)                     Sequential(...), children named by position
+torch_modules.Residual(block)       Residual(block): ``x + block(x)``
 ==================================  =============================================
 
 torch's recurrent and attention modules take and return more than one tensor, and
 torch has no position-embedding module, so `to_torch` builds the subclasses in
 `tinynet.io.torch_modules` for them (`RNN`, `LSTM`, `GRU` returning the output
-sequence only, `SelfAttention` with a ``causal`` flag, `PositionalEmbedding`), which
+sequence only, `SelfAttention` with a ``causal`` flag, `PositionalEmbedding`, and
+`Residual` for tinynet's skip connection, so `tinynet.sequence.gpt_block` converts), which
 work inside an ``nn.Sequential`` and have torch's ``state_dict`` names; `from_torch`
 takes those and the plain ``torch.nn`` ones. An RNN with ``nonlinearity="relu"``,
 bidirectional, with ``dropout`` or ``proj_size``, an attention with ``kdim``/``vdim``,
@@ -61,7 +63,7 @@ own dtype (float16/32/64), as ``load_state_dict`` checks them; the training mode
 carried over. The pools' square sizes go to torch as ints (``MaxPool2d(2)``, as
 usually written), other sizes as pairs. Anything else is refused with a
 `ConversionError` naming the module and its position (``model.2.0``): tinynet's
-`Residual` and `Parallel` have no ``torch.nn`` module; torch's ``Softmax(dim=None)``,
+`Parallel` has no ``torch.nn`` module; torch's ``Softmax(dim=None)``,
 BatchNorm with ``track_running_stats=False`` or ``bias=False``, a convolution with a
 ``padding_mode`` other than ``"zeros"``, and pools with
 ``ceil_mode=True`` or ``return_indices=True`` no tinynet equivalent. ``inplace`` of
@@ -77,7 +79,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinynet.containers import Sequential
+from tinynet.containers import Residual, Sequential
 from tinynet.io.errors import ConversionError
 from tinynet.io.safetensors_format import to_torch_layout, transposed_names
 from tinynet.layers.activations import (
@@ -266,6 +268,10 @@ def _attention(module: Any, path: str) -> Layer:
     )
 
 
+def _residual(module: Any, path: str) -> Layer:
+    return Residual(_from(module.block, f"{path}.block"))
+
+
 def _sequential(module: Any, path: str) -> Layer:
     return Sequential(*[_from(child, f"{path}.{name}") for name, child in module.named_children()])
 
@@ -299,6 +305,7 @@ _FROM_TORCH: dict[str, Callable[[Any, str], Layer]] = {
     "PositionalEmbedding": lambda m, p: PositionalEmbedding(
         m.max_len, m.embedding_dim, dtype=_numpy_dtype(m, p)
     ),
+    "Residual": _residual,
     "Sequential": _sequential,
 }
 """torch.nn class name (or `tinynet.io.torch_modules` class name) -> ``(module, path) ->
@@ -336,7 +343,7 @@ def _from(module: Any, path: str) -> Layer:
         if isinstance(error, ConversionError):
             raise
         raise ConversionError(f"from_torch: {path} ({_short(module)}): {error}") from error
-    if type(layer) is Sequential:
+    if type(layer) in (Sequential, Residual):  # its children were converted with it
         layer.training = module.training
         return layer
     _copy_from_torch(module, layer, path)
@@ -469,7 +476,7 @@ def to_torch(model: Layer) -> torch.nn.Module:
 
     A `Sequential` becomes an ``nn.Sequential`` (nested ones too). Raises
     `ConversionError` naming the first layer without a ``torch.nn`` equivalent (a
-    `Residual`, `Parallel` or custom layer) and its position.
+    `Parallel` or custom layer) and its position.
     """
     if not isinstance(model, Layer):
         raise TypeError(f"to_torch: expected a tinynet Layer, got {type(model).__name__}")
@@ -482,13 +489,17 @@ def _to(layer: Layer, path: str, nn: Any) -> Any:
         module = nn.Sequential(
             *[_to(child, f"{path}.{name}", nn) for name, child in layer.named_children()]
         )
+    elif type(layer) is Residual:
+        from tinynet.io import torch_modules
+
+        module = torch_modules.Residual(_to(layer.block, f"{path}.block", nn))
     else:
         build = _TO_TORCH.get(type(layer))
         if build is None:
             cls = type(layer)
             raise ConversionError(
                 f"to_torch: {path} is {_short(layer)}, a {cls.__module__}.{cls.__qualname__}, "
-                f"which has no torch.nn equivalent; supported: Sequential, "
+                f"which has no torch.nn equivalent; supported: Sequential, Residual, "
                 f"{', '.join(c.__name__ for c in _TO_TORCH)}"
             )
         module = build(layer, nn)

@@ -12,6 +12,8 @@ does. Each subclasses the ``torch.nn`` module it wraps (same constructor argumen
   need_weights=False)[0]``.
 - `PositionalEmbedding`: ``forward(x) = x + weight[:T]`` for x (N, T, D) (``weight``
   (max_len, D), as a GPT's ``wpe`` embedding of ``arange(T)``).
+- `Residual`: ``forward(x) = x + block(x)``, tinynet's `tinynet.containers.Residual`
+  (its sub-module is ``block``, so state-dict names are tinynet's: ``0.block.1.weight``).
 
 Imports torch: `tinynet.io.torch_bridge` imports this module only when called.
 """
@@ -84,3 +86,18 @@ class PositionalEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.max_len}, {self.embedding_dim}"
+
+
+class Residual(nn.Module):
+    """A skip connection around ``block``: ``x + block(x)``. A block holding an in-place
+    module (``ReLU(inplace=True)``) is given a copy of x, as tinynet's Residual does, so
+    the skip path adds x as it came."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        writes = any(getattr(module, "inplace", False) for module in self.block.modules())
+        output: torch.Tensor = x + self.block(x.clone() if writes else x)
+        return output
