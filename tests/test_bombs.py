@@ -113,6 +113,33 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "children": [dense(8192, 8192, str(i)) for i in range(40)],
     },
     "BatchNorm1d(10**9)": {"type": "BatchNorm1d", "config": {"num_features": 10**9}},
+    "Embedding(10**9, 1000)": {
+        "type": "Embedding",
+        "config": {"num_embeddings": 10**9, "embedding_dim": 1000},
+    },
+    "PositionalEmbedding(10**9, 1000)": {
+        "type": "PositionalEmbedding",
+        "config": {"max_len": 10**9, "embedding_dim": 1000},
+    },
+    "LayerNorm(10**10)": {"type": "LayerNorm", "config": {"normalized_shape": [10**10]}},
+    "RNN(10**5, 10**5)": {"type": "RNN", "config": {"input_size": 10**5, "hidden_size": 10**5}},
+    "LSTM(8, 8) stacked 10**9 deep": {
+        "type": "LSTM",
+        "config": {"input_size": 8, "hidden_size": 8, "num_layers": 10**9},
+    },
+    "GRU(10**9, 1000)": {"type": "GRU", "config": {"input_size": 10**9, "hidden_size": 1000}},
+    "Conv1d(10**5, 10**5, 10**3)": {
+        "type": "Conv1d",
+        "config": {"in_channels": 10**5, "out_channels": 10**5, "kernel_size": 1000},
+    },
+    "Conv2d(10**6, 10**6, 3, groups=2)": {
+        "type": "Conv2d",
+        "config": {"in_channels": 10**6, "out_channels": 10**6, "kernel_size": 3, "groups": 2},
+    },
+    "MultiheadAttention(10**5) without its out_proj": {
+        "type": "MultiheadAttention",
+        "config": {"embed_dim": 10**5, "num_heads": 1},
+    },
     "20000 layers": {
         "type": "Sequential",
         "children": [{"name": str(i), "type": "ReLU"} for i in range(20000)],

@@ -15,18 +15,22 @@ import numpy as np
 import pytest
 
 import tinynet
-import tinynet.layers.attention
-import tinynet.layers.embedding
-import tinynet.layers.layernorm
-import tinynet.layers.recurrent
 from tinynet import (
+    GRU,
+    LSTM,
+    RNN,
     BatchNorm1d,
     BatchNorm2d,
+    Conv1d,
     Conv2d,
     Dense,
+    Embedding,
     Layer,
+    LayerNorm,
     LeakyReLU,
+    MultiheadAttention,
     Parameter,
+    PositionalEmbedding,
     ReLU,
     Sequential,
     Softmax,
@@ -270,13 +274,22 @@ def test_a_missing_bias_still_gets_the_detailed_message(saved: Path, tmp_path: P
         BatchNorm2d(3),
         Conv2d(3, 8, 5),
         Conv2d(2, 4, (3, 1), bias=False),
-        tinynet.layers.embedding.Embedding(7, 3),
-        tinynet.layers.embedding.PositionalEmbedding(5, 3),
-        tinynet.layers.layernorm.LayerNorm(4),
-        tinynet.layers.recurrent.LSTM(3, 4, num_layers=2),
-        tinynet.layers.recurrent.GRU(3, 2, bias=False),
-        tinynet.layers.recurrent.RNN(2, 3),
-        tinynet.layers.attention.MultiheadAttention(4, 2),
+        Conv2d(6, 4, 3, groups=2),
+        Conv2d(3, 6, (2, 3), groups=3, bias=False),
+        Conv1d(3, 5, 4),
+        Conv1d(4, 4, 3, groups=4, bias=False),
+        Embedding(7, 3),
+        PositionalEmbedding(9, 4),
+        LayerNorm(5),
+        LayerNorm((6,), elementwise_affine=False),
+        RNN(3, 5),
+        RNN(5, 3, num_layers=3, bias=False),
+        LSTM(4, 6, num_layers=2),
+        LSTM(7, 2, bias=False),
+        GRU(2, 5, num_layers=3),
+        GRU(6, 4, bias=False),
+        MultiheadAttention(8, 2),
+        MultiheadAttention(6, 3, bias=False),
     ],
 )
 def test_built_in_layers_reserve_every_array_before_allocating_it(layer: Layer) -> None:
@@ -288,6 +301,72 @@ def test_built_in_layers_reserve_every_array_before_allocating_it(layer: Layer) 
     built = sum(p.size for p in rebuilt.parameters())
     built += sum(b.size for _, b in rebuilt.named_buffers())
     assert sum(reserved) == built
+
+
+# A sequence layer's (or a convolution's) config asking for terabytes, each refused from
+# its config before its constructor allocates (the memory and time of such files:
+# test_bombs.py).
+HUGE_SEQUENCE_LAYERS: dict[str, tuple[Layer, dict[str, Any]]] = {
+    "Embedding": (Embedding(10, 4), {"num_embeddings": 10**9, "embedding_dim": 1000}),
+    "PositionalEmbedding": (PositionalEmbedding(8, 4), {"max_len": 10**9}),
+    "LayerNorm": (LayerNorm(4), {"normalized_shape": [10**10]}),
+    "RNN": (RNN(4, 3), {"hidden_size": 10**5}),
+    "RNN layers": (RNN(4, 3), {"num_layers": 10**9}),
+    "LSTM": (LSTM(4, 3), {"input_size": 10**9}),
+    "GRU layers": (GRU(4, 3, bias=False), {"num_layers": 10**8}),
+    "Conv1d": (Conv1d(4, 2, 3), {"out_channels": 10**5, "kernel_size": 10**4}),
+    "Conv2d groups": (Conv2d(4, 4, 3, groups=2), {"in_channels": 10**5, "out_channels": 10**5}),
+}
+
+
+@pytest.mark.parametrize("label", sorted(HUGE_SEQUENCE_LAYERS))
+def test_a_huge_sequence_layer_is_refused_from_its_config(label: str, tmp_path: Path) -> None:
+    layer, edit = HUGE_SEQUENCE_LAYERS[label]
+    tinynet.save(Sequential(Dense(4, 4), layer), tmp_path / "real.npz")
+    kind = type(layer).__name__
+    path = with_header(
+        tmp_path / "real.npz",
+        lambda header: header["model"]["children"][1]["config"].update(edit),
+        tmp_path / "huge.npz",
+    )
+    with pytest.raises(ModelFormatError, match=rf"model\.1: {kind}\(.*\) would allocate \d+ more"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("children", "message"),
+    [
+        ([], r"model\.1: MultiheadAttention\(.*\) would allocate \d+ more"),
+        (None, r"model\.1: cannot rebuild .*expected out_proj Dense\(100000, 100000, bias=True\)"),
+    ],
+)
+def test_a_huge_attention_is_refused_before_it_allocates(
+    tmp_path: Path, children: list[Any] | None, message: str
+) -> None:
+    """Without its out_proj, the in_proj it would draw exceeds the budget; with the
+    file's small out_proj (Dense(4, 4)), the mismatch is refused before anything is drawn."""
+    tinynet.save(Sequential(Dense(4, 4), MultiheadAttention(4, 2)), tmp_path / "real.npz")
+
+    def edit(header: dict[str, Any]) -> None:
+        node = header["model"]["children"][1]
+        node["config"]["embed_dim"] = 10**5
+        if children is not None:
+            node["children"] = children
+
+    path = with_header(tmp_path / "real.npz", edit, tmp_path / "huge.npz")
+    with pytest.raises(ModelFormatError, match=message):
+        load(path)
+
+
+def test_attention_counts_its_out_proj_once(tmp_path: Path) -> None:
+    """The out_proj Dense is charged as the sub-layer it is, and not drawn twice: an
+    attention wider than `SLACK` allows twice (E * E > 2**20) still loads."""
+    model = Sequential(MultiheadAttention(1032, 4, seed=0))
+    tinynet.save(model, tmp_path / "wide.npz")
+    loaded = load(tmp_path / "wide.npz")
+    np.testing.assert_array_equal(loaded[0].out_proj.weight.data, model[0].out_proj.weight.data)
+    with pytest.raises(ValueError, match=r"expected out_proj Dense\(8, 8, bias=True\)"):
+        MultiheadAttention.from_config(MultiheadAttention(8, 2).config(), [Dense(8, 4)])
 
 
 # --- IDX ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tinynet import (
     BatchNorm1d,
     BatchNorm2d,
     Concat,
+    Conv1d,
     Conv2d,
     Dense,
     Dropout,
@@ -170,6 +171,14 @@ MIDDLE_LAYERS: dict[str, Callable[[], Layer]] = {
     "conv-same-dilated": lambda: Sequential(
         Reshape((2, 2, -1)),
         Conv2d(2, 2, (3, 2), padding="same", dilation=(1, 2), bias=False, seed=13),
+        Flatten(),
+    ),
+    # (N, 8) -> (N, 2, 4) -> (N, 4, 5) -> (N, 2, 2, 5) -> (N, 2, 1, 4) -> (N, 8)
+    "conv1d-grouped": lambda: Sequential(
+        Unflatten(1, (2, 4)),
+        Conv1d(2, 4, 2, padding=1, groups=2, seed=14),
+        Reshape((2, 2, 5)),
+        Conv2d(2, 2, 2, groups=2, seed=15),
         Flatten(),
     ),
 }

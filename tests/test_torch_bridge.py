@@ -102,6 +102,17 @@ TORCH_MODULES: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
         (2, 7, 6),
     ),
     "Conv2d-valid": (lambda: nn.Conv2d(1, 2, 5, padding="valid"), (1, 8, 9)),
+    "Conv2d-groups": (lambda: nn.Conv2d(4, 6, 3, padding=1, groups=2), (4, 6, 7)),
+    "Conv2d-depthwise-no-bias": (lambda: nn.Conv2d(3, 3, (3, 2), groups=3, bias=False), (3, 6, 5)),
+    "Conv1d": (lambda: nn.Conv1d(2, 3, 3, padding=1), (2, 9)),
+    "Conv1d-strided-dilated-groups": (
+        lambda: nn.Conv1d(4, 6, 3, stride=2, dilation=2, groups=2, bias=False),
+        (4, 11),
+    ),
+    "Conv1d-same-even-kernel-depthwise": (
+        lambda: nn.Conv1d(3, 6, 4, padding="same", groups=3),
+        (3, 8),
+    ),
     "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 6, 8)),
     "MaxPool2d-padded-dilated-non-square": (
         lambda: nn.MaxPool2d((3, 2), (1, 2), (1, 0), dilation=(2, 1)),
@@ -272,8 +283,8 @@ class MyLinear(nn.Linear):  # type: ignore[misc]
     ("module", "match"),
     [
         (
-            nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.ReLU(), nn.Conv1d(1, 1, 1))),
-            r"model\.1\.1 is torch\.nn\.modules\.conv\.Conv1d",
+            nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.ReLU(), nn.Conv3d(1, 1, 1))),
+            r"model\.1\.1 is torch\.nn\.modules\.conv\.Conv3d",
         ),
         (nn.Sequential(MyLinear(2, 2)), r"model\.0 is .*MyLinear"),
         (nn.ModuleList([nn.ReLU()]), r"model is torch\.nn\.modules\.container\.ModuleList"),
@@ -284,8 +295,8 @@ class MyLinear(nn.Linear):  # type: ignore[misc]
             r"model\.1\.0 is BatchNorm2d.* without a bias",
         ),
         (
-            nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)),
-            r"model\.0 is Conv2d\(4, 4.* groups=2; tinynet's Conv2d has only groups=1",
+            nn.Sequential(nn.Conv1d(4, 4, 3, padding_mode="circular")),
+            r"model\.0 is Conv1d.*padding_mode='circular'.*only padding_mode='zeros'",
         ),
         (
             nn.Sequential(nn.ReLU(), nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect")),
@@ -317,7 +328,10 @@ class Double(Layer):
 @pytest.mark.parametrize(
     ("model", "match"),
     [
-        (Sequential(Dense(3, 3), Residual(Dense(3, 3))), r"model\.1 is Residual"),
+        (
+            Sequential(Dense(3, 3), Residual(Parallel(ReLU(), Tanh(), mode="sum"))),
+            r"model\.1\.block is Parallel",
+        ),
         (Sequential(Sequential(Parallel(ReLU(), Tanh()))), r"model\.0\.0 is Parallel"),
         (Sequential(ReLU(), Double()), r"model\.1 is Double\(\), a .*Double, which has no"),
     ],

@@ -28,6 +28,7 @@ import numpy as np
 
 from tinynet import validation
 from tinynet.layers.base import Layer
+from tinynet.layers.embedding import takes_tokens
 from tinynet.typing import DTypeLike, FloatArray, Shape
 
 C = TypeVar("C", bound="Container")
@@ -238,7 +239,9 @@ class Sequential(Container):
         ``print_fn`` receives the table (``None``: do not print), as in Keras.
 
         ``input_shape`` is the shape of one sample, e.g. ``(784,)``; by default it is
-        ``(in_features,)`` of the first layer, when that layer has one. Shapes are found
+        ``(in_features,)`` of the first layer, when that layer has one. A model that
+        starts with an `Embedding` is given a sample of int64 token indices (index 0),
+        ``input_shape=(T,)``. Shapes are found
         by running one zero sample through the network in inference mode (no cache,
         no random numbers drawn), so custom layers need nothing extra. Every layer's
         attributes are restored afterwards, so a summary between a forward and its
@@ -249,7 +252,7 @@ class Sequential(Container):
             if input_shape is not None
             else default_input_shape(self, "Sequential.summary")
         )
-        x = np.zeros((1, *shape), self.dtype)
+        x = np.zeros((1, *shape), np.int64 if takes_tokens(self) else self.dtype)
         rows = [("Layer", "Output shape", "Params")]
         with self.probing():
             for i, layer in enumerate(self.layers):

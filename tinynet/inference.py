@@ -15,6 +15,7 @@ import numpy as np
 from tinynet import validation
 from tinynet.heads import LOSS_OF_TASK, head_for, loss_targets, require_head
 from tinynet.layers.base import Layer
+from tinynet.layers.embedding import takes_tokens
 from tinynet.losses import Loss
 from tinynet.metrics.streaming import MetricSpec
 from tinynet.scoring import Scorer
@@ -25,7 +26,9 @@ from tinynet.validation import is_integer, short
 def as_model_input(
     model: Layer, x: object, name: str = "x", *, check_finite: bool = True
 ) -> FloatArray:
-    """``x`` as a finite float array of the model's dtype (converted once, if it is float).
+    """``x`` as a finite float array of the model's dtype (converted once, if it is float);
+    for a model whose first layer is an `Embedding`, ``x`` as it is: integer token
+    indices (N, T) (int64 as PyTorch's; any integer dtype), float input refused.
 
     The float rule: `tinynet.train.fit`, `evaluate`, `predict`, `predict_proba` and
     `forward_in_batches` take a whole dataset and convert float input (float64, float16)
@@ -38,6 +41,8 @@ def as_model_input(
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(x).__name__}")
+    if takes_tokens(model):
+        return _token_input(x, name)
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
             f"{name}: expected float inputs, got dtype {x.dtype}; scale them first, "
@@ -48,6 +53,19 @@ def as_model_input(
     if check_finite:
         require_finite(x, name)
     return x.astype(model.dtype, copy=False)
+
+
+def _token_input(x: Array, name: str) -> Array:
+    """``x`` if it is integer token indices (N, ...) with N > 0 (their range is the
+    Embedding's to check, naming the index), else ``TypeError``/``ValueError``."""
+    if x.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name}: expected integer token indices (N, T), int64, for a model that starts "
+            f"with an Embedding; got dtype {x.dtype}"
+        )
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name}: expected a batch of shape (N, T) with N > 0, got {x.shape}")
+    return x
 
 
 def require_finite(x: FloatArray, name: str) -> None:

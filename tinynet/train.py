@@ -40,6 +40,7 @@ from tinynet.inference import (
     predict_proba,
 )
 from tinynet.layers.base import Layer
+from tinynet.layers.embedding import takes_tokens
 from tinynet.losses import Loss
 from tinynet.metrics.streaming import MetricSpec
 from tinynet.optim.clip import clip_grad_norm_
@@ -478,7 +479,8 @@ def split_off(
 def _check_loader(
     model: Layer, loader: object, x: object, y: object, validation_split: float
 ) -> None:
-    """A ``loader`` replaces ``x`` and ``y``; it must be a DataLoader of the model's dtype."""
+    """A ``loader`` replaces ``x`` and ``y``; it must be a DataLoader of the model's dtype
+    (of integer token indices for a model that starts with an Embedding)."""
     if not isinstance(loader, DataLoader):
         raise TypeError(f"fit: expected loader to be a DataLoader, got {type(loader).__name__}")
     if x is not None or y is not None:
@@ -489,7 +491,7 @@ def _check_loader(
             "data first (tinynet.data.validation_split) and pass validation_data"
         )
     as_model_input(model, loader.x, "loader.x", check_finite=False)
-    if loader.x.dtype != model.dtype:
+    if loader.x.dtype != model.dtype and not takes_tokens(model):
         raise TypeError(
             f"fit: expected loader.x of the model's dtype {model.dtype}, got {loader.x.dtype}"
         )

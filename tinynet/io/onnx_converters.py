@@ -5,7 +5,8 @@ layer computes in inference mode (``model.eval()``): Dropout is left out and
 BatchNorm uses its running statistics. The ops chosen, by opset (11 and later):
 
 ==============  ==================================================================
-Dense           ``Gemm(x, W, b, transB=1)``, W in PyTorch's (out, in) layout
+Dense           ``Gemm(x, W, b, transB=1)``, W in PyTorch's (out, in) layout; on
+                (N, ..., in), ``Add(MatMul(x, Transpose(W)), b)``
 ReLU            ``Relu``; LeakyReLU ``LeakyRelu(alpha)``; Sigmoid, Tanh the same
 Softmax         ``Softmax(axis)``, the axis written out. Before opset 13 Softmax
                 flattens the axes from ``axis`` on, which equals the one-axis softmax
@@ -19,9 +20,11 @@ BatchNorm1d,    ``BatchNormalization(x, scale, B, mean, var, epsilon, momentum)`
 BatchNorm2d     inference mode, on (N, C), (N, C, L) or (N, C, H, W); ONNX's momentum
                 is 1 - PyTorch's (its running mean is
                 ``mean * momentum + batch * (1 - momentum)``)
-Conv2d          ``Conv(x, W, b, kernel_shape, strides, dilations, pads)``, W (out, in,
-                kh, kw) as it is; ``pads`` is ONNX's [top, left, bottom, right], so
-                ``padding="same"`` with an even kernel keeps its extra bottom/right row
+Conv2d          ``Conv(x, W, b, kernel_shape, strides, dilations, pads, group)``, W
+                (out, in / groups, kh, kw) as it is; ``pads`` is ONNX's [top, left,
+                bottom, right], so ``padding="same"`` with an even kernel keeps its
+                extra bottom/right row
+Conv1d          ``Conv`` on (N, C, T) alike, ``pads`` [begin, end]
 MaxPool2d       ``MaxPool(kernel_shape, strides, dilations, pads)``; where a dilated
                 window holds padding alone, ``Where(mask, -inf, y)``, as tinynet
 AvgPool2d       ``AveragePool(kernel_shape, strides, pads, count_include_pad)``;
@@ -38,6 +41,8 @@ Sequential      its layers in turn
 Residual        ``Add(x, block(x))``
 Parallel        ``Concat(axis=last)`` of the branches, or ``Sum`` (``mode="sum"``)
 ==============  ==================================================================
+
+The sequence layers' converters are in `tinynet.io.onnx_sequence`.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ from tinynet.layers.activations import (
     Tanh,
 )
 from tinynet.layers.adaptive import AdaptiveAvgPool2d, bin_means
-from tinynet.layers.conv import Conv2d
+from tinynet.layers.conv import Conv1d, Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.im2col import Window
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d, Normalization
@@ -74,13 +79,32 @@ SOFTMAX_ONE_AXIS_OPSET = 13
 """The first opset whose ``Softmax`` normalizes along one axis (before: axes ``axis:``)."""
 
 
+def linear(
+    graph: OnnxGraph,
+    x: str,
+    rank: int,
+    weight: Array,
+    bias: Array | None,
+    weight_name: str = "weight",
+    bias_name: str = "bias",
+) -> str:
+    """``x @ weight.T + bias`` for x of ``rank`` axes (..., in), ``weight`` (out, in),
+    PyTorch's layout, stored so: ``Gemm(transB=1)`` for (N, in), else ``MatMul`` by
+    ``Transpose(weight)`` (``Gemm`` takes matrices only), then ``Add``."""
+    w = graph.weight(weight_name, weight)
+    b = None if bias is None else graph.weight(bias_name, bias)
+    if rank == 2:
+        return graph.node("Gemm", [x, w] if b is None else [x, w, b], transB=1)
+    y = graph.node("MatMul", [x, graph.node("Transpose", [w], perm=[1, 0])])
+    return y if b is None else graph.node("Add", [y, b])
+
+
 @register_onnx(Dense)
 def dense(layer: Dense, graph: OnnxGraph, x: str) -> str:
-    """(N, in) -> (N, out): ``Gemm`` with the weight in PyTorch's layout, as torch writes it."""
-    inputs = [x, graph.weight("weight", layer.weight.data.T)]
-    if layer.bias is not None:
-        inputs.append(graph.weight("bias", layer.bias.data))
-    return graph.node("Gemm", inputs, transB=1)
+    """(N, ..., in) -> (N, ..., out): `linear` with the weight in PyTorch's layout, as
+    torch writes it (``Gemm`` for (N, in), ``MatMul`` and ``Add`` for more axes)."""
+    bias = None if layer.bias is None else layer.bias.data
+    return linear(graph, x, graph.rank(x), layer.weight.data.T, bias)
 
 
 @register_onnx(ReLU)
@@ -227,7 +251,27 @@ def conv2d(layer: Conv2d, graph: OnnxGraph, x: str) -> str:
     inputs = [x, graph.weight("weight", layer.weight.data)]
     if layer.bias is not None:
         inputs.append(graph.weight("bias", layer.bias.data))
-    return graph.node("Conv", inputs, dilations=list(layer.dilation), **_window(layer.window))
+    window = _window(layer.window)
+    return graph.node("Conv", inputs, dilations=list(layer.dilation), group=layer.groups, **window)
+
+
+@register_onnx(Conv1d)
+def conv1d(layer: Conv1d, graph: OnnxGraph, x: str) -> str:
+    """``Conv`` on (N, C, T) with the weight (out, in / groups, k) as it is and ``pads``
+    [begin, end] (tinynet computes it as a 2-D convolution one row high)."""
+    inputs = [x, graph.weight("weight", layer.weight.data)]
+    if layer.bias is not None:
+        inputs.append(graph.weight("bias", layer.bias.data))
+    _, _, left, right = layer.window.padding
+    return graph.node(
+        "Conv",
+        inputs,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.stride),
+        dilations=list(layer.dilation),
+        pads=[left, right],
+        group=layer.groups,
+    )
 
 
 @register_onnx(MaxPool2d)

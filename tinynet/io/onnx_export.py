@@ -14,11 +14,17 @@ out as PyTorch's (a Dense weight is (out, in)). Which ops each layer becomes is 
 `tinynet.io.onnx_converters`; a custom layer registers its own converter with
 `tinynet.io.register_onnx` (see `tinynet.io.onnx_graph`).
 
+A model that starts with an `tinynet.layers.Embedding` reads token indices: its
+input is int64 (batch, T), and ``input_shape=(T,)`` must be given (the graph's only
+dynamic axis is the batch; a sequence model's T is fixed at export). Indices outside
+``[0, num_embeddings)`` are an error in onnxruntime, as in tinynet (negative ones
+count from the end in ONNX's ``Gather``; tinynet refuses them).
+
 A convolutional model needs ``input_shape`` (``(1, 28, 28)`` for MNIST images): its
 first layer cannot tell it. A float64 model exports as a double graph, which
-onnxruntime's CPU provider cannot run if it holds ``Conv``, ``AveragePool`` or
-``GlobalAveragePool`` (those have float kernels only there); ``onnx.reference`` and
-other runtimes can.
+onnxruntime's CPU provider cannot run if it holds ``Conv``, ``AveragePool``,
+``GlobalAveragePool``, ``LSTM``, ``GRU`` or ``RNN`` (those have float kernels only
+there); ``onnx.reference`` and other runtimes can.
 
 Needs the optional ``onnx`` package (``pip install "tinynet-nn[onnx]"``, which also
 brings onnxruntime), imported only when these functions are called.
@@ -33,10 +39,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import tinynet.io.onnx_converters as _builtin_converters
+import tinynet.io.onnx_sequence as _sequence_converters
 from tinynet.atomic import atomic_write
 from tinynet.containers import default_input_shape
 from tinynet.io.onnx_graph import OnnxGraph, import_onnx
 from tinynet.layers.base import Layer
+from tinynet.layers.embedding import takes_tokens
 from tinynet.validation import is_shape
 from tinynet.version import __version__
 
@@ -52,7 +60,7 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 BATCH_AXIS = "batch"
 
-_BUILTINS = _builtin_converters  # imported so that the built-in converters are registered
+_BUILTINS = (_builtin_converters, _sequence_converters)  # imported: they register themselves
 
 
 def to_onnx(
@@ -79,15 +87,18 @@ def to_onnx(
         )
     shape = _input_shape(model, input_shape)
     dtype = model.dtype
+    input_dtype = np.dtype(np.int64) if takes_tokens(model) else dtype
     with model.probing():
-        graph = OnnxGraph(opset, np.zeros((1, *shape), dtype), INPUT_NAME, OUTPUT_NAME)
+        sample = np.zeros((1, *shape), input_dtype)
+        graph = OnnxGraph(opset, sample, INPUT_NAME, OUTPUT_NAME, dtype=dtype)
         out_shape = graph.set_output(graph.convert(model, INPUT_NAME))[1:]
     helper = onnx.helper
     elem_type = helper.np_dtype_to_tensor_dtype(dtype)
+    in_type = helper.np_dtype_to_tensor_dtype(input_dtype)
     graph_proto = helper.make_graph(
         graph.nodes,
         "tinynet",
-        [helper.make_tensor_value_info(INPUT_NAME, elem_type, [BATCH_AXIS, *shape])],
+        [helper.make_tensor_value_info(INPUT_NAME, in_type, [BATCH_AXIS, *shape])],
         [helper.make_tensor_value_info(OUTPUT_NAME, elem_type, [BATCH_AXIS, *out_shape])],
         initializer=graph.initializers,
     )

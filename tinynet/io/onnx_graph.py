@@ -28,7 +28,7 @@ import numpy as np
 
 from tinynet.io.errors import ConversionError
 from tinynet.layers.base import Layer
-from tinynet.typing import Array, FloatArray
+from tinynet.typing import Array, DTypeLike, FloatArray
 
 if TYPE_CHECKING:
     from onnx import NodeProto, TensorProto
@@ -76,8 +76,9 @@ class OnnxGraph:
     """An ONNX graph being built from a tinynet model, one layer at a time.
 
     ``opset`` is the ONNX operator set the graph targets (converters pick ops by it);
-    ``sample`` is one input sample, shape (1, ...), whose dtype (the model's) is
-    ``dtype``, that of every value in the graph. Value
+    ``sample`` is one input sample, shape (1, ...). ``dtype`` (by default the
+    sample's) is the model's, that of every float value in the graph; a model that
+    starts with an `Embedding` reads int64 token indices, its sample's dtype. Value
     names are unique; initializers (weights) are named after the layer's state-dict
     entries, in PyTorch's layout (``0.weight`` of a `Dense` is (out, in), as
     ``torch.onnx`` writes it). Nodes are named after the layer they come from
@@ -95,9 +96,10 @@ class OnnxGraph:
         sample: FloatArray,
         input_name: str = "input",
         output_name: str = "output",
+        dtype: DTypeLike | None = None,
     ) -> None:
         self.opset = opset
-        self.dtype: np.dtype[Any] = sample.dtype
+        self.dtype: np.dtype[Any] = sample.dtype if dtype is None else np.dtype(dtype)
         self.nodes: list[NodeProto] = []
         self.initializers: list[TensorProto] = []
         self.input_name, self.output_name = input_name, output_name
@@ -145,7 +147,8 @@ class OnnxGraph:
     def weight(self, name: str, array: Array) -> str:
         """Add ``array`` as an initializer named ``prefix + name`` (``0.weight``); return it."""
         full = self._unique(self._prefix + name)
-        tensor = self._onnx.numpy_helper.from_array(np.ascontiguousarray(array), full)
+        contiguous = array if array.flags.c_contiguous else np.ascontiguousarray(array)
+        tensor = self._onnx.numpy_helper.from_array(contiguous, full)  # 0-d stays 0-d
         self.initializers.append(tensor)
         return full
 

@@ -10,8 +10,11 @@ torch.nn                            tinynet
 ==================================  =============================================
 Linear(in, out, bias)               Dense(in, out, bias); weight transposed
 Conv2d(in, out, kernel_size,        Conv2d(in, out, kernel_size, stride, padding,
-stride, padding, dilation, bias)    dilation, bias); ``padding`` "same", "valid"
-                                    or a pair; weight (out, in, kh, kw) as it is
+stride, padding, dilation, groups,  dilation, groups, bias); ``padding`` "same",
+bias)                               "valid" or a pair; weight (out, in / groups,
+                                    kh, kw) as it is
+Conv1d(...), the same arguments     Conv1d(...), one-int tuples; weight (out,
+                                    in / groups, k) as it is
 MaxPool2d(kernel_size, stride,      MaxPool2d(kernel_size, stride, padding,
 padding, dilation)                  dilation)
 AvgPool2d(kernel_size, stride,      AvgPool2d(kernel_size, stride, padding,
@@ -32,17 +35,37 @@ Flatten() (start_dim=1)             Flatten()
 Unflatten(dim, unflattened_size)    Unflatten(dim, unflattened_size)
 Sequential(Flatten(),               Reshape(shape), one way: torch has no Reshape
 Unflatten(1, shape))                module (it comes back as those two)
+Embedding(num, dim)                 Embedding(num, dim)
+LayerNorm(d, eps, elementwise_      LayerNorm(d, eps, elementwise_affine); one
+affine)                             normalized axis
+RNN, LSTM, GRU(input_size,          RNN, LSTM, GRU(input_size, hidden_size,
+hidden_size, num_layers, bias,      num_layers, bias, batch_first); weights as
+batch_first)                        they are (PyTorch's names and gate order)
+MultiheadAttention(embed_dim,       MultiheadAttention(embed_dim, num_heads, bias,
+num_heads, bias, batch_first)       batch_first, causal); ``out_proj`` transposed
 Sequential(...)                     Sequential(...), children named by position
+torch_modules.Residual(block)       Residual(block): ``x + block(x)``
 ==================================  =============================================
+
+torch's recurrent and attention modules take and return more than one tensor, and
+torch has no position-embedding module, so `to_torch` builds the subclasses in
+`tinynet.io.torch_modules` for them (`RNN`, `LSTM`, `GRU` returning the output
+sequence only, `SelfAttention` with a ``causal`` flag, `PositionalEmbedding`, and
+`Residual` for tinynet's skip connection, so `tinynet.sequence.gpt_block` converts), which
+work inside an ``nn.Sequential`` and have torch's ``state_dict`` names; `from_torch`
+takes those and the plain ``torch.nn`` ones. An RNN with ``nonlinearity="relu"``,
+bidirectional, with ``dropout`` or ``proj_size``, an attention with ``kdim``/``vdim``,
+``dropout``, ``add_bias_kv`` or ``add_zero_attn``, an Embedding with ``padding_idx``,
+``max_norm`` or ``scale_grad_by_freq``, and a LayerNorm with ``bias=False`` are refused.
 
 Each module's parameters and buffers are copied (nothing is shared), in the module's
 own dtype (float16/32/64), as ``load_state_dict`` checks them; the training mode is
 carried over. The pools' square sizes go to torch as ints (``MaxPool2d(2)``, as
 usually written), other sizes as pairs. Anything else is refused with a
 `ConversionError` naming the module and its position (``model.2.0``): tinynet's
-`Residual` and `Parallel` have no ``torch.nn`` module; torch's ``Softmax(dim=None)``,
-BatchNorm with ``track_running_stats=False`` or ``bias=False``, a ``Conv2d`` with
-``groups`` or a ``padding_mode`` other than ``"zeros"``, and pools with
+`Parallel` has no ``torch.nn`` module; torch's ``Softmax(dim=None)``,
+BatchNorm with ``track_running_stats=False`` or ``bias=False``, a convolution with a
+``padding_mode`` other than ``"zeros"``, and pools with
 ``ceil_mode=True`` or ``return_indices=True`` no tinynet equivalent. ``inplace`` of
 LeakyReLU, SiLU and Dropout is dropped (the same values).
 
@@ -56,7 +79,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinynet.containers import Sequential
+from tinynet.containers import Residual, Sequential
 from tinynet.io.errors import ConversionError
 from tinynet.io.safetensors_format import to_torch_layout, transposed_names
 from tinynet.layers.activations import (
@@ -70,11 +93,15 @@ from tinynet.layers.activations import (
     Tanh,
 )
 from tinynet.layers.adaptive import AdaptiveAvgPool2d
+from tinynet.layers.attention import MultiheadAttention
 from tinynet.layers.base import Layer
-from tinynet.layers.conv import Conv2d
+from tinynet.layers.conv import Conv1d, Conv2d
 from tinynet.layers.dense import Dense
+from tinynet.layers.embedding import Embedding, PositionalEmbedding
+from tinynet.layers.layernorm import LayerNorm
 from tinynet.layers.normalization import BatchNorm1d, BatchNorm2d
 from tinynet.layers.pooling import AvgPool2d, MaxPool2d
+from tinynet.layers.recurrent import GRU, LSTM, RNN
 from tinynet.layers.regularization import Dropout
 from tinynet.layers.reshape import Flatten, Reshape, Unflatten
 from tinynet.state_dict import StateDictError
@@ -156,16 +183,18 @@ def _refuse(module: Any, path: str, flags: dict[str, object]) -> None:
             )
 
 
-def _conv2d_arguments(conv: Any) -> dict[str, Any]:
-    """The constructor arguments of a torch or a tinynet Conv2d, read from it: the two
-    name them alike (``padding`` is "same", "valid" or a pair in both)."""
+def _conv_arguments(conv: Any) -> dict[str, Any]:
+    """The constructor arguments of a torch or a tinynet Conv1d or Conv2d, read from it:
+    the two name them alike (``padding`` is "same", "valid" or a tuple in both)."""
     names = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")
-    return {**{name: getattr(conv, name) for name in names}, "bias": conv.bias is not None}
+    arguments = {name: getattr(conv, name) for name in (*names, "groups")}
+    return {**arguments, "bias": conv.bias is not None}
 
 
-def _conv2d(module: Any, path: str) -> Layer:
-    _refuse(module, path, {"groups": 1, "padding_mode": "zeros"})
-    return Conv2d(**_conv2d_arguments(module), dtype=_numpy_dtype(module, path))
+def _conv(module: Any, path: str) -> Layer:
+    _refuse(module, path, {"padding_mode": "zeros"})
+    cls = Conv1d if type(module).__name__ == "Conv1d" else Conv2d
+    return cls(**_conv_arguments(module), dtype=_numpy_dtype(module, path))
 
 
 def _max_pool(module: Any, path: str) -> Layer:
@@ -193,6 +222,56 @@ def _flatten(module: Any, path: str) -> Layer:
     return Flatten()
 
 
+def _embedding(module: Any, path: str) -> Layer:
+    _refuse(module, path, {"padding_idx": None, "max_norm": None, "scale_grad_by_freq": False})
+    return Embedding(module.num_embeddings, module.embedding_dim, dtype=_numpy_dtype(module, path))
+
+
+def _layer_norm(module: Any, path: str) -> Layer:
+    if module.elementwise_affine and module.bias is None:
+        raise ConversionError(
+            f"from_torch: {path} is {_short(module)} without a bias (bias=False); tinynet's "
+            f"LayerNorm has a weight and a bias (elementwise_affine=True) or neither"
+        )
+    dtype = _numpy_dtype(module, path) if module.elementwise_affine else np.float32
+    return LayerNorm(module.normalized_shape, module.eps, module.elementwise_affine, dtype=dtype)
+
+
+def _recurrent(module: Any, path: str) -> Layer:
+    flags: dict[str, object] = {"bidirectional": False, "dropout": 0.0}
+    if module.mode == "LSTM":
+        flags["proj_size"] = 0
+    if module.mode.startswith("RNN"):
+        flags["nonlinearity"] = "tanh"
+    _refuse(module, path, flags)
+    cls = {"LSTM": LSTM, "GRU": GRU}.get(module.mode, RNN)
+    names = ("input_size", "hidden_size", "num_layers", "bias", "batch_first")
+    arguments = {name: getattr(module, name) for name in names}
+    return cls(**arguments, dtype=_numpy_dtype(module, path))
+
+
+def _attention(module: Any, path: str) -> Layer:
+    if not module._qkv_same_embed_dim:
+        raise ConversionError(
+            f"from_torch: {path} is {_short(module)} with kdim={module.kdim}, "
+            f"vdim={module.vdim}; tinynet's MultiheadAttention is self-attention "
+            f"(kdim = vdim = embed_dim)"
+        )
+    _refuse(module, path, {"dropout": 0.0, "bias_k": None, "add_zero_attn": False})
+    return MultiheadAttention(
+        module.embed_dim,
+        module.num_heads,
+        bias=module.in_proj_bias is not None,
+        batch_first=module.batch_first,
+        causal=getattr(module, "causal", False),
+        dtype=_numpy_dtype(module, path),
+    )
+
+
+def _residual(module: Any, path: str) -> Layer:
+    return Residual(_from(module.block, f"{path}.block"))
+
+
 def _sequential(module: Any, path: str) -> Layer:
     return Sequential(*[_from(child, f"{path}.{name}") for name, child in module.named_children()])
 
@@ -209,15 +288,28 @@ _FROM_TORCH: dict[str, Callable[[Any, str], Layer]] = {
     "Dropout": lambda m, _: Dropout(m.p),
     "BatchNorm1d": _batch_norm,
     "BatchNorm2d": _batch_norm,
-    "Conv2d": _conv2d,
+    "Conv1d": _conv,
+    "Conv2d": _conv,
     "MaxPool2d": _max_pool,
     "AvgPool2d": _avg_pool,
     "AdaptiveAvgPool2d": lambda m, _: AdaptiveAvgPool2d(m.output_size),
     "Flatten": _flatten,
     "Unflatten": lambda m, _: Unflatten(m.dim, tuple(m.unflattened_size)),
+    "Embedding": _embedding,
+    "LayerNorm": _layer_norm,
+    "RNN": _recurrent,
+    "LSTM": _recurrent,
+    "GRU": _recurrent,
+    "MultiheadAttention": _attention,
+    "SelfAttention": _attention,
+    "PositionalEmbedding": lambda m, p: PositionalEmbedding(
+        m.max_len, m.embedding_dim, dtype=_numpy_dtype(m, p)
+    ),
+    "Residual": _residual,
     "Sequential": _sequential,
 }
-"""torch.nn class name -> ``(module, path) -> layer`` (weights are copied afterwards)."""
+"""torch.nn class name (or `tinynet.io.torch_modules` class name) -> ``(module, path) ->
+layer`` (weights are copied afterwards)."""
 
 
 def from_torch(module: torch.nn.Module) -> Layer:
@@ -234,13 +326,16 @@ def from_torch(module: torch.nn.Module) -> Layer:
 
 
 def _from(module: Any, path: str) -> Layer:
-    nn = _torch().nn
-    cls = type(module)
-    build = _FROM_TORCH.get(cls.__name__) if getattr(nn, cls.__name__, None) is cls else None
+    from tinynet.io import torch_modules
+
+    cls, name = type(module), type(module).__name__
+    ours = getattr(_torch().nn, name, None) is cls or getattr(torch_modules, name, None) is cls
+    build = _FROM_TORCH.get(name) if ours else None
     if build is None:
         raise ConversionError(
             f"from_torch: {path} is {cls.__module__}.{cls.__qualname__} ({_short(module)}), "
-            f"which tinynet cannot convert; supported: nn.{', nn.'.join(_FROM_TORCH)}"
+            f"which tinynet cannot convert; supported: torch.nn's or tinynet.io.torch_modules' "
+            f"{', '.join(_FROM_TORCH)}"
         )
     try:
         layer = build(module, path)
@@ -248,9 +343,12 @@ def _from(module: Any, path: str) -> Layer:
         if isinstance(error, ConversionError):
             raise
         raise ConversionError(f"from_torch: {path} ({_short(module)}): {error}") from error
-    if next(module.children(), None) is None:
-        _copy_from_torch(module, layer, path)
-    layer.training = module.training
+    if type(layer) in (Sequential, Residual):  # its children were converted with it
+        layer.training = module.training
+        return layer
+    _copy_from_torch(module, layer, path)
+    for sub_layer, sub_module in zip(layer.modules(), module.modules(), strict=True):
+        sub_layer.training = sub_module.training  # attention's out_proj too
     return layer
 
 
@@ -297,6 +395,39 @@ def _avg_pool_to_torch(layer: AvgPool2d, nn: Any) -> Any:
     )
 
 
+def _recurrent_to_torch(layer: RNN | LSTM | GRU, nn: Any) -> Any:
+    from tinynet.io import torch_modules
+
+    cls = getattr(torch_modules, type(layer).__name__)
+    return cls(**layer.config(), dtype=_torch_dtype(layer))
+
+
+def _attention_to_torch(layer: MultiheadAttention, nn: Any) -> Any:
+    from tinynet.io import torch_modules
+
+    return torch_modules.SelfAttention(
+        layer.embed_dim,
+        layer.num_heads,
+        bias=layer.bias,
+        batch_first=layer.batch_first,
+        causal=layer.causal,
+        dtype=_torch_dtype(layer),
+    )
+
+
+def _positional_to_torch(layer: PositionalEmbedding, nn: Any) -> Any:
+    from tinynet.io import torch_modules
+
+    return torch_modules.PositionalEmbedding(
+        layer.max_len, layer.embedding_dim, dtype=_torch_dtype(layer)
+    )
+
+
+def _layer_norm_to_torch(layer: LayerNorm, nn: Any) -> Any:
+    dtype = _torch_dtype(layer) if layer.weight is not None else None
+    return nn.LayerNorm(layer.normalized_shape, layer.eps, layer.elementwise_affine, dtype=dtype)
+
+
 _TO_TORCH: dict[type[Layer], Callable[[Any, Any], Any]] = {
     Dense: lambda layer, nn: nn.Linear(
         layer.in_features,
@@ -304,7 +435,8 @@ _TO_TORCH: dict[type[Layer], Callable[[Any, Any], Any]] = {
         bias=layer.bias is not None,
         dtype=_torch_dtype(layer),
     ),
-    Conv2d: lambda layer, nn: nn.Conv2d(**_conv2d_arguments(layer), dtype=_torch_dtype(layer)),
+    Conv1d: lambda layer, nn: nn.Conv1d(**_conv_arguments(layer), dtype=_torch_dtype(layer)),
+    Conv2d: lambda layer, nn: nn.Conv2d(**_conv_arguments(layer), dtype=_torch_dtype(layer)),
     MaxPool2d: lambda layer, nn: nn.MaxPool2d(
         _size(layer.kernel_size), _size(layer.stride), _size(layer.padding), _size(layer.dilation)
     ),
@@ -326,6 +458,15 @@ _TO_TORCH: dict[type[Layer], Callable[[Any, Any], Any]] = {
     Reshape: lambda layer, nn: nn.Sequential(nn.Flatten(), nn.Unflatten(1, layer.shape)).train(
         layer.training
     ),
+    Embedding: lambda layer, nn: nn.Embedding(
+        layer.num_embeddings, layer.embedding_dim, dtype=_torch_dtype(layer)
+    ),
+    PositionalEmbedding: _positional_to_torch,
+    LayerNorm: _layer_norm_to_torch,
+    RNN: _recurrent_to_torch,
+    LSTM: _recurrent_to_torch,
+    GRU: _recurrent_to_torch,
+    MultiheadAttention: _attention_to_torch,
 }
 """tinynet layer class -> ``(layer, torch.nn) -> module`` (weights are copied afterwards)."""
 
@@ -335,7 +476,7 @@ def to_torch(model: Layer) -> torch.nn.Module:
 
     A `Sequential` becomes an ``nn.Sequential`` (nested ones too). Raises
     `ConversionError` naming the first layer without a ``torch.nn`` equivalent (a
-    `Residual`, `Parallel` or custom layer) and its position.
+    `Parallel` or custom layer) and its position.
     """
     if not isinstance(model, Layer):
         raise TypeError(f"to_torch: expected a tinynet Layer, got {type(model).__name__}")
@@ -348,17 +489,23 @@ def _to(layer: Layer, path: str, nn: Any) -> Any:
         module = nn.Sequential(
             *[_to(child, f"{path}.{name}", nn) for name, child in layer.named_children()]
         )
+    elif type(layer) is Residual:
+        from tinynet.io import torch_modules
+
+        module = torch_modules.Residual(_to(layer.block, f"{path}.block", nn))
     else:
         build = _TO_TORCH.get(type(layer))
         if build is None:
             cls = type(layer)
             raise ConversionError(
                 f"to_torch: {path} is {_short(layer)}, a {cls.__module__}.{cls.__qualname__}, "
-                f"which has no torch.nn equivalent; supported: Sequential, "
+                f"which has no torch.nn equivalent; supported: Sequential, Residual, "
                 f"{', '.join(c.__name__ for c in _TO_TORCH)}"
             )
         module = build(layer, nn)
         _copy_to_torch(layer, module, path)
+        for sub_module, sub_layer in zip(module.modules(), layer.modules(), strict=False):
+            sub_module.training = sub_layer.training  # attention's out_proj too
     module.training = layer.training
     return module
 

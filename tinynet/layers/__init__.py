@@ -14,7 +14,7 @@ from tinynet.layers.activations import (
 from tinynet.layers.adaptive import AdaptiveAvgPool2d
 from tinynet.layers.attention import MultiheadAttention
 from tinynet.layers.base import Layer
-from tinynet.layers.conv import Conv2d
+from tinynet.layers.conv import Conv1d, Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.embedding import Embedding, PositionalEmbedding
 from tinynet.layers.layernorm import LayerNorm
@@ -34,6 +34,7 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
     "Dense",
     "Dropout",

@@ -44,7 +44,9 @@ class MultiheadAttention(Layer):
     transpose Dense weights to PyTorch's (out, in)); ``bias=False`` drops both biases.
     Initialization as in PyTorch: ``in_proj_weight`` Glorot uniform, ``out_proj.weight``
     U(-1/sqrt(E), 1/sqrt(E)), biases zero; from ``rng`` or a generator seeded with
-    ``seed``. dtype: ``dtype`` (float32 by default); the input must match it.
+    ``seed``. dtype: ``dtype`` (float32 by default); the input must match it. A given
+    ``out_proj`` (a `Dense` (E, E), biased as ``bias`` says, of dtype ``dtype``) is
+    used as it is instead of a fresh one (what loading does).
 
     Cost and memory: the projections are one product each over all N*T positions;
     scores and their gradient are batched products over (N, heads). Training keeps
@@ -65,6 +67,7 @@ class MultiheadAttention(Layer):
         rng: np.random.Generator | None = None,
         seed: int | None = None,
         dtype: DTypeLike = np.float32,
+        out_proj: Dense | None = None,
     ) -> None:
         super().__init__()
         self.embed_dim = validation.positive_int("MultiheadAttention", "embed_dim", embed_dim)
@@ -75,21 +78,31 @@ class MultiheadAttention(Layer):
                 f"embed_dim={self.embed_dim} and num_heads={self.num_heads}"
             )
         self.bias, self.batch_first, self.causal = bool(bias), bool(batch_first), bool(causal)
+        if out_proj is not None:
+            self._check_out_proj(out_proj, np.dtype(dtype))
         generator = initializers.make_rng(rng, seed)
         e = self.embed_dim
         self.in_proj_weight = Parameter(initializers.glorot_uniform((3 * e, e), generator, dtype))
         self.in_proj_bias = Parameter(initializers.full((3 * e,), 0, dtype)) if self.bias else None
-        bound = 1.0 / math.sqrt(e)
-        self.out_proj = Dense(
-            e,
-            e,
-            bias=self.bias,
-            init=initializers.uniform(-bound, bound),
-            rng=generator,
-            dtype=dtype,
-        )
+        self.out_proj = out_proj if out_proj is not None else self._fresh_out_proj(generator, dtype)
         self._saved: _Saved | None = None
         self._mask: FloatArray | None = None
+
+    def _fresh_out_proj(self, generator: np.random.Generator, dtype: DTypeLike) -> Dense:
+        """A new ``out_proj``: Dense (E, E), U(-1/sqrt(E), 1/sqrt(E)) as PyTorch draws it."""
+        e, bound = self.embed_dim, 1.0 / math.sqrt(self.embed_dim)
+        init = initializers.uniform(-bound, bound)
+        return Dense(e, e, bias=self.bias, init=init, rng=generator, dtype=dtype)
+
+    def _check_out_proj(self, out_proj: Dense, dtype: np.dtype[Any]) -> None:
+        """A given ``out_proj`` must be the Dense (E, E) a fresh one would be."""
+        e = self.embed_dim
+        expected = {"in_features": e, "out_features": e, "bias": self.bias}
+        if out_proj.config() != expected or out_proj.weight.dtype != dtype:
+            raise ValueError(
+                f"MultiheadAttention: expected out_proj Dense({e}, {e}, bias={self.bias}) of "
+                f"dtype {dtype}, got {out_proj!r} of dtype {out_proj.weight.dtype}"
+            )
 
     @property
     def head_dim(self) -> int:
@@ -169,16 +182,17 @@ class MultiheadAttention(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], children: list[Layer]) -> MultiheadAttention:
-        """``cls(**config)`` with the rebuilt ``out_proj`` (a `Dense` (E, E), biased as
-        the config says) in place of the fresh one, if given."""
-        layer = cls(**config)
-        if children:
-            (out_proj,) = children
-            fresh = layer.out_proj
-            if not isinstance(out_proj, Dense) or out_proj.config() != fresh.config():
-                raise ValueError(f"{layer!r}: expected out_proj {fresh!r}, got {children[0]!r}")
-            layer.out_proj = out_proj
-        return layer
+        """``cls(**config)``, with the rebuilt ``out_proj`` as its ``out_proj`` if given
+        (so no fresh one is drawn: a loader's memory budget counts it once, as the
+        sub-layer it is)."""
+        if not children:
+            return cls(**config)
+        (out_proj,) = children
+        if not isinstance(out_proj, Dense):
+            raise ValueError(
+                f"MultiheadAttention: expected out_proj to be a Dense, got {out_proj!r}"
+            )
+        return cls(**config, out_proj=out_proj, dtype=out_proj.weight.dtype)
 
     def extra_repr(self) -> str:
         parts = [f"{self.embed_dim}, num_heads={self.num_heads}"]

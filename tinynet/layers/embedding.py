@@ -20,6 +20,14 @@ GPT_NORMAL = initializers.normal(0.02)
 """N(0, 0.02**2): GPT-2's initialization of its embeddings."""
 
 
+def takes_tokens(model: Layer) -> bool:
+    """Whether ``model`` reads integer token indices: its first leaf layer (the first
+    layer without sub-layers, in ``modules()`` order) is an `Embedding`. Inputs are
+    then (N, T) integers (int64 as PyTorch's), not floats."""
+    first = next((m for m in model.modules() if next(m.named_children(), None) is None), None)
+    return isinstance(first, Embedding)
+
+
 class Embedding(Layer):
     """A table of ``num_embeddings`` vectors of size ``embedding_dim``, looked up by index
     (PyTorch's ``Embedding``).

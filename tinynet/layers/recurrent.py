@@ -262,7 +262,10 @@ class _Recurrent(Layer):
     def _cell_type() -> type[_Cell]:
         """The step this kind computes."""
 
-    def _weights(self, k: int) -> _Weights:
+    def layer_weights(self, k: int) -> _Weights:
+        """Stacked layer ``k``'s parameters: ``(ih, hh, bias_ih, bias_hh)``, the biases
+        ``None`` without ``bias``."""
+
         def get(name: str) -> Parameter | None:
             value = getattr(self, f"{name}_l{k}", None)
             return value if isinstance(value, Parameter) else None
@@ -293,7 +296,7 @@ class _Recurrent(Layer):
 
     def _layer_forward(self, k: int, sequence: FloatArray) -> _Cell:
         """Run stacked layer ``k`` over ``sequence`` (T, N, features); return its cell."""
-        weights = self._weights(k)
+        weights = self.layer_weights(k)
         steps, n, features = sequence.shape
         inputs = np.ascontiguousarray(sequence)
         bias_hh = weights.bias_hh.data if weights.bias_hh is not None else None
@@ -341,7 +344,7 @@ class _Recurrent(Layer):
     ) -> FloatArray | None:
         """Backpropagate dLoss/d(layer k's outputs) (T, N, H) through time; accumulate its
         parameters' gradients; return dLoss/d(its inputs) (T, N, features) if needed."""
-        weights, inputs = self._weights(k), cell.inputs
+        weights, inputs = self.layer_weights(k), cell.inputs
         assert inputs is not None
         steps, n, features = inputs.shape
         cell.begin_backward()
