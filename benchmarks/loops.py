@@ -65,7 +65,7 @@ class TinynetInference:
     def _run(self, n: int) -> None:
         if not self.forward_only:
             for _ in range(n):
-                predict(self.model, self.x)
+                predict(self.model, self.x, loss="cross_entropy")
             return
         self.model.eval()
         try:

@@ -149,3 +149,29 @@ def test_conv_uniform_bounds_match_torchs(name: str, torch_init: str, kwargs: di
 def test_unknown_name() -> None:
     with pytest.raises(ValueError, match=r"unknown initializer 'orthogonal'; expected one of .*he"):
         init.get("orthogonal")
+
+
+def test_manual_seed_makes_unseeded_draws_repeatable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As torch.manual_seed: weights and Dropout masks of layers given no seed follow
+    from it, each layer its own stream; a layer's own seed still wins."""
+    import tinynet
+
+    monkeypatch.setattr(tinynet.init, "_SEEDED", None)  # the other tests' unseeded draws
+
+    def run() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dense, drop = tinynet.Dense(4, 3), tinynet.Dropout(0.5)
+        mask = drop(np.ones((2, 4), np.float32))
+        return dense.weight.data.copy(), mask, tinynet.Dense(4, 3, seed=7).weight.data
+
+    tinynet.manual_seed(3)
+    first = run()
+    tinynet.manual_seed(3)
+    second = run()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    tinynet.manual_seed(4)
+    other = run()
+    assert not np.array_equal(first[0], other[0])
+    np.testing.assert_array_equal(first[2], other[2])  # its own seed wins
+    with pytest.raises(ValueError, match="manual_seed: expected an integer >= 0"):
+        tinynet.manual_seed(-1)

@@ -14,6 +14,7 @@
 from tinynet import functional, init, io, optim, validation
 from tinynet.containers import Concat, Parallel, Residual, Sequential
 from tinynet.gradcheck import GradcheckError, gradcheck
+from tinynet.init import manual_seed
 from tinynet.io import load, save
 from tinynet.layers import (
     GELU,
@@ -97,6 +98,7 @@ __all__ = [
     "init",
     "io",
     "load",
+    "manual_seed",
     "optim",
     "register_layer",
     "save",

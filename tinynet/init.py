@@ -177,7 +177,32 @@ def get(init: str | Initializer) -> Initializer:
 
 
 def make_rng(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator:
-    """The generator to draw from: ``rng`` if given, else one seeded with ``seed``."""
+    """The generator to draw from: ``rng`` if given, else one seeded with ``seed``, else
+    the next of the streams `manual_seed` started (fresh entropy if it was not called)."""
     if rng is not None and seed is not None:
         raise ValueError("give either rng or seed, not both")
-    return rng if rng is not None else np.random.default_rng(seed)
+    if rng is not None:
+        return rng
+    if seed is not None or _SEEDED is None:
+        return np.random.default_rng(seed)
+    return _SEEDED.spawn(1)[0]
+
+
+_SEEDED: np.random.Generator | None = None
+
+
+def manual_seed(seed: int) -> None:
+    """Make every draw that has neither an ``rng`` nor a ``seed`` of its own follow from
+    ``seed``, as ``torch.manual_seed`` and ``keras.utils.set_random_seed`` do: weights,
+    Dropout masks, shuffling and augmentation each get their own stream, in the order
+    they are made, so building and training the same model twice gives the same run. A
+    layer's own ``seed`` or ``rng`` still wins. ``tinynet train --seed`` calls it."""
+    global _SEEDED
+    _SEEDED = np.random.default_rng(_checked_seed(seed))
+
+
+def _checked_seed(seed: object) -> int:
+    """``seed`` if it is an int >= 0, else ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"manual_seed: expected an integer >= 0, got {seed!r}")
+    return int(seed)

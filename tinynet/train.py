@@ -260,6 +260,82 @@ def fit(
     _check_fit_arguments(model, loss, optimizer, epochs, initial_epoch, seed, validation_data)
     if clip_grad_norm is not None and not float(clip_grad_norm) > 0:
         raise ValueError(f"fit: clip_grad_norm must be a number > 0, got {clip_grad_norm!r}")
+    loader, validation_data = _training_data(
+        model,
+        x,
+        y,
+        loss,
+        loader,
+        batch_size,
+        shuffle,
+        seed,
+        transform,
+        validation_data,
+        validation_split,
+        validation_mode,
+        class_weight,
+        sample_weight,
+    )
+    all_callbacks: list[Callback] = [*callbacks, ProgressBar(verbose)]
+    run = Run(model, loss, optimizer, loader, epochs, History(), callbacks=all_callbacks)
+    run.scorer = Scorer(model, loss, metrics)
+    run.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
+    run.epoch = initial_epoch
+    return run_epochs(run, all_callbacks, epochs, validation_data, metrics)
+
+
+def run_epochs(
+    run: Run,
+    callbacks: Sequence[Callback],
+    epochs: int,
+    validation_data: tuple[FloatArray, Array] | None,
+    metrics: Sequence[MetricSpec] | None,
+) -> History:
+    """Train ``run`` from its epoch to ``epochs``, the callbacks seeing every step; the
+    head the scorer found is recorded on the model after each epoch."""
+    model, optimizer = run.model, run.optimizer
+    model.train()
+    for callback in callbacks:
+        callback.on_train_begin(run)
+    for epoch in range(run.epoch, epochs):
+        run.epoch, run.loss_sum, run.samples = epoch, 0.0, 0
+        if run.scorer is not None:
+            run.scorer.reset()
+        run.epoch_start = time.perf_counter()
+        lr = optimizer.lr
+        for callback in callbacks:
+            callback.on_epoch_begin(run)
+        train_epoch(run, callbacks)
+        if run.scorer is not None and run.scorer.head is not None:
+            model.head = run.scorer.head
+        logs = epoch_logs(run, lr, validation_data, metrics)
+        run.history.record(epoch, logs)
+        for callback in callbacks:
+            callback.on_epoch_end(run, logs)
+        if run.stop_training:
+            break
+    for callback in callbacks:
+        callback.on_train_end(run)
+    return run.history
+
+
+def _training_data(
+    model: Layer,
+    x: FloatArray | None,
+    y: Array | None,
+    loss: Loss,
+    loader: DataLoader[Array] | None,
+    batch_size: int,
+    shuffle: bool,
+    seed: int | None,
+    transform: Callable[[FloatArray], FloatArray] | None,
+    validation_data: tuple[FloatArray, Array] | None,
+    validation_split: float,
+    validation_mode: str,
+    class_weight: ClassWeight | None,
+    sample_weight: FloatArray | None,
+) -> tuple[DataLoader[Array], tuple[FloatArray, Array] | None]:
+    """`fit`'s batches and validation data, each checked and converted once."""
     if loader is None:
         if x is None or y is None:
             raise TypeError("fit: give the data as x and y, or as a DataLoader (loader=)")
@@ -294,32 +370,7 @@ def fit(
     if validation_data is not None:
         x_val, y_val = validation_data
         validation_data = (as_model_input(model, x_val, "validation x"), y_val)
-    all_callbacks: list[Callback] = [*callbacks, ProgressBar(verbose)]
-    run = Run(model, loss, optimizer, loader, epochs, History(), callbacks=all_callbacks)
-    run.scorer = Scorer(model, loss, metrics)
-    run.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
-    run.epoch = initial_epoch
-    model.train()
-    for callback in all_callbacks:
-        callback.on_train_begin(run)
-    for epoch in range(run.epoch, epochs):
-        run.epoch, run.loss_sum, run.samples = epoch, 0.0, 0
-        run.scorer.reset()
-        run.epoch_start = time.perf_counter()
-        lr = optimizer.lr
-        for callback in all_callbacks:
-            callback.on_epoch_begin(run)
-        train_epoch(run, all_callbacks)
-        model.head = run.scorer.head or model.head
-        logs = epoch_logs(run, lr, validation_data, metrics)
-        run.history.record(epoch, logs)
-        for callback in all_callbacks:
-            callback.on_epoch_end(run, logs)
-        if run.stop_training:
-            break
-    for callback in all_callbacks:
-        callback.on_train_end(run)
-    return run.history
+    return loader, validation_data
 
 
 def warn_double_activation(model: Layer, loss: Loss) -> None:

@@ -131,7 +131,7 @@ def run(ctx: Context) -> dict[str, Any]:
         settle_seconds=ctx.settle_seconds,
     )
     result = comparison.to_json(RATIOS)
-    tiny_labels = predict(model, data.x_test)
+    tiny_labels = predict(model, data.x_test, loss="cross_entropy")
     accuracy = {"tinynet": float(np.mean(tiny_labels == data.y_test))}
     agreement = {"tinynet": 1.0}
     for name, contender in contenders.items():

@@ -324,10 +324,10 @@ def constructor_config(layer: Layer) -> dict[str, Any]:
                 f"{type(layer).__name__}: cannot tell its argument {name!r} to save it; keep "
                 f"it as self.{name} in __init__, or write a config() method"
             )
-        if isinstance(value, Layer) or (
+        if isinstance(value, (Layer, np.random.Generator)) or (
             isinstance(value, (list, tuple)) and value and isinstance(value[0], Layer)
         ):
-            continue
+            continue  # children are rebuilt from the file, generators drawn afresh
         json_value = _as_json(value)
         if json_value is None and value is not None:
             if value is arg.default:
