@@ -34,6 +34,7 @@ from tinynet.cli_data import (
 from tinynet.containers import default_input_shape, first_layer
 from tinynet.data import SPLIT_MODES, validation_split
 from tinynet.datasets import DATASETS, DataSplits, model_layout
+from tinynet.distributed import quiet_workers
 from tinynet.heads import Head
 from tinynet.inference import evaluate as evaluate_model
 from tinynet.inference import forward_in_batches
@@ -82,6 +83,7 @@ def parse_class_weight(text: str) -> str | dict[str, float]:
 
 def command_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train a model file's network with its recipe, report test metrics, save on request."""
+    quiet_workers(args)  # under mpiexec: only rank 0 prints and writes
     import_modules(args.imports)
     model_file = load_model_file(args.model_file)
     recipe_name, recipe = model_file.get_recipe(args.recipe)

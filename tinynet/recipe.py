@@ -18,6 +18,8 @@ from tinynet.augment import RandomShift
 from tinynet.callbacks import LearningRateScheduler
 from tinynet.data import DataLoader, class_sample_weights, one_hot
 from tinynet.datasets.catalog import dataset_info
+from tinynet.distributed import fit as distributed_fit
+from tinynet.distributed import launched
 from tinynet.heads import loss_targets
 from tinynet.inference import as_model_input, evaluate
 from tinynet.layers.base import Layer
@@ -206,9 +208,12 @@ class Recipe:
         callbacks: Iterable[Callback] = (),
         verbose: int = 1,
         num_classes: int | None = None,
+        distributed: bool | None = None,
     ) -> History:
         """Train ``model`` on (x, y) (labels or targets) with this recipe; ``epochs``
         overrides its own, ``num_classes`` the dataset's (for one-hot targets).
+        ``distributed`` (`tinynet.distributed`): by default, whenever ``mpiexec`` started
+        this process among others (``mpiexec -n 2 tinynet train ...``).
 
         To resume an interrupted run, pass ``tinynet.checkpoint.BackupAndRestore(path)``
         among ``callbacks`` (with the same recipe, seed and callbacks as the run that
@@ -237,7 +242,8 @@ class Recipe:
         if validation_data is not None:
             x_val, y_val = validation_data
             validation_data = (x_val, recipe.prepare_targets(y_val, dtype, num_classes))
-        return fit(
+        train = distributed_fit if (launched() if distributed is None else distributed) else fit
+        return train(
             model,
             loss=loss,
             optimizer=optimizer,
