@@ -198,3 +198,18 @@ def test_missing_mpi4py_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(ImportError, match=r"pip install tinynet-nn\[mpi\]"):
         communicator()
+
+
+@needs_mpi
+def test_a_run_resumed_under_mpiexec_ends_as_one_never_stopped(tmp_path: Path) -> None:
+    straight = train(2, "resume-3", "float64", tmp_path / "straight")
+    train(2, "resume-2", "float64", tmp_path / "resumed")  # stops after 2 epochs
+    result = launch(2, str(WORKER), "resume-3", "float64", str(tmp_path / "resumed"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with np.load(tmp_path / "resumed" / "result.npz") as resumed:
+        for name in straight:
+            np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
+    assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == [
+        "backup.npz",
+        "result.npz",
+    ]
