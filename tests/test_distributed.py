@@ -213,3 +213,10 @@ def test_a_run_resumed_under_mpiexec_ends_as_one_never_stopped(tmp_path: Path) -
         "backup.npz",
         "result.npz",
     ]
+
+
+def test_a_global_batch_smaller_than_the_ranks_is_refused_with_drop_last_too() -> None:
+    loader = DataLoader(np.zeros((9, 2)), np.zeros(9), batch_size=2, drop_last=True)
+    with pytest.raises(ValueError, match=r"a batch of 2 samples cannot be shared by 3 ranks"):
+        ShardedLoader(loader, 0, 3)
+    assert len(ShardedLoader(loader, 0, 2)) == 4  # batches of 2 rows: one row per rank

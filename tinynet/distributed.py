@@ -128,11 +128,12 @@ class ShardedLoader(DataLoader[Array]):
         )
         self.rank, self.size = rank, size
         self.rows = self.global_rows = 0
-        smallest = self.num_samples % self.batch_size or self.batch_size
-        if not self.drop_last and min(smallest, self.batch_size) < size:
+        last = self.num_samples % self.batch_size
+        smallest = last if last and not self.drop_last else self.batch_size
+        if smallest < size:
             raise ValueError(
-                f"fit: a batch of {smallest} samples cannot be shared by {size} ranks; "
-                f"use a batch_size whose last batch has at least {size} (or drop_last)"
+                f"fit: a batch of {smallest} samples cannot be shared by {size} ranks; use "
+                f"a batch_size whose last batch has at least {size} rows (or drop_last)"
             )
 
     def batches(self) -> Iterator[tuple[Array, Array, FloatArray | None]]:
