@@ -64,9 +64,11 @@ def train(ranks: int, mode: str, dtype: str, out: Path) -> dict[str, np.ndarray]
 
 
 @needs_mpi
-def test_two_ranks_train_as_one_process_in_float64(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_ranks_train_as_one_process_in_float64(tmp_path: Path, ranks: int) -> None:
+    # 3 ranks on 2 cores: shares of 10, 10, 11 rows, then 2, 2, 3
     one = train(0, "same", "float64", tmp_path / "one")
-    two = train(2, "same", "float64", tmp_path / "two")
+    two = train(ranks, "same", "float64", tmp_path / "two")
     assert sorted(one) == sorted(two)
     for name in one:
         np.testing.assert_allclose(two[name], one[name], rtol=0, atol=1e-12, err_msg=name)
