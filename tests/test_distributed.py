@@ -22,7 +22,14 @@ from helpers import ROOT
 
 from tinynet import Dense, Dropout, Sequential
 from tinynet.data import DataLoader
-from tinynet.distributed import ShardedLoader, communicator, launched, rank, reseed_per_rank
+from tinynet.distributed import (
+    ShardedLoader,
+    communicator,
+    launched,
+    rank,
+    reseed_per_rank,
+    world_size,
+)
 from tinynet.losses import CrossEntropyLoss
 from tinynet.optim import SGD
 from tinynet.train import History, Run
@@ -188,10 +195,10 @@ def test_the_environment_of_mpiexec_is_read_without_mpi4py(
 ) -> None:
     for name in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    assert (launched(), rank()) == (False, 0)
+    assert (launched(), rank(), world_size()) == (False, 0, 1)
     monkeypatch.setenv("PMI_SIZE", "2")
     monkeypatch.setenv("PMI_RANK", "1")
-    assert (launched(), rank()) == (True, 1)
+    assert (launched(), rank(), world_size()) == (True, 1, 2)
     monkeypatch.setenv("PMI_SIZE", "1")  # mpiexec -n 1: nothing to share
     assert not launched()
 

@@ -56,7 +56,15 @@ from tinynet.typing import Array, FloatArray
 if TYPE_CHECKING:
     from mpi4py.MPI import Intracomm
 
-__all__ = ["DataParallel", "ShardedLoader", "fit", "launched", "quiet_workers", "rank"]
+__all__ = [
+    "DataParallel",
+    "ShardedLoader",
+    "fit",
+    "launched",
+    "quiet_workers",
+    "rank",
+    "world_size",
+]
 
 RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK")
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
@@ -71,10 +79,15 @@ def _from_environment(names: Sequence[str], default: int) -> int:
     return default
 
 
+def world_size() -> int:
+    """How many processes ``mpiexec`` started together with this one (1 without MPI;
+    read from the environment, mpi4py is not imported): a run's ``world_size``."""
+    return _from_environment(SIZE_VARIABLES, 1)
+
+
 def launched() -> bool:
-    """Whether this process is one of several started by ``mpiexec`` (read from the
-    environment; mpi4py is not imported)."""
-    return _from_environment(SIZE_VARIABLES, 1) > 1
+    """Whether this process is one of several started by ``mpiexec``."""
+    return world_size() > 1
 
 
 def rank() -> int:
