@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 EXTRAS = {
     "train": "",
-    "test": "[dev,bench,plot,safetensors,onnx,docs]",
+    "test": "[dev,bench,plot,safetensors,onnx,docs,mpi]",
     "bench": "[bench,plot]",
     "docs": "[docs]",
 }

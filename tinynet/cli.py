@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from tinynet.containers import default_input_shape, first_layer
+from tinynet.distributed import quiet_workers
 from tinynet.experiment import (
     RunOptions,
     evaluate_model_file,
@@ -41,6 +42,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 
 def command_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train a model file's network with its recipe, report test metrics, save on request."""
+    quiet_workers(args)  # under mpiexec: only rank 0 prints and writes
     import_modules(args.imports)
     return train_model_file(args.model_file, run_options(args))
 

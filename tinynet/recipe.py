@@ -18,6 +18,8 @@ from tinynet.augment import RandomShift
 from tinynet.callbacks import LearningRateScheduler
 from tinynet.data import batch_count, one_hot
 from tinynet.datasets.catalog import dataset_info
+from tinynet.distributed import fit as distributed_fit
+from tinynet.distributed import launched
 from tinynet.inference import evaluate
 from tinynet.io.savable import check_savable
 from tinynet.layers.base import Layer
@@ -206,9 +208,12 @@ class Recipe:
         callbacks: Iterable[Callback] = (),
         verbose: int = 1,
         num_classes: int | None = None,
+        distributed: bool | None = None,
     ) -> History:
         """Train ``model`` on (x, y) (labels or targets) with this recipe; ``epochs``
         overrides its own, ``num_classes`` the dataset's (for one-hot targets).
+        ``distributed`` (`tinynet.distributed`): by default, whenever ``mpiexec`` started
+        this process among others (``mpiexec -n 2 tinynet train ...``).
 
         Builds the loss, optimizer, schedule and augmentation and hands them, with the
         data, to `tinynet.train.fit`, which checks the data and batches it (once). First,
@@ -230,7 +235,8 @@ class Recipe:
         if validation_data is not None:
             x_val, y_val = validation_data
             validation_data = (x_val, recipe.prepare_targets(y_val, model.dtype, num_classes))
-        return fit(
+        train = distributed_fit if (launched() if distributed is None else distributed) else fit
+        return train(
             model,
             x,
             recipe.prepare_targets(y, model.dtype, num_classes),

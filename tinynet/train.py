@@ -144,6 +144,9 @@ class Callback:
     def on_epoch_begin(self, run: Run) -> None:
         """Before each epoch's first batch."""
 
+    def on_after_backward(self, run: Run) -> None:
+        """After each backward, before clipping and the step (the gradients are in place)."""
+
     def on_batch_end(self, run: Run) -> None:
         """After each optimizer step (``run.batch`` is the batch just done)."""
 
@@ -181,6 +184,8 @@ def train_epoch(run: Run, callbacks: Sequence[Callback]) -> None:
             )
         optimizer.zero_grad()
         model.backward_params(loss.backward())
+        for callback in callbacks:
+            callback.on_after_backward(run)
         if run.clip_grad_norm is not None:
             clip_grad_norm_(optimizer.params, run.clip_grad_norm)
         optimizer.step()
