@@ -221,7 +221,7 @@ class Normalization(Layer):
     ``adapt(x)`` sets ``mean`` and ``variance`` (buffers, saved and loaded with the
     model) from x (N, ..., num_features), per feature of the last axis; the layer then
     maps x to ``(x - mean) / std``, std the population standard deviation (a constant
-    feature is only centred, as StandardScaler does), so `predict` on raw rows is right.
+    feature is only centred, as StandardScaler does), so ``predict`` on raw rows is right.
     Before ``adapt`` it is the identity. Shapes: (N, ..., num_features), unchanged;
     dtype ``dtype``. No trainable parameters: backward is ``grad_y / std``.
     """
