@@ -39,6 +39,7 @@ OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
     "adam": optim.Adam,
     "adamw": optim.AdamW,
     "rmsprop": optim.RMSProp,
+    "adagrad": optim.Adagrad,
 }
 SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "one_cycle", "plateau", "piecewise")
 

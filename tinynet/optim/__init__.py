@@ -1,5 +1,6 @@
 """Optimizers (``torch.optim`` update rules), learning-rate schedules, gradient clipping."""
 
+from tinynet.optim.adagrad import Adagrad
 from tinynet.optim.adam import Adam, AdamW
 from tinynet.optim.clip import clip_grad_norm_, clip_grad_value_
 from tinynet.optim.optimizer import Optimizer
@@ -18,6 +19,7 @@ from tinynet.optim.sgd import SGD, Momentum
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "CosineAnnealingLR",
