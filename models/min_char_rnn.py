@@ -1,0 +1,84 @@
+"""Karpathy's min-char-rnn as a tinynet configuration: a vanilla RNN of 100 tanh units.
+
+    PYTHONPATH=. python scripts/train_text.py models/min_char_rnn.py --seed 0
+
+The original (a 112-line NumPy program, 2015): one-hot characters, ``h = tanh(Wxh x +
+Whh h + bh)``, logits ``Why h + by``; weights N(0, 0.01**2), biases zero; 25-step
+chunks, Adagrad at lr 0.1, every gradient clipped to [-5, 5]. Here:
+
+- the one-hot input is the `OneHot` layer below (a custom layer in a model file),
+  ``Wxh`` is the `RNN`'s ``weight_ih_l0`` and ``Whh`` its ``weight_hh_l0``; ``bh`` is
+  the sum of PyTorch's two biases ``bias_ih_l0 + bias_hh_l0`` (both start at zero and
+  get the same gradient, so ``bh`` moves as one bias with twice the gradient);
+- min-char-rnn sums the loss over the 25 characters, tinynet's cross-entropy averages
+  it: the gradients are 25 times smaller, so the clip is 5 / 25 = 0.2. Adagrad divides
+  by the root of the summed squares, so the update is otherwise the same (up to
+  ``eps``: PyTorch's 1e-10 outside the root, min-char-rnn's 1e-8 inside);
+- **not yet the original**: min-char-rnn walks the text in order and carries ``h``
+  from one chunk to the next (truncated backpropagation); tinynet's `RNN` starts every
+  sequence from zero and `tinynet.lm.train_lm` draws random windows. A stateful
+  option (``h`` carried across batches, as PyTorch users write ``out, h = rnn(x, h)``)
+  and an in-order loader are what this file still needs.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from tinynet import RNN, Dense, Layer, Sequential
+from tinynet.lm import TextRecipe
+from tinynet.typing import Array, FloatArray
+
+VOCAB_SIZE = 65
+HIDDEN = 100
+
+
+class OneHot(Layer):
+    """int tokens (N, T) in [0, num_classes) -> one-hot rows (N, T, num_classes), float32.
+
+    No parameters; tokens have no gradient, so ``backward`` returns ``None`` (a first
+    layer only, as `tinynet.Embedding`).
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self._eye = np.eye(num_classes, dtype=np.float32)
+
+    def forward(self, x: Array) -> FloatArray:
+        if x.dtype.kind not in "iu" or (x.size and (x.min() < 0 or x.max() >= self.num_classes)):
+            raise ValueError(f"{self!r}: expected int tokens in [0, {self.num_classes})")
+        y: FloatArray = self._eye[x]
+        return y
+
+    def backward(self, grad_y: FloatArray) -> Any:
+        return None
+
+    def extra_repr(self) -> str:
+        return str(self.num_classes)
+
+
+def build(seed: int, vocab_size: int = VOCAB_SIZE) -> Sequential:
+    """int64 tokens (N, T) -> logits (N, T, vocab_size), float32; weights N(0, 0.01**2)
+    from ``seed``, biases zero, as min-char-rnn's."""
+    model = Sequential(OneHot(vocab_size), RNN(vocab_size, HIDDEN), Dense(HIDDEN, vocab_size))
+    rng = np.random.default_rng(seed)
+    for name, p in model.named_parameters():
+        if "bias" in name:
+            p.data[...] = 0
+        else:
+            p.data[...] = rng.normal(0.0, 0.01, p.data.shape)
+    return model
+
+
+TEXT_RECIPE = TextRecipe(
+    context=25,
+    batch_size=1,
+    iterations=20_000,
+    optimizer="adagrad",
+    optimizer_args={"lr": 0.1},
+    clip_grad_value=0.2,
+    eval_interval=2_000,
+    eval_iters=200,
+)
+"""min-char-rnn's settings (see the module docstring for what differs)."""
