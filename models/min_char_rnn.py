@@ -9,16 +9,16 @@ chunks, Adagrad at lr 0.1, every gradient clipped to [-5, 5]. Here:
 - the one-hot input is the `OneHot` layer below (a custom layer in a model file),
   ``Wxh`` is the `RNN`'s ``weight_ih_l0`` and ``Whh`` its ``weight_hh_l0``; ``bh`` is
   the sum of PyTorch's two biases ``bias_ih_l0 + bias_hh_l0`` (both start at zero and
-  get the same gradient, so ``bh`` moves as one bias with twice the gradient);
+  get the same gradient, so ``bh`` takes twice Adagrad's step);
 - min-char-rnn sums the loss over the 25 characters, tinynet's cross-entropy averages
   it: the gradients are 25 times smaller, so the clip is 5 / 25 = 0.2. Adagrad divides
   by the root of the summed squares, so the update is otherwise the same (up to
   ``eps``: PyTorch's 1e-10 outside the root, min-char-rnn's 1e-8 inside);
-- **not yet the original**: min-char-rnn walks the text in order and carries ``h``
-  from one chunk to the next (truncated backpropagation); tinynet's `RNN` starts every
-  sequence from zero and `tinynet.lm.train_lm` draws random windows. A stateful
-  option (``h`` carried across batches, as PyTorch users write ``out, h = rnn(x, h)``)
-  and an in-order loader are what this file still needs.
+- as min-char-rnn, the text is read in order, 25 characters a batch, and ``h`` is
+  carried from one chunk to the next (the `RNN` is ``stateful``; backward stops at the
+  carried state) and reset at the start of each pass (``sequential=True``). Unlike it,
+  only the first 90% of the text is trained on (the rest is held out), and the
+  vocabulary is sorted.
 """
 
 from typing import Any
@@ -61,7 +61,8 @@ class OneHot(Layer):
 def build(seed: int, vocab_size: int = VOCAB_SIZE) -> Sequential:
     """int64 tokens (N, T) -> logits (N, T, vocab_size), float32; weights N(0, 0.01**2)
     from ``seed``, biases zero, as min-char-rnn's."""
-    model = Sequential(OneHot(vocab_size), RNN(vocab_size, HIDDEN), Dense(HIDDEN, vocab_size))
+    rnn = RNN(vocab_size, HIDDEN, stateful=True)
+    model = Sequential(OneHot(vocab_size), rnn, Dense(HIDDEN, vocab_size))
     rng = np.random.default_rng(seed)
     for name, p in model.named_parameters():
         if "bias" in name:
@@ -80,5 +81,6 @@ TEXT_RECIPE = TextRecipe(
     clip_grad_value=0.2,
     eval_interval=2_000,
     eval_iters=200,
+    sequential=True,
 )
 """min-char-rnn's settings (see the module docstring for what differs)."""

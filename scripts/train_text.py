@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,17 @@ from tinynet.datasets.text import load_text
 from tinynet.generate import generate
 from tinynet.lm import TextRecipe, heldout_loss, train_lm
 from tinynet.modelfile import import_path
+
+
+def smooth_loss(losses: list[float], context: int, vocab_size: int) -> dict[int, float]:
+    """min-char-rnn's running figure every 1,000 iterations: the loss summed over a
+    chunk (mean * context), smoothed ``s = 0.999 s + 0.001 loss`` from ``context * ln V``."""
+    smooth, shown = context * math.log(vocab_size), {}
+    for i, value in enumerate(losses):
+        smooth = 0.999 * smooth + 0.001 * value * context
+        if (i + 1) % 1000 == 0 or i + 1 == len(losses):
+            shown[i + 1] = smooth
+    return shown
 
 
 def main() -> None:
@@ -59,6 +71,7 @@ def main() -> None:
         "test_loss": test_loss,
         "train_seconds": result.seconds,
         "history": result.history,
+        "smooth_loss": smooth_loss(result.losses, recipe.context, splits.vocab.size),
         "sample": sample,
     }
     if args.json:

@@ -163,7 +163,9 @@ def test_every_start_can_be_drawn_including_the_last() -> None:
     x, y = windows.sample()
     assert set(x[:, 0].tolist()) == {0, 1}
     assert y[:, -1].max() == 11
-    with pytest.raises(ValueError, match=r"at least context \+ 1 = 13 tokens.*got 12"):
+    with pytest.raises(
+        ValueError, match=r"at least 13 tokens for one window of context=12.*got 12"
+    ):
         TextWindows(tokens, context=12, batch_size=1)
     with pytest.raises(TypeError, match="1-D integer array"):
         TextWindows(tokens.astype(np.float32), context=2, batch_size=1)
@@ -290,3 +292,60 @@ def test_adagrad_state_survives_a_model_file(tmp_path: Path) -> None:
     loaded = tinynet.io.load_full(tmp_path / "m.npz")
     assert isinstance(loaded.optimizer, Adagrad)
     np.testing.assert_array_equal(loaded.optimizer.state[0]["sum"], optimizer.state[0]["sum"])
+
+
+# --- stateful recurrent layers and windows in order ----------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_a_stateful_layer_equals_torch_carrying_a_detached_state(kind: str) -> None:
+    torch = pytest.importorskip("torch")
+    ours_cls, theirs_cls = getattr(tinynet, kind), getattr(torch.nn, kind)
+    theirs = theirs_cls(3, 4, num_layers=2, batch_first=True).double()
+    ours = ours_cls(3, 4, num_layers=2, stateful=True, dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x1, x2, upstream = rng.normal(size=(3, 2, 5, 3))[:, :, :, :3]  # (2, 5, 3) each
+    ours.forward(x1)
+    _, carried = theirs(torch.from_numpy(x1))
+    carried = tuple(c.detach() for c in carried) if kind == "LSTM" else carried.detach()
+    ours.zero_grad()
+    y = ours.forward(x2)
+    grad_x = ours.backward(upstream[:, :, :1].repeat(4, axis=2))
+    tx = torch.from_numpy(x2).requires_grad_(True)
+    ty, _ = theirs(tx, carried)
+    (ty * torch.from_numpy(upstream[:, :, :1].repeat(4, axis=2))).sum().backward()
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for name, p in ours.named_parameters():
+        expected = dict(theirs.named_parameters())[name].grad.numpy()
+        np.testing.assert_allclose(p.grad, expected, rtol=1e-9, atol=1e-12, err_msg=name)
+    ours.reset_state()
+    fresh = ours_cls(3, 4, num_layers=2, dtype=np.float64)
+    fresh.load_state_dict(ours.state_dict())
+    np.testing.assert_array_equal(ours.forward(x2), fresh.forward(x2))
+
+
+def test_a_stateful_layer_is_saved_as_stateful(tmp_path: Path) -> None:
+    model = Sequential(
+        Embedding(5, 3, rng=np.random.default_rng(0)), tinynet.RNN(3, 4, stateful=True)
+    )
+    tinynet.save(model, tmp_path / "m.npz")
+    loaded = tinynet.load(tmp_path / "m.npz")
+    assert loaded[1].stateful  # type: ignore[attr-defined]
+    assert "stateful=True" in repr(loaded)
+
+
+def test_sequential_windows_continue_each_row_and_wrap() -> None:
+    tokens = np.arange(41, dtype=np.int64)  # 40 targets: 2 streams of 20, 4 windows of 5
+    windows = TextWindows(tokens, context=5, batch_size=2, sequential=True)
+    batches = list(windows)
+    assert len(batches) == 4
+    np.testing.assert_array_equal(batches[3][1], [[16, 17, 18, 19, 20], [36, 37, 38, 39, 40]])
+    np.testing.assert_array_equal(batches[0][0], [[0, 1, 2, 3, 4], [20, 21, 22, 23, 24]])
+    np.testing.assert_array_equal(batches[1][0], [[5, 6, 7, 8, 9], [25, 26, 27, 28, 29]])
+    np.testing.assert_array_equal(batches[1][1], batches[1][0] + 1)
+    assert windows.position == 0
+    np.testing.assert_array_equal(windows.sample()[0], batches[0][0])  # the start again
+    with pytest.raises(ValueError, match=r"at least 11 tokens.*in each of 2 streams"):
+        TextWindows(tokens[:10], context=5, batch_size=2, sequential=True)

@@ -20,6 +20,7 @@ from tinynet.datasets.text import Vocabulary
 from tinynet.io.native import load_full
 from tinynet.layers.base import Layer
 from tinynet.layers.embedding import PositionalEmbedding
+from tinynet.layers.recurrent import kept_states, reset_states
 from tinynet.typing import FloatArray
 
 
@@ -81,10 +82,12 @@ def generate(
     was_training = model.training
     model.eval()
     try:
-        for _ in range(int(count)):
-            recent = ids if window is None else ids[-window:]
-            logits = model(np.array([recent], np.int64))
-            ids.append(_draw(_last_logits(logits, len(recent), vocab), temperature, top_k, rng))
+        with kept_states(model):
+            for _ in range(int(count)):
+                recent = ids if window is None else ids[-window:]
+                reset_states(model)  # each forward reads the whole window from the start
+                logits = model(np.array([recent], np.int64))
+                ids.append(_draw(_last_logits(logits, len(recent), vocab), temperature, top_k, rng))
     finally:
         model.train(was_training)
     return vocab.decode(np.array(ids, np.int64))

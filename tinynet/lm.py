@@ -24,6 +24,7 @@ import numpy as np
 from tinynet import optim
 from tinynet.datasets.text import TextSplits, TextWindows
 from tinynet.layers.base import Layer
+from tinynet.layers.recurrent import kept_states, reset_states
 from tinynet.losses import CrossEntropyLoss
 from tinynet.optim.schedules import LambdaLR
 from tinynet.recipe import OPTIMIZERS
@@ -47,6 +48,9 @@ class TextRecipe:
     - ``eval_interval``, ``eval_iters``: every that many iterations (and after the last)
       the loss of each split is estimated on ``eval_iters`` random batches, as nanoGPT's
       ``estimate_loss``.
+    - ``sequential``: read the training text in order (`TextWindows` with
+      ``sequential=True``) for a ``stateful`` recurrent model, whose state is reset at
+      the start of each pass over the text (min-char-rnn's loop); else random windows.
     """
 
     data: str | None = None
@@ -61,6 +65,7 @@ class TextRecipe:
     clip_grad_value: float | None = None
     eval_interval: int = 250
     eval_iters: int = 20
+    sequential: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -101,11 +106,11 @@ class TextRecipe:
 @dataclass
 class LMResult:
     """What `train_lm` measured: ``history`` rows ``{"iteration", "train_loss",
-    "val_loss", "seconds"}`` at each evaluation, the last batch's ``loss`` and the
-    training time in ``seconds`` (evaluations excluded)."""
+    "val_loss", "seconds"}`` at each evaluation, every batch's loss in ``losses`` and
+    the training time in ``seconds`` (evaluations excluded)."""
 
     history: list[dict[str, float]]
-    loss: float
+    losses: list[float]
     seconds: float
 
 
@@ -126,9 +131,11 @@ def estimate_loss(
     model.eval()
     try:
         values = []
-        for _ in range(recipe.eval_iters):
-            x, y = windows.sample()
-            values.append(loss.forward(forward_tokens(model, x), y))
+        with kept_states(model):
+            for _ in range(recipe.eval_iters):
+                x, y = windows.sample()
+                reset_states(model)  # independent windows
+                values.append(loss.forward(forward_tokens(model, x), y))
     finally:
         model.train(was_training)
     return float(np.mean(values))
@@ -149,8 +156,10 @@ def heldout_loss(model: Layer, tokens: IntArray, context: int, batch_size: int =
     model.eval()
     try:
         total = 0.0
-        for xb, yb in pieces:
-            total += loss.forward(forward_tokens(model, xb), yb) * yb.size
+        with kept_states(model):
+            for xb, yb in pieces:
+                reset_states(model)  # rows are windows, not streams
+                total += loss.forward(forward_tokens(model, xb), yb) * yb.size
     finally:
         model.train(was_training)
     return total / (tokens.size - 1)
@@ -172,16 +181,19 @@ def train_lm(
     loss, optimizer = CrossEntropyLoss(), recipe.make_optimizer(model)
     schedule = LambdaLR(optimizer, recipe.lr_factor)
     rng = np.random.default_rng([seed, 2])
-    batches = TextWindows(splits.train, recipe.context, recipe.batch_size, rng=rng)
+    batches = TextWindows(
+        splits.train, recipe.context, recipe.batch_size, rng=rng, sequential=recipe.sequential
+    )
     eval_rng = np.random.default_rng([seed, 3])
     history: list[dict[str, float]] = []
-    seconds, value = 0.0, math.nan
+    seconds, losses = 0.0, []
     model.train()
     for it in range(recipe.iterations):
         start = time.perf_counter()
         value = _step(model, loss, optimizer, batches, recipe)
         schedule.step()
         seconds += time.perf_counter() - start
+        losses.append(value)
         if not math.isfinite(value):
             raise FloatingPointError(f"train_lm: the loss is {value} at iteration {it}")
         if (it + 1) % recipe.eval_interval == 0 or it + 1 == recipe.iterations:
@@ -197,7 +209,7 @@ def train_lm(
                     f"iter {it + 1}: train loss {row['train_loss']:.4f}, val loss "
                     f"{row['val_loss']:.4f}, {seconds:.1f} s"
                 )
-    return LMResult(history, value, seconds)
+    return LMResult(history, losses, seconds)
 
 
 def _step(
@@ -208,6 +220,8 @@ def _step(
     recipe: TextRecipe,
 ) -> float:
     """One batch: forward, loss, backward, clipping, update; the batch's loss."""
+    if batches.sequential and batches.position == 0:
+        reset_states(model)  # the start of the text again
     x, y = batches.sample()
     value = loss.forward(forward_tokens(model, x), y)
     model.backward_params(loss.backward())

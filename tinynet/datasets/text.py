@@ -238,6 +238,12 @@ class TextWindows:
     **An epoch** (one ``iter()``) is ``len()`` batches: as many predicted characters as
     the split holds, ``max(1, (len(tokens) - 1) // (batch_size * context))`` batches, so
     each character is a target once on average. `sample` draws one batch at any time.
+
+    With ``sequential=True`` the windows are read in order instead (char-rnn's and
+    min-char-rnn's way, for a ``stateful`` recurrent model): the text is cut into
+    ``batch_size`` equal streams, row ``n`` of batch ``i`` is window ``i`` of stream
+    ``n``, so each row continues the row before it; after ``len()`` batches (every
+    character once) it starts again at the beginning, and ``position`` is 0 again.
     """
 
     def __init__(
@@ -248,18 +254,25 @@ class TextWindows:
         *,
         rng: np.random.Generator | None = None,
         seed: int | None = None,
+        sequential: bool = False,
     ) -> None:
         self.context = validation.positive_int("TextWindows", "context", context)
+        self.sequential = validation.flag("TextWindows", "sequential", sequential)
+        self.position = 0
+        """The next batch's number within the epoch, with ``sequential``."""
         self.batch_size = validation.positive_int("TextWindows", "batch_size", batch_size)
         if not isinstance(tokens, np.ndarray) or tokens.ndim != 1 or tokens.dtype.kind not in "iu":
             raise TypeError(
                 f"TextWindows: expected tokens as a 1-D integer array, got "
                 f"{validation.describe(tokens)}"
             )
-        if tokens.size < self.context + 1:
+        needed = self.context * (self.batch_size if sequential else 1) + 1
+        if tokens.size < needed:
             raise ValueError(
-                f"TextWindows: expected at least context + 1 = {self.context + 1} tokens for one "
-                f"window and its targets, got {tokens.size}"
+                f"TextWindows: expected at least {needed} tokens for one window of "
+                f"context={self.context} and its targets"
+                f"{f' in each of {self.batch_size} streams' if sequential else ''}, "
+                f"got {tokens.size}"
             )
         self.tokens = tokens.astype(np.int64, copy=False)
         self.rng = make_rng(rng, seed)
@@ -274,7 +287,12 @@ class TextWindows:
 
     def sample(self) -> tuple[IntArray, IntArray]:
         """One batch: x and y, int64 (batch_size, context), y = x shifted by one."""
-        starts = self.rng.integers(0, self.tokens.size - self.context, self.batch_size)
+        if self.sequential:
+            stream = (self.tokens.size - 1) // self.batch_size
+            starts = np.arange(self.batch_size) * stream + self.position * self.context
+            self.position = (self.position + 1) % len(self)
+        else:
+            starts = self.rng.integers(0, self.tokens.size - self.context, self.batch_size)
         windows = self.tokens[starts[:, None] + self._offsets]
         return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
 
