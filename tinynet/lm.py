@@ -115,7 +115,7 @@ class LMResult:
 
 
 def forward_tokens(model: Layer, tokens: IntArray) -> FloatArray:
-    """``model(tokens)``: int64 tokens (N, T) -> logits (N, T, vocab). (`Layer.__call__`
+    """``model(tokens)``: int64 tokens (N, T) -> logits (N, T, vocab). (``Layer.__call__``
     is typed for float input; a model that starts with an `Embedding` takes integers.)"""
     inputs: Array = tokens
     return model(inputs)

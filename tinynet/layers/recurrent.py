@@ -457,7 +457,7 @@ class GRU(_Recurrent):
 
 
 def reset_states(model: Layer) -> None:
-    """`reset_state` every stateful recurrent layer of ``model``: the next forward starts
+    """``reset_state()`` every stateful recurrent layer of ``model``: the next forward starts
     from zero (at the start of a text, or of each independent batch)."""
     for layer in model.modules():
         if isinstance(layer, _Recurrent) and layer.stateful:
