@@ -20,7 +20,8 @@ from tinynet import Dense, Embedding, LayerNorm, PositionalEmbedding, Sequential
 from tinynet.datasets import DataFormatError, TextWindows, Vocabulary, load_text
 from tinynet.datasets.text import SHAKESPEARE, SHAKESPEARE_SHA256
 from tinynet.generate import context_length, generate, load_language_model
-from tinynet.lm import TextRecipe, heldout_loss, train_lm
+from tinynet.lm import TextRecipe, forward_tokens, heldout_loss, train_lm
+from tinynet.modelfile import import_path
 from tinynet.optim import Adagrad
 
 TEXT = "to be or not to be, that is the question. " * 4
@@ -349,3 +350,33 @@ def test_sequential_windows_continue_each_row_and_wrap() -> None:
     np.testing.assert_array_equal(windows.sample()[0], batches[0][0])  # the start again
     with pytest.raises(ValueError, match=r"at least 11 tokens.*in each of 2 streams"):
         TextWindows(tokens[:10], context=5, batch_size=2, sequential=True)
+
+
+# --- the model files -----------------------------------------------------------------------
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.mark.parametrize("name", ["char_gpt", "char_lstm", "min_char_rnn"])
+def test_text_model_files_map_tokens_to_logits(name: str) -> None:
+    module = import_path(MODELS / f"{name}.py")
+    model = module.build(0)
+    assert isinstance(module.TEXT_RECIPE, TextRecipe)
+    x = np.zeros((2, module.TEXT_RECIPE.context), np.int64)
+    assert forward_tokens(model, x).shape == (2, module.TEXT_RECIPE.context, 65)
+
+
+def test_min_char_rnn_computes_the_original_step_and_carries_h() -> None:
+    module = import_path(MODELS / "min_char_rnn.py")
+    model = module.build(0)
+    weights = {k: v.astype(np.float64) for k, v in model.state_dict().items()}
+    wxh, bh = weights["1.weight_ih_l0"][:, :-1], weights["1.weight_ih_l0"][:, -1]
+    whh, why, by = weights["1.weight_hh_l0"], weights["2.weight"], weights["2.bias"]
+    h, expected = np.zeros(100), []
+    for token in [3, 7, 7, 0]:  # two chunks of two: h carried across
+        h = np.tanh(wxh[:, token] + whh @ h + bh)  # min-char-rnn's lines, one-hot x
+        expected.append(h @ why + by)  # Dense stores (in, out): Why.T
+    first = forward_tokens(model, np.array([[3, 7]]))
+    second = forward_tokens(model, np.array([[7, 0]]))
+    got = np.concatenate([first[0], second[0]])
+    np.testing.assert_allclose(got, np.array(expected), rtol=1e-5, atol=1e-7)
