@@ -58,7 +58,7 @@ def main() -> None:
         model, splits, recipe, seed=args.seed, log=lambda line: print(line, flush=True)
     )
     start = time.perf_counter()
-    test_loss = heldout_loss(model, splits.val, recipe.context)
+    test_loss = heldout_loss(model, splits.val, recipe.context, carry=recipe.sequential)
     print(f"held-out loss {test_loss:.4f} ({time.perf_counter() - start:.1f} s to compute)")
     sample = generate(model, splits.vocab, args.prompt, 200, seed=args.seed)
     print("sample:\n" + sample)

@@ -16,7 +16,15 @@ import numpy as np
 import pytest
 
 import tinynet
-from tinynet import Dense, Embedding, LayerNorm, PositionalEmbedding, Sequential, gpt_block
+from tinynet import (
+    CrossEntropyLoss,
+    Dense,
+    Embedding,
+    LayerNorm,
+    PositionalEmbedding,
+    Sequential,
+    gpt_block,
+)
 from tinynet.datasets import DataFormatError, TextWindows, Vocabulary, load_text
 from tinynet.datasets.text import SHAKESPEARE, SHAKESPEARE_SHA256
 from tinynet.generate import context_length, generate, load_language_model
@@ -298,12 +306,13 @@ def test_adagrad_state_survives_a_model_file(tmp_path: Path) -> None:
 # --- stateful recurrent layers and windows in order ----------------------------------------
 
 
+@pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
-def test_a_stateful_layer_equals_torch_carrying_a_detached_state(kind: str) -> None:
+def test_a_stateful_layer_equals_torch_carrying_a_detached_state(kind: str, bias: bool) -> None:
     torch = pytest.importorskip("torch")
     ours_cls, theirs_cls = getattr(tinynet, kind), getattr(torch.nn, kind)
-    theirs = theirs_cls(3, 4, num_layers=2, batch_first=True).double()
-    ours = ours_cls(3, 4, num_layers=2, stateful=True, dtype=np.float64)
+    theirs = theirs_cls(3, 4, num_layers=2, bias=bias, batch_first=True).double()
+    ours = ours_cls(3, 4, num_layers=2, bias=bias, stateful=True, dtype=np.float64)
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     rng = np.random.default_rng(0)
     x1, x2, upstream = rng.normal(size=(3, 2, 5, 3))[:, :, :, :3]  # (2, 5, 3) each
@@ -322,7 +331,7 @@ def test_a_stateful_layer_equals_torch_carrying_a_detached_state(kind: str) -> N
         expected = dict(theirs.named_parameters())[name].grad.numpy()
         np.testing.assert_allclose(p.grad, expected, rtol=1e-9, atol=1e-12, err_msg=name)
     ours.reset_state()
-    fresh = ours_cls(3, 4, num_layers=2, dtype=np.float64)
+    fresh = ours_cls(3, 4, num_layers=2, bias=bias, dtype=np.float64)
     fresh.load_state_dict(ours.state_dict())
     np.testing.assert_array_equal(ours.forward(x2), fresh.forward(x2))
 
@@ -380,3 +389,33 @@ def test_min_char_rnn_computes_the_original_step_and_carries_h() -> None:
     second = forward_tokens(model, np.array([[7, 0]]))
     got = np.concatenate([first[0], second[0]])
     np.testing.assert_allclose(got, np.array(expected), rtol=1e-5, atol=1e-7)
+
+
+def stateful_lm(vocab_size: int, stateful: bool) -> Sequential:
+    rng = np.random.default_rng(3)
+    return Sequential(
+        Embedding(vocab_size, 6, rng=rng, dtype=np.float64),
+        tinynet.GRU(6, 8, stateful=stateful, rng=rng, dtype=np.float64),
+        Dense(8, vocab_size, rng=rng, dtype=np.float64),
+    )
+
+
+def test_a_stateful_model_generates_one_character_at_a_time_as_a_full_reread() -> None:
+    vocab = Vocabulary.from_text(TEXT)
+    carried, reread = stateful_lm(vocab.size, True), stateful_lm(vocab.size, False)
+    carried.forward(np.zeros((2, 3), np.int64))  # a training state, to be kept
+    state = carried[1].state  # type: ignore[attr-defined]
+    text = generate(carried, vocab, "to be", 30, seed=4)
+    assert text == generate(reread, vocab, "to be", 30, seed=4)
+    assert carried[1].state is state  # type: ignore[attr-defined]
+
+
+def test_heldout_loss_with_carry_reads_the_text_as_one_stream() -> None:
+    vocab_size = 5
+    tokens = np.random.default_rng(0).integers(0, vocab_size, 53)
+    carried, reread = stateful_lm(vocab_size, True), stateful_lm(vocab_size, False)
+    whole = CrossEntropyLoss().forward(
+        forward_tokens(reread.eval(), tokens[None, :-1]), tokens[None, 1:]
+    )
+    assert heldout_loss(carried, tokens, context=10, carry=True) == pytest.approx(whole, rel=1e-12)
+    assert heldout_loss(carried, tokens, context=10) != pytest.approx(whole, rel=1e-6)

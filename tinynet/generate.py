@@ -20,7 +20,7 @@ from tinynet.datasets.text import Vocabulary
 from tinynet.io.native import load_full
 from tinynet.layers.base import Layer
 from tinynet.layers.embedding import PositionalEmbedding
-from tinynet.layers.recurrent import kept_states, reset_states
+from tinynet.layers.recurrent import is_stateful, kept_states, reset_states
 from tinynet.typing import FloatArray
 
 
@@ -60,7 +60,9 @@ def generate(
     takes the likeliest character every time. ``top_k`` keeps only the k likeliest
     characters. The same ``seed`` gives the same text. The model reads the last
     ``context`` characters (by default `context_length`; all for a recurrent model),
-    in inference mode; its mode is restored.
+    in inference mode; its mode is restored. A ``stateful`` recurrent model reads the
+    prompt once, then each new character alone, its state carrying the rest (as
+    min-char-rnn samples); its training state is restored after.
 
     Raises ``ValueError`` for an empty prompt, a prompt character outside ``vocab``
     (each such character named), a model whose output is not (1, T, vocab.size), or
@@ -81,11 +83,15 @@ def generate(
     rng = np.random.default_rng(seed)
     was_training = model.training
     model.eval()
+    carried = is_stateful(model)
     try:
         with kept_states(model):
-            for _ in range(int(count)):
+            for i in range(int(count)):
                 recent = ids if window is None else ids[-window:]
-                reset_states(model)  # each forward reads the whole window from the start
+                if carried and i:
+                    recent = ids[-1:]  # the state holds the rest
+                elif not carried:
+                    reset_states(model)
                 logits = model(np.array([recent], np.int64))
                 ids.append(_draw(_last_logits(logits, len(recent), vocab), temperature, top_k, rng))
     finally:

@@ -125,8 +125,12 @@ def estimate_loss(
     model: Layer, tokens: IntArray, recipe: TextRecipe, rng: np.random.Generator
 ) -> float:
     """The mean loss of ``model`` on ``recipe.eval_iters`` random batches of ``tokens``
-    (nanoGPT's ``estimate_loss``), in inference mode; the model's mode is restored."""
-    windows = TextWindows(tokens, recipe.context, recipe.batch_size, rng=rng)
+    (nanoGPT's ``estimate_loss``), in inference mode; the model's mode is restored.
+    With ``recipe.sequential``, the first ``eval_iters`` batches of ``tokens`` read in
+    order instead, the state carried from one to the next, as the model was trained."""
+    windows = TextWindows(
+        tokens, recipe.context, recipe.batch_size, rng=rng, sequential=recipe.sequential
+    )
     loss, was_training = CrossEntropyLoss(), model.training
     model.eval()
     try:
@@ -134,18 +138,24 @@ def estimate_loss(
         with kept_states(model):
             for _ in range(recipe.eval_iters):
                 x, y = windows.sample()
-                reset_states(model)  # independent windows
+                if not recipe.sequential:
+                    reset_states(model)  # independent windows
                 values.append(loss.forward(forward_tokens(model, x), y))
     finally:
         model.train(was_training)
     return float(np.mean(values))
 
 
-def heldout_loss(model: Layer, tokens: IntArray, context: int, batch_size: int = 64) -> float:
+def heldout_loss(
+    model: Layer, tokens: IntArray, context: int, batch_size: int = 64, *, carry: bool = False
+) -> float:
     """The mean loss over every character of ``tokens`` (L,) but the first, each
     predicted once from the consecutive non-overlapping windows of ``context``
     characters (the last one shorter): a deterministic figure for a whole held-out
-    split, computed in inference mode (the model's mode is restored)."""
+    split, computed in inference mode (the model's mode is restored). With ``carry``
+    (a ``stateful`` recurrent model) the windows are read one at a time, in order, the
+    state carried from each to the next: the text as one stream."""
+    batch_size = 1 if carry else batch_size
     full = (tokens.size - 1) // context
     x = tokens[: full * context].reshape(full, context)
     y = tokens[1 : full * context + 1].reshape(full, context)
@@ -158,7 +168,8 @@ def heldout_loss(model: Layer, tokens: IntArray, context: int, batch_size: int =
         total = 0.0
         with kept_states(model):
             for xb, yb in pieces:
-                reset_states(model)  # rows are windows, not streams
+                if not carry:
+                    reset_states(model)  # rows are windows, not streams
                 total += loss.forward(forward_tokens(model, xb), yb) * yb.size
     finally:
         model.train(was_training)

@@ -456,6 +456,11 @@ class GRU(_Recurrent):
         return _GRUCell
 
 
+def is_stateful(model: Layer) -> bool:
+    """Whether ``model`` holds a recurrent layer with ``stateful=True``."""
+    return any(isinstance(m, _Recurrent) and m.stateful for m in model.modules())
+
+
 def reset_states(model: Layer) -> None:
     """``reset_state()`` every stateful recurrent layer of ``model``: the next forward starts
     from zero (at the start of a text, or of each independent batch)."""
