@@ -44,5 +44,11 @@ TEXT_RECIPE = TextRecipe(
 )
 """A fixed number of iterations on random windows, as `char_gpt`'s."""
 
-RUNS: dict[str, str] = {}
-"""Measured runs: see the module docstring."""
+RUNS: dict[str, str] = {
+    "seed 0": (
+        "held-out loss 1.573 (estimate 1.550, train 1.363) after 2,000 iterations; "
+        "training 1,151 s wall on the loaded machine, 240 s CPU for the whole run"
+    ),
+}
+"""Measured runs (``scripts/train_text.py models/char_lstm.py --seed S``): below
+`char_gpt`'s 1.866 in as many steps, with 2.7 times its characters a batch."""
