@@ -13,8 +13,13 @@ chunks, Adagrad at lr 0.1, every gradient clipped to [-5, 5]. Here:
   ``Whh`` is ``weight_hh_l0``, and ``Why``, ``by`` the `Dense`'s;
 - min-char-rnn sums the loss over the 25 characters, tinynet's cross-entropy averages
   it: the gradients are 25 times smaller, so the clip is 5 / 25 = 0.2. Adagrad divides
-  by the root of the summed squares, so the update is otherwise the same (up to
-  ``eps``: PyTorch's 1e-10 outside the root, min-char-rnn's 1e-8 inside);
+  by the root of the summed squares, so the step is otherwise the same, but for
+  ``eps``: min-char-rnn's ``sqrt(s + 1e-8)`` on summed gradients is, on mean ones,
+  ``sqrt(s + 1.6e-11)``, about PyTorch's form with ``eps = 4e-6``. It matters:
+  PyTorch's default 1e-10 turns float32 noise (the gradients of saturated tanh units,
+  ~1e-7) into whole-size steps, and the net then trains well from its carried state
+  but collapses from a zero one (held-out loss 7.3 after 6,000 iterations, against 2.3
+  with ``eps = 4e-6``);
 - as min-char-rnn, the text is read in order, 25 characters a batch, and ``h`` is
   carried from one chunk to the next (the `RNN` is ``stateful``; backward stops at the
   carried state) and reset at the start of each pass (``sequential=True``). Unlike it,
@@ -81,10 +86,40 @@ TEXT_RECIPE = TextRecipe(
     batch_size=1,
     iterations=20_000,
     optimizer="adagrad",
-    optimizer_args={"lr": 0.1},
+    optimizer_args={"lr": 0.1, "eps": 4e-6},
     clip_grad_value=0.2,
     eval_interval=2_000,
     eval_iters=200,
     sequential=True,
 )
 """min-char-rnn's settings (see the module docstring for what differs)."""
+
+TEXT_RECIPES = {
+    "original": TEXT_RECIPE,
+    "tuned": TextRecipe(
+        context=25,
+        batch_size=64,
+        iterations=3000,
+        optimizer="adam",
+        optimizer_args={"lr": 3e-3},
+        clip_grad_norm=5.0,
+        eval_interval=1000,
+        eval_iters=20,
+        sequential=True,
+    ),
+}
+"""The same net, ``tuned``: 64 streams read in order (batch 64), Adam at 3e-3, gradients
+clipped to norm 5, 3,000 iterations. Chosen on a validation split (the last 100,000
+characters of the training part, trained on the rest), among Adam at 3e-3 or 1e-2
+with batches of 32, 64 or 128 (validation loss 1.82 for this one, 1.92-2.10 for the
+others)."""
+
+RUNS = {
+    "original, seed 0": (
+        "smoothed loss 53.5 after 20,000 iterations (the original program, run here on the "
+        "same text: 52.7); held-out loss 2.230 (the original: 2.225), read in order from a "
+        "zero state; training 15 s (the original: 76 s), machine shared"
+    ),
+    "tuned, seed 0": "held-out loss 2.042 after 3,000 iterations; training 57 s, machine shared",
+}
+"""Measured runs (``scripts/train_text.py models/min_char_rnn.py --recipe NAME``)."""

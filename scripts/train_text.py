@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument(
         "--data", default=None, help="a UTF-8 text file (default: tiny-shakespeare)"
     )
+    parser.add_argument("--recipe", default=None, help="a name in the file's TEXT_RECIPES")
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--save", default=None, help="write the trained model here (.npz)")
     parser.add_argument("--json", default=None, help="write the figures here")
@@ -50,6 +51,11 @@ def main() -> None:
     args = parser.parse_args()
     module = import_path(args.model_file)
     recipe: TextRecipe = module.TEXT_RECIPE
+    if args.recipe is not None:
+        recipes = getattr(module, "TEXT_RECIPES", {})
+        if args.recipe not in recipes:
+            parser.error(f"{args.model_file} has no recipe {args.recipe!r}: {', '.join(recipes)}")
+        recipe = recipes[args.recipe]
     if args.iterations is not None:
         recipe = replace(recipe, iterations=args.iterations)
     splits = load_text(args.data or recipe.data, context=recipe.context)
@@ -67,6 +73,7 @@ def main() -> None:
     figures = {
         "model_file": Path(args.model_file).name,
         "seed": args.seed,
+        "recipe_name": args.recipe,
         "recipe": recipe.to_dict(),
         "test_loss": test_loss,
         "train_seconds": result.seconds,
