@@ -419,3 +419,15 @@ def test_heldout_loss_with_carry_reads_the_text_as_one_stream() -> None:
     )
     assert heldout_loss(carried, tokens, context=10, carry=True) == pytest.approx(whole, rel=1e-12)
     assert heldout_loss(carried, tokens, context=10) != pytest.approx(whole, rel=1e-6)
+
+
+def test_a_corrupt_shipped_tiny_shakespeare_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tinynet.datasets.text as text_module
+
+    corrupt = write(tmp_path, SHAKESPEARE.read_text(encoding="utf-8").replace("ROMEO", "ROMEX", 1))
+    monkeypatch.setattr(text_module, "SHAKESPEARE", corrupt)
+    with pytest.raises(DataFormatError, match=f"SHA-256 should be {SHAKESPEARE_SHA256}"):
+        load_text()
+    assert load_text(corrupt).train.size == 1_003_854  # a path given is not checked
