@@ -58,11 +58,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def model_paths(paths: Sequence[Path]) -> list[Path]:
-    """The model files named, with folders expanded to their ``*.py`` (sorted, no ``_*``)."""
+    """The model files named, with folders expanded to their ``*.py`` (sorted, no ``_*``,
+    no text models: a file with a ``TEXT_RECIPE`` trains on characters, not images)."""
     found: list[Path] = []
     for path in paths or [MODELS]:
         if path.is_dir():
-            found += sorted(p for p in path.glob("*.py") if not p.name.startswith("_"))
+            found += sorted(
+                p
+                for p in path.glob("*.py")
+                if not p.name.startswith("_") and "TEXT_RECIPE" not in p.read_text()
+            )
         elif path.is_file():
             found.append(path)
         else:

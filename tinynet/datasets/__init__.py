@@ -1,7 +1,8 @@
 """Datasets: MNIST-style datasets by name, and your own data from IDX folders, ``.npz`` and CSV.
 
 `load_mnist` and `load_fashion_mnist` find and verify their files; `DATASETS` is the
-table of named datasets. `load_data` reads a path in any of the forms people have
+table of named datasets; `load_text` reads a text file into character tokens
+(`tinynet.datasets.text`). `load_data` reads a path in any of the forms people have
 their data in (`load_idx_folder`, `load_npz`, `load_csv`, `load_image_csv`) into
 `DataSplits`; `model_layout` reshapes samples for a model.
 """
@@ -15,6 +16,7 @@ from tinynet.datasets.layout import model_layout
 from tinynet.datasets.mnist import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
 from tinynet.datasets.npz import load_npz
 from tinynet.datasets.splits import DataSplits, load_data, named_splits
+from tinynet.datasets.text import TextSplits, TextWindows, Vocabulary, load_text
 
 __all__ = [
     "DATASETS",
@@ -23,6 +25,9 @@ __all__ = [
     "DataSplits",
     "DatasetInfo",
     "IdxFormatError",
+    "TextSplits",
+    "TextWindows",
+    "Vocabulary",
     "dataset_info",
     "load_csv",
     "load_data",
@@ -32,6 +37,7 @@ __all__ = [
     "load_image_csv",
     "load_mnist",
     "load_npz",
+    "load_text",
     "model_layout",
     "named_splits",
     "read_idx",

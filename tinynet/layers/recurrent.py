@@ -3,7 +3,11 @@
 All three take ``(input_size, hidden_size, num_layers=1, bias=True, batch_first=True)``
 and map x (N, T, input_size) -> y (N, T, hidden_size), the last stacked layer's hidden
 state at every step, so recurrent layers stack in a `Sequential`; (T, N, ...) both
-with ``batch_first=False``. The initial state is zero. dtype: ``dtype`` (float32 by
+with ``batch_first=False``. The initial state is zero; with ``stateful=True`` it is
+the final state of the previous forward (``h``, and ``c`` for an LSTM), when that
+had the same batch size, as Keras's ``stateful`` and PyTorch's ``out, h = rnn(x, h)``
+with ``h.detach()``: backward stops at it (truncated backpropagation through time);
+``reset_state()`` starts from zero again. dtype: ``dtype`` (float32 by
 default); the input must match it.
 
 Parameters, PyTorch's names and layouts, for G gates of H = hidden_size units and each
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -215,6 +221,11 @@ class _GRUCell(_Cell):
         return direct
 
 
+def _cell_state(cell: _Cell) -> FloatArray | None:
+    """An LSTM cell's last cell state ``c[T]``, copied; ``None`` for the other kinds."""
+    return cell.c[-1].copy() if isinstance(cell, _LSTMCell) else None
+
+
 class _Recurrent(Layer):
     """The loop all three kinds share: stacked layers, batch_first, BPTT (see the module).
 
@@ -229,12 +240,14 @@ class _Recurrent(Layer):
         bias: bool = True,
         batch_first: bool = True,
         *,
+        stateful: bool = False,
         rng: np.random.Generator | None = None,
         seed: int | None = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
         kind = type(self).__name__
+        self.stateful = validation.flag(kind, "stateful", stateful)
         self.input_size = validation.positive_int(kind, "input_size", input_size)
         self.hidden_size = validation.positive_int(kind, "hidden_size", hidden_size)
         self.num_layers = validation.positive_int(kind, "num_layers", num_layers)
@@ -256,6 +269,14 @@ class _Recurrent(Layer):
             for name, shape in shapes.items():
                 setattr(self, name, Parameter(draw(shape, generator, dtype)))
         self._cells: list[_Cell] | None = None
+        self.state: list[tuple[FloatArray, FloatArray | None]] = []
+        """With ``stateful``: each stacked layer's last ``(h, c)`` (N, hidden_size) (``c``
+        ``None`` but for an LSTM), the next forward's initial state; ``[]``: zero."""
+
+    def reset_state(self) -> None:
+        """Start the next sequence from the zero state (``stateful=True``: forget the
+        state carried from the last forward)."""
+        self.state = []
 
     @staticmethod
     @abstractmethod
@@ -292,6 +313,8 @@ class _Recurrent(Layer):
             cells.append(self._layer_forward(k, sequence))
             sequence = cells[-1].h[1:]
         self._cells = cells if self.training else None
+        if self.stateful:
+            self.state = [(c.h[-1].copy(), _cell_state(c)) for c in cells]
         return sequence.transpose(1, 0, 2) if self.batch_first else sequence
 
     def _layer_forward(self, k: int, sequence: FloatArray) -> _Cell:
@@ -301,6 +324,11 @@ class _Recurrent(Layer):
         inputs = np.ascontiguousarray(sequence)
         bias_hh = weights.bias_hh.data if weights.bias_hh is not None else None
         cell = self._cell_type()(steps, n, self.hidden_size, inputs.dtype, bias_hh)
+        if self.state and self.state[k][0].shape == cell.h[0].shape:
+            h0, c0 = self.state[k]  # stateful: carried over, detached (truncated BPTT)
+            cell.h[0] = h0
+            if isinstance(cell, _LSTMCell) and c0 is not None:
+                cell.c[0] = c0
         projected = (inputs.reshape(steps * n, features) @ weights.ih.data.T).reshape(steps, n, -1)
         if weights.bias_ih is not None and bias_hh is not None:
             projected += cell.input_bias(weights.bias_ih.data, bias_hh)
@@ -354,7 +382,7 @@ class _Recurrent(Layer):
             dh += grad_out[t]
             direct = cell.backward_step(t, dh)
             if t == 0:
-                break  # h[0] is the constant zero state: nothing to pass on
+                break  # h[0] is the zero or carried (detached) state: nothing to pass on
             np.matmul(cell.d_hidden[t], recurrent, out=carry)
             if direct is not None:
                 carry += direct
@@ -381,6 +409,8 @@ class _Recurrent(Layer):
             parts.append("bias=False")
         if not self.batch_first:
             parts.append("batch_first=False")
+        if self.stateful:
+            parts.append("stateful=True")
         return ", ".join(parts)
 
     def config(self) -> dict[str, Any]:
@@ -390,6 +420,7 @@ class _Recurrent(Layer):
             "num_layers": self.num_layers,
             "bias": self.bias,
             "batch_first": self.batch_first,
+            **({"stateful": True} if self.stateful else {}),
         }
 
 
@@ -427,3 +458,31 @@ class GRU(_Recurrent):
     @staticmethod
     def _cell_type() -> type[_Cell]:
         return _GRUCell
+
+
+def is_stateful(model: Layer) -> bool:
+    """Whether ``model`` holds a recurrent layer with ``stateful=True``."""
+    return any(isinstance(m, _Recurrent) and m.stateful for m in model.modules())
+
+
+def reset_states(model: Layer) -> None:
+    """``reset_state()`` every stateful recurrent layer of ``model``: the next forward starts
+    from zero (at the start of a text, or of each independent batch)."""
+    for layer in model.modules():
+        if isinstance(layer, _Recurrent) and layer.stateful:
+            layer.reset_state()
+
+
+@contextmanager
+def kept_states(model: Layer) -> Iterator[None]:
+    """Inside, every stateful recurrent layer of ``model`` starts from zero; after, each
+    has the carried state it had before (an evaluation between two training batches
+    leaves the training sequence's state as it was)."""
+    layers = [m for m in model.modules() if isinstance(m, _Recurrent) and m.stateful]
+    saved = [layer.state for layer in layers]
+    reset_states(model)
+    try:
+        yield
+    finally:
+        for layer, state in zip(layers, saved, strict=True):
+            layer.state = state

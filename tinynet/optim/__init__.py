@@ -4,6 +4,7 @@
 an `Optimizer` subclass registers itself when defined.
 """
 
+from tinynet.optim.adagrad import Adagrad
 from tinynet.optim.adam import Adam, AdamW
 from tinynet.optim.clip import clip_grad_norm_, clip_grad_value_
 from tinynet.optim.optimizer import OPTIMIZERS, Optimizer, Setting
@@ -25,6 +26,7 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "CosineAnnealingLR",
