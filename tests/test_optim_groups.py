@@ -435,6 +435,7 @@ def test_the_registries_name_every_optimizer_and_schedule() -> None:
     builtin = {n: c for n, c in optim.OPTIMIZERS.items().items() if is_builtin(c)}
     assert builtin == {
         "sgd": SGD, "momentum": Momentum, "adam": Adam, "adamw": AdamW, "rmsprop": RMSProp,
+        "adagrad": optim.Adagrad,
     }  # fmt: skip
     for name, cls in builtin.items():
         made = Recipe(optimizer=name, optimizer_args={}).make_optimizer(Sequential(Dense(2, 2)))
