@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import tinynet
 from tinynet import CrossEntropyLoss, Dense, Dropout, ReLU, Sequential, Tanh
 from tinynet.optim import Adam, CosineAnnealingLR
 
@@ -76,3 +79,35 @@ def test_a_training_run_repeats_bit_for_bit() -> None:
         for name in ("exp_avg", "exp_avg_sq"):
             assert np.array_equal(entry[name], state_b["state"][i][name])
     assert train(12)[0] != losses_a  # and the seed matters
+
+
+UNSEEDED_DROPOUT = """
+from tinynet import Dense, Dropout, ReLU, Sequential
+from tinynet.recipe import Recipe
+
+
+def build(seed):
+    return Sequential(Dense(784, 32), ReLU(), Dropout(0.2), Dense(32, 10))  # no seeds
+
+
+RECIPE = Recipe(epochs=1, batch_size=50)
+"""
+
+
+def test_two_cli_runs_with_one_seed_give_bit_identical_weights(
+    tmp_path: Path, mnist_subset: Callable[[int, int], Path]
+) -> None:
+    """r3: a model file's layers without their own seed follow --seed (tinynet.manual_seed)."""
+    from tinynet.cli import main
+
+    (tmp_path / "unseeded.py").write_text(UNSEEDED_DROPOUT)
+    data = str(mnist_subset(300, 50))
+    runs = []
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        path = tmp_path / f"{name}.npz"
+        args = ["train", str(tmp_path / "unseeded.py"), "--data", data, "--seed", str(seed)]
+        assert main([*args, "--verbose", "0", "--save", str(path)]) == 0
+        runs.append(tinynet.load(path).state_dict())
+    for key in runs[0]:
+        np.testing.assert_array_equal(runs[0][key], runs[1][key])
+    assert not np.array_equal(runs[0]["0.weight"], runs[2]["0.weight"])

@@ -431,3 +431,45 @@ def test_a_corrupt_shipped_tiny_shakespeare_is_refused(
     with pytest.raises(DataFormatError, match=f"SHA-256 should be {SHAKESPEARE_SHA256}"):
         load_text()
     assert load_text(corrupt).train.size == 1_003_854  # a path given is not checked
+
+
+TINY_TEXT_MODEL = """
+from tinynet import Dense, Embedding, Sequential
+from tinynet.lm import TextRecipe
+
+
+def build(seed, vocab_size=10):
+    return Sequential(Embedding(vocab_size, 8, seed=seed), Dense(8, vocab_size, seed=seed + 1))
+
+
+TEXT_RECIPE = TextRecipe(context=8, batch_size=8, iterations=60, eval_interval=30,
+                         eval_iters=2, optimizer_args={"lr": 0.05})
+"""
+
+
+def test_tinynet_train_and_generate_a_text_model_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tinynet train FILE --data input.txt`` reports the held-out loss and saves the
+    vocabulary; ``tinynet generate`` continues a prompt, the same for the same seed."""
+    import json
+
+    from tinynet.cli import main
+
+    (tmp_path / "tiny_text_model.py").write_text(TINY_TEXT_MODEL)
+    (tmp_path / "input.txt").write_text("abcabcabd " * 300)
+    saved, metrics = tmp_path / "lm.npz", tmp_path / "m.json"
+    args = ["train", str(tmp_path / "tiny_text_model.py"), "--data", str(tmp_path / "input.txt")]
+    assert main([*args, "--save", str(saved), "--metrics-json", str(metrics)]) == 0
+    test_loss = json.loads(metrics.read_text())["test_loss"]
+    assert test_loss < math.log(5) - 0.5  # well under a uniform guess over its 5 characters
+    assert "test loss" in capsys.readouterr().out
+    generated = ["generate", str(saved), "--prompt", "ab", "--tokens", "30", "--seed", "3"]
+    assert main(generated) == 0
+    first = capsys.readouterr().out
+    assert main(generated) == 0
+    assert capsys.readouterr().out == first
+    assert first.startswith("ab")
+    assert len(first.rstrip("\n")) == 32
+    assert main(["generate", str(saved), "--prompt", "xyz"]) == 2
+    assert "'x'" in capsys.readouterr().err

@@ -19,7 +19,6 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from tinynet.containers import default_input_shape, first_layer
 from tinynet.distributed import quiet_workers
 from tinynet.experiment import (
     RunOptions,
@@ -27,7 +26,6 @@ from tinynet.experiment import (
     summarize_model_file,
     train_model_file,
 )
-from tinynet.io import load
 from tinynet.modelfile import ModelFileError, import_modules, line_in
 from tinynet.prediction import predict_saved, prediction_lines, write_prediction_file
 from tinynet.version import __version__
@@ -74,24 +72,23 @@ def command_summary(args: argparse.Namespace) -> dict[str, Any]:
     return {"parameters": summarize_model_file(args.model_file, args.input_shape)}
 
 
-def command_export(args: argparse.Namespace) -> dict[str, Any]:
-    """Write a saved model as an ONNX file (`tinynet.io.export_onnx`)."""
-    from tinynet.io import export_onnx
+def command_generate(args: argparse.Namespace) -> dict[str, Any]:
+    """Continue a prompt with a saved character-level model (`tinynet.generate`)."""
+    from tinynet.generate import generate, load_language_model
 
     import_modules(args.imports)
-    model = load(args.weights)
-    shape = args.input_shape
-    if shape is None:
-        try:
-            shape = default_input_shape(model, "tinynet export")
-        except ValueError:
-            first = repr(first_layer(model)).split("\n")[0]
-            raise ValueError(
-                f"cannot tell the input shape of {args.weights} from its first layer, "
-                f"{first}: pass --input-shape, one sample's shape, e.g. "
-                f"--input-shape 1,28,28"
-            ) from None
-    export_onnx(model, args.output, shape, opset=args.opset)
+    model, vocab = load_language_model(args.weights)
+    options = {"temperature": args.temperature, "top_k": args.top_k, "seed": args.seed}
+    print(text := generate(model, vocab, args.prompt, args.tokens, **options))
+    return {"characters": len(text)}
+
+
+def command_export(args: argparse.Namespace) -> dict[str, Any]:
+    """Write a saved model as an ONNX file (`tinynet.io.export_onnx`)."""
+    from tinynet.io.onnx_export import export_saved
+
+    import_modules(args.imports)
+    export_saved(args.weights, args.output, args.input_shape, opset=args.opset)
     print(f"wrote {args.output} (ONNX opset {args.opset}, input 'input', output 'output')")
     return {"output": args.output}
 
@@ -186,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     predicting = "predict with a saved model: images (PNG, PGM, .npy) or CSV rows"
     add_predict(command("predict", predicting, PREDICT_EXAMPLES))
     add_summary(command("summary", "print a model file's layers", SUMMARY_EXAMPLES))
+    add_generate(command("generate", "continue a prompt with a saved text model", ""))
     exporting = "write a saved model as ONNX (needs onnx)"
     add_export(command("export", exporting, EXPORT_EXAMPLES))
     for sub in (parser, *commands.choices.values()):  # tinynet --debug train, train ... --debug
@@ -263,6 +261,17 @@ def add_summary(summary: argparse.ArgumentParser) -> None:
         help="the shape of one sample, e.g. 784 or 1,28,28 (default: from the first layer)",
     )
     summary.set_defaults(run=command_summary)
+
+
+def add_generate(sub: argparse.ArgumentParser) -> None:
+    """The options of ``tinynet generate``."""
+    sub.add_argument("weights", help="a text model saved with tinynet train --save")
+    sub.add_argument("--prompt", default="\n", help="the text to continue (default: a newline)")
+    sub.add_argument("--tokens", type=int, default=200, help="characters to add")
+    sub.add_argument("--temperature", type=float, default=1.0, help="0: the likeliest always")
+    sub.add_argument("--top-k", type=int, default=None, help="draw among the k likeliest")
+    sub.add_argument("--seed", type=int, default=None, help="the same seed, the same text")
+    sub.set_defaults(run=command_generate)
 
 
 def add_export(export: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,12 +29,14 @@ from tinynet.data import SPLIT_MODES, validation_split
 from tinynet.datasets import DATASETS, DataSplits, model_layout
 from tinynet.heads import Head
 from tinynet.inference import forward_in_batches
+from tinynet.init import manual_seed
 from tinynet.io import load, save, write_json
 from tinynet.io.architecture import describe
 from tinynet.io.savable import architecture_difference, check_savable
 from tinynet.layers.base import Layer
+from tinynet.lm import TextRecipe, text_recipe, train_text_model
 from tinynet.model_data import check_fits, read_splits
-from tinynet.modelfile import ModelFile, load_model_file
+from tinynet.modelfile import ModelFile, import_path, load_model_file
 from tinynet.plots import require_matplotlib, save_run_plots
 from tinynet.recipe import Recipe
 from tinynet.train import Callback, History
@@ -206,6 +209,10 @@ def train_model_file(
     then report the test metrics and write what ``options`` ask for (``save``,
     ``metrics_json``, ``plot``). Returns the metrics ``metrics_json`` holds."""
     options = options or RunOptions()
+    module = import_path(path)
+    text = text_recipe(module, options.recipe)
+    if text is not None:  # a character-level language model (tinynet.lm)
+        return train_text_file(module, text, options, report)
     setup = prepare_training(path, options)
     settings = {
         "recipe": setup.recipe.to_dict(),
@@ -233,6 +240,23 @@ def train_model_file(
     return finish_training(setup, options, history, report)
 
 
+def train_text_file(
+    module: ModuleType, recipe: TextRecipe, options: RunOptions, report: Report
+) -> dict[str, Any]:
+    """`train_model_file` for a text model file: `tinynet.lm.train_text_model`."""
+    metrics = train_text_model(
+        module,
+        recipe,
+        seed=options.seed,
+        data=options.data,
+        save=options.save,
+        log=report,
+    )
+    if options.metrics_json:
+        write_json(options.metrics_json, metrics)
+    return metrics
+
+
 def prepare_training(path: str | Path, options: RunOptions) -> Setup:
     """Load the model file, build its network and read the data, checking before any
     training all that could fail after it: matplotlib for ``plot``, the model's
@@ -241,6 +265,7 @@ def prepare_training(path: str | Path, options: RunOptions) -> Setup:
     recipe_name, recipe = options.recipe_of(model_file)
     if options.plot:
         require_matplotlib()
+    manual_seed(options.seed)  # unseeded Dropout and weights follow --seed too
     model = model_file.build(options.seed)
     check_savable(model, model_file.path.name)
     data = read_splits(options.dataset, options.data, options.test_data, options.target, recipe)

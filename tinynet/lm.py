@@ -244,3 +244,49 @@ def _step(
     optimizer.step()
     optimizer.zero_grad()
     return value
+
+
+def text_recipe(module: Any, name: str | None = None) -> TextRecipe | None:
+    """The `TextRecipe` a model file module declares (``TEXT_RECIPE``, or ``name`` among
+    ``TEXT_RECIPES``); ``None`` for a model file of another kind."""
+    if not hasattr(module, "TEXT_RECIPE"):
+        return None
+    if name is None:
+        recipe = module.TEXT_RECIPE
+    else:
+        recipes = getattr(module, "TEXT_RECIPES", {})
+        if name not in recipes:
+            raise ValueError(f"no text recipe {name!r}; the file's: {', '.join(recipes)}")
+        recipe = recipes[name]
+    if not isinstance(recipe, TextRecipe):
+        raise TypeError(f"TEXT_RECIPE must be a tinynet.lm.TextRecipe, got {type(recipe).__name__}")
+    return recipe
+
+
+def train_text_model(
+    module: Any,
+    recipe: TextRecipe,
+    *,
+    seed: int = 0,
+    data: str | None = None,
+    save: str | None = None,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Train a text model file (``build(seed, vocab_size)``) with ``recipe`` on ``data``
+    (default: the recipe's, tiny-shakespeare), as ``tinynet train`` does: report the
+    held-out loss over the whole last 10% (``test_loss``), save the model with its
+    vocabulary if asked; return the metrics ``--metrics-json`` writes."""
+    from tinynet.datasets.text import load_text
+    from tinynet.init import manual_seed
+    from tinynet.io import save as save_model
+
+    splits = load_text(data or recipe.data, context=recipe.context)
+    manual_seed(seed)
+    model = module.build(seed, splits.vocab.size)
+    result = train_lm(model, splits, recipe, seed=seed, log=log)
+    test_loss = heldout_loss(model, splits.val, recipe.context, carry=recipe.sequential)
+    log(f"test loss {test_loss:.4f} after {recipe.iterations} iterations in {result.seconds:.1f} s")
+    if save is not None:
+        save_model(model, save, metadata={**splits.vocab.to_metadata(), "recipe": recipe.to_dict()})
+        log(f"saved the model to {save}")
+    return {"test_loss": test_loss, "train_seconds": result.seconds, "seed": seed}

@@ -41,7 +41,7 @@ import numpy as np
 import tinynet.io.onnx_converters as _builtin_converters
 import tinynet.io.onnx_sequence as _sequence_converters
 from tinynet.atomic import atomic_write
-from tinynet.containers import default_input_shape
+from tinynet.containers import default_input_shape, first_layer
 from tinynet.io.onnx_graph import OnnxGraph, import_onnx
 from tinynet.layers.base import Layer
 from tinynet.layers.embedding import takes_tokens
@@ -142,3 +142,27 @@ def _input_shape(model: Layer, input_shape: Sequence[int] | None) -> tuple[int, 
             f"(no batch axis), got {input_shape!r}"
         )
     return tuple(int(d) for d in shape)
+
+
+def export_saved(
+    weights: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    input_shape: Sequence[int] | None = None,
+    *,
+    opset: int = DEFAULT_OPSET,
+) -> None:
+    """`export_onnx` of the model saved at ``weights`` (``tinynet export``); without an
+    ``input_shape`` the first layer must tell it, else ``ValueError`` says to pass one."""
+    from tinynet.io.native import load
+
+    model = load(weights)
+    if input_shape is None:
+        try:
+            input_shape = default_input_shape(model, "tinynet export")
+        except ValueError:
+            first = repr(first_layer(model)).split("\n")[0]
+            raise ValueError(
+                f"cannot tell the input shape of {weights} from its first layer, {first}: "
+                f"pass --input-shape, one sample's shape, e.g. --input-shape 1,28,28"
+            ) from None
+    export_onnx(model, output, input_shape, opset=opset)
