@@ -24,6 +24,7 @@ import csv
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ def _header(handle: TextIO, source: str) -> tuple[str, ...]:
         raise DataFormatError(f"{source}: expected a header row of column names, found none")
     if "" in names:
         raise DataFormatError(f"{source}, line 1: column {names.index('') + 1} has no name")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)  # linear
     if repeated:
         raise DataFormatError(f"{source}, line 1: repeated column names {repeated}")
     return names
@@ -254,11 +255,12 @@ def load_image_csv(
     that is not an integer in 0..255, or a negative label, naming the line.
     """
     source = str(path)
-    has_label, pixels = image_columns(read_header(path))
+    columns = read_header(path)
+    has_label, pixels = image_columns(columns)
     if not pixels:
         raise DataFormatError(
             f"{source}: expected Kaggle's image layout, a header 'label,pixel0,...,pixel<P-1>' "
-            f"(or without 'label'), got {_shown(read_header(path))}"
+            f"(or without 'label'), got {_shown(columns)}"
         )
     shape = _image_shape(source, pixels, image_shape)
     high = np.full(pixels + has_label, 255.0)
