@@ -12,13 +12,15 @@ kernel. An input error ``e_j`` carried through weights ``w_j`` is, the same way,
 ``LAMBDA sqrt(sum w_j**2 e_j**2)`` (Hoeffding), and always within ``sum |w_j| e_j``.
 
 `bound` carries, layer by layer and in float64, two arrays of the activation's shape:
-``m``, a bound on the magnitude of the exact values (``|W| m + |b|`` through a linear
-layer), and ``e``, a bound on how far a float32 implementation may be from them: for
-Dense and Conv2d ``e' = min(|W| e, LAMBDA sqrt(W**2 e**2)) + g_K (|W| m + |b|)`` with
-``g_K = min(gamma_K, LAMBDA sqrt(K) u)``; ``L e + c u m`` for an elementwise function
-of Lipschitz constant ``L`` (``c`` ulps for its own rounding, 8 for a libm-style
-function). Two implementations each within ``e`` of the exact result are within
-``2 e`` of each other: that is the tolerance `assert_float32_close` uses.
+``h``, the exact value (the model run in float64 from the same float32 weights and
+input, exact to float32's eyes), and ``e``, a bound on how far a float32 implementation
+may be from it. Each layer adds its own rounding, relative to the magnitudes it
+actually sums, ``|x| <= |h| + e``: for Dense and Conv2d ``e' = min(|W| e, LAMBDA
+sqrt(W**2 e**2)) + g_K (|W| (|h| + e) + |b|)`` with ``g_K = min(gamma_K, LAMBDA sqrt(K)
+u)``; ``L e + c u |x|`` for an elementwise function of Lipschitz constant ``L`` (``c``
+ulps for its own rounding, 8 for a libm-style function). Two implementations each
+within ``e`` of the exact result are within ``2 e`` of each other: that is the
+tolerance `assert_float32_close` uses.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ LIPSCHITZ = {GELU: 1.13, SiLU: 1.1}
 """Largest slope of each activation: GELU's is 1.129 at x = 1.41, SiLU's 1.0998 at 2.4."""
 Bound = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
 RULES: dict[type[Layer], Callable[[Layer, Any, Any], Bound]] = {}
-"""Rules for custom layers (a test's own): ``RULES[Scale] = lambda layer, m, e: ...``."""
+"""Rules for custom layers (a test's own): ``RULES[Scale] = lambda layer, h, e: ...``."""
 
 
 LAMBDA = 8.0
@@ -72,29 +74,29 @@ def gamma(k: int) -> float:
     return min(k * U / (1 - k * U), LAMBDA * np.sqrt(k) * U)
 
 
-def bound(layer: Layer, m: Any, e: Any) -> Bound:
-    """(magnitude, error) bounds of ``layer``'s output in inference mode, from those of
+def bound(layer: Layer, h: Any, e: Any) -> Bound:
+    """(exact value, error bound) of ``layer``'s output in inference mode, from those of
     its input (float64 arrays of the input's shape)."""
     if type(layer) in RULES:
-        return RULES[type(layer)](layer, m, e)
+        return RULES[type(layer)](layer, h, e)
     if isinstance(layer, Sequential):
         for child in layer:
-            m, e = bound(child, m, e)
-        return m, e
+            h, e = bound(child, h, e)
+        return h, e
     if isinstance(layer, (Dense, Conv2d)):
-        return _linear(layer, m, e)
+        return _linear(layer, h, e)
     if isinstance(layer, (BatchNorm1d, BatchNorm2d)):
-        return _batchnorm(layer, m, e)
+        return _batchnorm(layer, h, e)
     if isinstance(layer, Residual):
-        mb, eb = bound(layer.block, m, e)
-        return m + mb, e + eb + U * (m + mb)
+        hb, eb = bound(layer.block, h, e)
+        return h + hb, e + eb + U * (np.abs(h) + np.abs(hb) + e + eb)
     if isinstance(layer, Parallel):
-        parts = [bound(branch, m, e) for branch in layer.branches]
+        parts = [bound(branch, h, e) for branch in layer.branches]
         if layer.mode == "sum":
-            total = sum(p[0] for p in parts)
-            return total, sum(p[1] for p in parts) + len(parts) * U * total
+            size = sum(np.abs(p[0]) + p[1] for p in parts)
+            return sum(p[0] for p in parts), sum(p[1] for p in parts) + len(parts) * U * size
         return tuple(np.concatenate(side, axis=-1) for side in zip(*parts, strict=True))  # type: ignore[return-value]
-    return _elementwise(layer, m, e)
+    return _elementwise(layer, h, e)
 
 
 def _as_float64(layer: Layer) -> Layer:
@@ -103,10 +105,10 @@ def _as_float64(layer: Layer) -> Layer:
     return twin
 
 
-def _linear(layer: Dense | Conv2d, m: Any, e: Any) -> Bound:
-    """|W| m + |b|, and the input error carried through W plus the layer's own rounding:
-    g_K (|W| m + |b|), K products and the bias per output."""
-    absolute, squared = _as_float64(layer), _as_float64(layer)
+def _linear(layer: Dense | Conv2d, h: Any, e: Any) -> Bound:
+    """W h + b, and the input error carried through W plus the layer's own rounding
+    g_K (|W| |x| + |b|), K products and the bias per output."""
+    exact, absolute, squared = _as_float64(layer), _as_float64(layer), _as_float64(layer)
     absolute.weight.data = np.abs(absolute.weight.data)
     squared.weight.data = np.square(squared.weight.data)
     bias: Any = 0.0
@@ -115,14 +117,15 @@ def _linear(layer: Dense | Conv2d, m: Any, e: Any) -> Bound:
         absolute.bias.data = squared.bias.data = np.zeros_like(bias)
         bias = bias.reshape(-1, 1, 1) if isinstance(layer, Conv2d) else bias
     outputs = layer.out_features if isinstance(layer, Dense) else layer.out_channels
-    products = absolute(m) + bias
+    products = absolute(np.abs(h) + e) + bias
     carried = np.minimum(absolute(e), LAMBDA * np.sqrt(squared(np.square(e))))
-    return products, carried + gamma(layer.weight.data.size // outputs + 1) * products
+    own = gamma(layer.weight.data.size // outputs + 1) * products
+    return exact(h), carried + own
 
 
-def _batchnorm(layer: BatchNorm1d | BatchNorm2d, m: Any, e: Any) -> Bound:
+def _batchnorm(layer: BatchNorm1d | BatchNorm2d, h: Any, e: Any) -> Bound:
     """(x - mean) * gamma / sqrt(var + eps) + beta, in whatever order: 6 roundings."""
-    shape = [1] * m.ndim
+    shape = [1] * h.ndim
     shape[1] = -1
     scale = 1.0 / np.sqrt(layer.running_var.astype(np.float64) + layer.eps)
     beta: Any = 0.0
@@ -130,45 +133,43 @@ def _batchnorm(layer: BatchNorm1d | BatchNorm2d, m: Any, e: Any) -> Bound:
         scale = scale * np.abs(layer.weight.data)
         beta = np.abs(layer.bias.data).reshape(shape)
     scale = scale.reshape(shape)
-    out = (m + np.abs(layer.running_mean).reshape(shape)) * scale + beta
-    return out, e * scale + 6 * U * out
+    size = (np.abs(h) + e + np.abs(layer.running_mean).reshape(shape)) * scale + beta
+    return _as_float64(layer)(h), e * scale + 6 * U * size
 
 
-def _elementwise(layer: Layer, m: Any, e: Any) -> Bound:
+def _elementwise(layer: Layer, h: Any, e: Any) -> Bound:
     """Shape-only layers, pools, activations, Softmax."""
+    twin = _as_float64(layer)
     if isinstance(layer, (Flatten, Unflatten, Reshape, Dropout, MaxPool2d)):
-        twin = _as_float64(layer)  # |max x| <= max |x|; |max(x + d) - max x| <= max |d|
-        return twin(m), twin(e)
+        return twin(h), twin(e)  # |max(x + d) - max x| <= max |d|
     if isinstance(layer, (AvgPool2d, AdaptiveAvgPool2d)):
-        twin = _as_float64(layer)  # A_h @ x @ A_w.T: H + W products; a window: kh*kw terms
-        h, w = m.shape[-2:]
-        k = h + w if isinstance(layer, AdaptiveAvgPool2d) else int(np.prod(layer.kernel_size))
-        out = twin(m)
-        return out, twin(e) + gamma(k + 2) * out
+        rows, cols = h.shape[-2:]  # A_h @ x @ A_w.T: H + W products; a window: kh*kw terms
+        k = rows + cols if isinstance(layer, AdaptiveAvgPool2d) else int(np.prod(layer.kernel_size))
+        return twin(h), twin(e) + gamma(k + 2) * twin(np.abs(h) + e)
+    size = np.abs(h) + e
     if isinstance(layer, Softmax):  # |d s_i| <= 2 s_i max_j |d x_j| <= 2 max_j |d x_j|
         spread = 2 * np.max(e, axis=layer.axis, keepdims=True)
-        return np.ones_like(m), np.broadcast_to(spread, m.shape) + LIBM_ULPS * U
+        return twin(h), np.broadcast_to(spread, h.shape) + LIBM_ULPS * U
     if isinstance(layer, ReLU):
-        return m, e  # exact, and 1-Lipschitz
+        return twin(h.copy()), e  # exact, and 1-Lipschitz
     if isinstance(layer, LeakyReLU):
         slope = max(1.0, abs(layer.negative_slope))
-        return slope * m, slope * e + U * slope * m
+        return twin(h), slope * e + U * slope * size
     if isinstance(layer, Sigmoid):  # 0 < s < 1: its rounding is absolute
-        return np.ones_like(m), 0.25 * e + LIBM_ULPS * U
+        return twin(h), 0.25 * e + LIBM_ULPS * U
     if isinstance(layer, Tanh):  # |tanh x| <= min(|x|, 1)
-        out = np.minimum(m, 1.0)
-        return out, e + LIBM_ULPS * U * out
+        return twin(h), e + LIBM_ULPS * U * np.minimum(size, 1.0)
     for kind, lipschitz in LIPSCHITZ.items():  # |f(x)| <= |x|: rounding relative to |x|
         if isinstance(layer, kind):
-            return m, lipschitz * e + LIBM_ULPS * U * m
+            return twin(h), lipschitz * e + LIBM_ULPS * U * size
     raise TypeError(f"roundoff.bound: no error rule for {type(layer).__name__}; add one")
 
 
 def float32_tolerance(model: Layer, x: Any) -> np.ndarray[Any, Any]:
     """Elementwise: how far two float32 implementations of ``model`` (inference mode) may
     differ on the float32 input ``x``: twice the forward-error bound of each."""
-    m = np.abs(np.asarray(x, np.float64))
-    _, e = bound(model, m, np.zeros_like(m))
+    h = np.asarray(x, np.float64)
+    _, e = bound(model, h, np.zeros_like(h))
     return np.nan_to_num(2 * e, nan=0.0, posinf=0.0, neginf=0.0)  # no value: no leeway
 
 
@@ -192,9 +193,7 @@ def assert_same_labels_but_near_ties(
 ) -> None:
     """Row argmaxes agree wherever the top two of ``desired`` are further apart than the
     tolerance allows them to move (ties within it may go either way); such near ties
-    must be under ``max_ties`` of the rows, so the check is not emptied. The bound is
-    worst-case in the magnitudes (``|W| m``, not ``|W m|``): on MNIST logits it is about
-    2e-3 where the kernels differ by 1e-7, and 1-6 % of the 10,000 rows fall within it."""
+    must be under ``max_ties`` of the rows, so the check is not emptied."""
     desired = np.asarray(desired, np.float64)
     top2 = np.sort(desired, axis=1)[:, -2:]
     slack = np.max(tolerance, axis=1)

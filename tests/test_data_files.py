@@ -266,3 +266,29 @@ def test_a_wide_header_is_read_in_linear_time(tmp_path: Path) -> None:
     path.write_text(",".join([*names, "c7", "c99999"]) + "\n")
     with pytest.raises(DataFormatError, match=r"repeated column names \['c7', 'c99999'\]"):
         csv_module.read_header(path)
+
+
+def test_whole_number_targets_beyond_2_53_stay_floats(tmp_path: Path) -> None:
+    """r3 d08: 1e20 became int64's -2**63 (astype wraps); it is a regression target."""
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n1,3\n2,1e20\n")
+    y = csv_module.read_csv(path, "y").y
+    assert y is not None
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, np.array([3, 1e20], np.float32))
+    path.write_text("x,y\n1,3\n2,9007199254740992\n")  # 2**53: still exact, still labels
+    assert csv_module.read_csv(path, "y").y.dtype == np.int64  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("row", "column"), [("1e39,1", "x"), ("1,-1.5e39", "y"), ("1e300,0", "x")])
+def test_values_beyond_float32_are_refused_with_line_and_column(
+    tmp_path: Path, row: str, column: str
+) -> None:
+    """r3 d08: they passed the finite check as float64, then became inf in float32."""
+    path = tmp_path / "t.csv"
+    path.write_text(f"x,y\n1,2\n\n{row}\n")
+    with pytest.raises(
+        DataFormatError,
+        match=rf"t\.csv, line 4, column '{column}': expected a value in -3\.40282e\+38",
+    ):
+        csv_module.read_csv(path, "y")

@@ -485,7 +485,7 @@ def test_custom_layer_registers_its_converter() -> None:
     def scale_to_onnx(layer: Scale, graph: OnnxGraph, x: str) -> str:
         return graph.node("Mul", [x, graph.scalar("factor", 2.0)])
 
-    roundoff.RULES[Scale] = lambda layer, m, e: (2 * m, 2 * e)  # doubling is exact
+    roundoff.RULES[Scale] = lambda layer, h, e: (2 * h, 2 * e)  # doubling is exact
     proto = assert_runtime_matches(Sequential(Dense(3, 4, seed=0), Scale()), (3,))
     assert "1.factor" in {t.name for t in proto.graph.initializer}
 

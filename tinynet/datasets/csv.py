@@ -322,7 +322,7 @@ def read_csv(
     given, are the feature columns required (in that order), as a model was trained on."""
     source = str(path)
     targets = _names(target)
-    table = read_table(path)
+    table = read_table(path, **_float_range(read_header(path), targets, np.dtype(dtype)))
     missing = [name for name in [*targets, *(features or ())] if name not in table.columns]
     if missing:
         raise DataFormatError(
@@ -341,9 +341,20 @@ def read_csv(
     if targets:
         values = np.stack([table.column(name) for name in targets], axis=1)
         values = values[:, 0] if len(targets) == 1 else values
-        integral = bool(np.all(values == np.round(values)))
+        integral = bool(np.all(values == np.round(values)) and np.all(np.abs(values) <= 2**53))
         y = values.astype(np.int64) if integral else values.astype(np.float32)
     return CsvData(x, y, tuple(chosen), targets)
+
+
+def _float_range(
+    columns: tuple[str, ...], targets: tuple[str, ...], dtype: np.dtype[Any]
+) -> dict[str, Array]:
+    """``low``/``high`` for `read_table`: what the features' ``dtype`` (the targets':
+    float32) can hold, so 1e39 is refused with its line and column, not made inf."""
+    high = np.array(
+        [np.finfo(np.float32 if name in targets else dtype).max for name in columns], np.float64
+    )
+    return {"low": -high, "high": high}
 
 
 def load_csv(
@@ -356,8 +367,8 @@ def load_csv(
     (N, F), ``y`` the ``target`` column (N,) (several names: (N, K)); ``None`` target:
     every column is a feature and ``y`` is ``None``.
 
-    ``y`` is int64 when every target value is a whole number (class labels, or counts),
-    else float32; a regression recipe casts it for its loss either way. Raises
+    ``y`` is int64 when every target value is a whole number (class labels, or counts)
+    of at most 2**53, else float32; a regression recipe casts it for its loss either way. Raises
     `DataFormatError` naming the line and column of a bad value, and the columns there
     are if ``target`` is not one of them.
     """
