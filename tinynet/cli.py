@@ -415,7 +415,7 @@ def command_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     recipe = recipe_from_args(recipe, args)
     model = load(args.weights)
     require_same_architecture(model_file.build(0), model, args.weights, model_file.path.name)
-    data = read_splits(args.dataset, args.data, args.test_data, args.target, recipe)
+    data = read_splits(args.dataset, args.data, args.test_data, args.target, recipe, args.weights)
     if data.x_test is None or data.y_test is None:
         raise ValueError(f"{data.source}: no labeled test data to evaluate on")
     x_test = model_layout(data.x_test, model_file.input_shape, data.source)
