@@ -523,29 +523,46 @@ def test_config_the_constructor_rejects(saved: Path, tmp_path: Path) -> None:
         load(path)
 
 
+ADAM = "tinynet.optim.adam.Adam"
+
+
 @pytest.mark.parametrize(
-    "change",
+    ("change", "message"),
     [
-        {"format_version": 99},
-        {"format": "keras"},
-        {"dtype": "object"},
-        {"model": [1, 2]},
-        {"metadata": [1]},
-        {"optimizer": {"type": "os.system", "state": {}}},
-        {"optimizer": {"type": "tinynet.optim.adam.Adam", "state": {}, "param_groups": []}},
-        {"optimizer": {"type": "tinynet.optim.adam.Adam", "state": {"9": {}}}},
-        {
-            "optimizer": {
-                "type": "tinynet.optim.adam.Adam",
-                "state": {},
-                "param_groups": [{"lr": 0.1, "betas": "fast"}],
-            }
-        },
+        ({"format_version": 99}, r"format version 99; this tinynet .* reads versions 1 to 1"),
+        ({"format": "keras"}, "the header does not describe a tinynet model"),
+        ({"dtype": "object"}, r"expected the header's dtype to name a float type .*, got 'object'"),
+        ({"model": [1, 2]}, r"model: expected a layer description \(a JSON object\)"),
+        ({"metadata": [1]}, "metadata must be a JSON object"),
+        (
+            {"optimizer": {"type": "os.system", "state": {}}},
+            "optimizer: unknown optimizer type 'os.system'",
+        ),
+        (
+            {"optimizer": {"type": ADAM, "state": {}, "param_groups": []}},
+            "optimizer: expected 'param_groups', a list of JSON objects",
+        ),
+        (
+            {"optimizer": {"type": ADAM, "state": {"9": {}}}},
+            "optimizer: unexpected state entry '9'",
+        ),
+        (
+            {
+                "optimizer": {
+                    "type": ADAM,
+                    "state": {},
+                    "param_groups": [{"lr": 0.1, "betas": "fast"}],
+                }
+            },
+            "optimizer: cannot restore Adam: .*betas must be two numbers in \\[0, 1\\), got 'fast'",
+        ),
     ],
 )
-def test_bad_header_fields(saved: Path, tmp_path: Path, change: dict[str, Any]) -> None:
+def test_bad_header_fields(
+    saved: Path, tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
     path = with_header(saved, {**header(saved), **change}, tmp_path / "bad.npz")
-    with pytest.raises(ModelFormatError):
+    with pytest.raises(ModelFormatError, match=rf"bad\.npz: {message}"):
         load_full(path)
 
 
