@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+import stat
 import subprocess
 import sys
 import time
@@ -231,3 +232,69 @@ def test_a_disk_full_in_the_middle_of_writing(tmp_path: Path) -> None:
     assert error.value.errno == errno.ENOSPC
     assert not target.exists()
     assert temporaries(tmp_path) == []
+
+
+# --- non-regular targets (r3 d04) and durability order ------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks and FIFOs")
+def test_a_symlink_or_fifo_target_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """Renaming over them would turn /dev/stdout's symlink or a device into a file."""
+    real = tmp_path / "real.npz"
+    real.write_bytes(b"old")
+    link, fifo = tmp_path / "link.npz", tmp_path / "fifo"
+    link.symlink_to(real)
+    os.mkfifo(fifo)
+    for target, kind in ((link, "a symlink"), (fifo, "a device, FIFO or socket")):
+        with pytest.raises(OSError, match=f"not a regular file: {kind}") as error:
+            tinynet.save(Sequential(Dense(2, 2)), target)
+        assert error.value.errno == errno.EINVAL
+        assert error.value.filename == str(target)
+    assert link.is_symlink()
+    assert real.read_bytes() == b"old"
+    assert fifo.is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link.npz", "real.npz"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a character device needs root")
+def test_a_device_target_is_refused_by_every_writer(tmp_path: Path) -> None:
+    from tinynet.io import save_safetensors
+    from tinynet.io.jsonfile import write_json
+
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a private /dev/null
+    model = Sequential(Dense(2, 2))
+    for write in (
+        lambda: tinynet.save(model, device),
+        lambda: save_safetensors(model, device),
+        lambda: write_json(device, {}),
+    ):
+        with pytest.raises(OSError, match="not a regular file: a device"):
+            write()
+        assert stat.S_ISCHR(os.lstat(device).st_mode)
+
+
+def test_file_fsync_then_replace_then_directory_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The durability order, proven with a spy: the data reaches the disk before the
+    rename makes it the target, and the folder's entry after the rename."""
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        what = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        calls.append(("fsync", what))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        calls.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    with atomic_write(tmp_path / "out.bin") as handle:
+        handle.write(b"data")
+        assert calls == []  # nothing synced while the block writes
+    assert calls == [("fsync", "file"), ("replace", "out.bin"), ("fsync", "folder")]
+    assert (tmp_path / "out.bin").read_bytes() == b"data"

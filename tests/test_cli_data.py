@@ -313,6 +313,29 @@ def test_regression_from_a_csv_logs_mae_rmse_r2(
     np.testing.assert_allclose(values, price[160:], atol=1.0)  # the columns found by name
     assert train(model, *args) == 2  # no column 'label'
     assert "no column 'label'; its columns are 'a,b,c,price'" in capsys.readouterr().err
+    # r3 d07: evaluate took the training CSV's column order; the weights recorded a,b,c
+    (tmp_path / "houses_cba.csv").write_text(
+        "c,b,a,price\n"
+        + "\n".join(",".join([*row.split(",")[2::-1], row.split(",")[3]]) for row in rows[:160])
+        + "\n"
+    )
+    for data in ("houses.csv", "houses_cba.csv"):
+        test = ["--test-data", str(tmp_path / "houses_test.csv"), "--target", "price"]
+        assert (
+            main(
+                [
+                    "evaluate",
+                    str(model),
+                    "--weights",
+                    str(weights),
+                    "--data",
+                    str(tmp_path / data),
+                    *test,
+                ]
+            )
+            == 0
+        )
+        assert float(capsys.readouterr().out.split("r2 ")[1].split(",")[0]) > 0.99, data
 
 
 def test_predict_refuses_outputs_it_cannot_interpret(

@@ -41,6 +41,17 @@ def test_model_layout_refuses_samples_of_another_size_and_scalars() -> None:
         model_layout(np.float32(1.0) * np.ones(()), (1,))
 
 
+def test_model_layout_refuses_images_of_another_geometry() -> None:
+    """r3 d15: 14x56 images (and (2, 392) samples) were reshaped into (1, 28, 28)."""
+    for shape in ((14, 56), (2, 392), (1, 56, 14)):
+        with pytest.raises(ValueError, match=rf"samples of shape \({shape[0]}, .*reshaping would"):
+            model_layout(np.zeros((3, *shape), np.float32), (1, 28, 28))
+    images = np.zeros((3, 28, 28), np.float32)  # the same images, with or without a channel
+    assert model_layout(images, (1, 28, 28)).shape == (3, 1, 28, 28)
+    assert model_layout(images[:, None], (28, 28)).shape == (3, 28, 28)
+    assert model_layout(images, (784,)).shape == (3, 784)  # an MLP takes them flat
+
+
 def test_model_files_declare_their_input_shape(tmp_path: Path) -> None:
     assert load_model_file(LENET).input_shape == (1, 28, 28)
     assert load_model_file(ROOT / "models" / "mnist_mlp.py").input_shape is None

@@ -167,6 +167,24 @@ def test_binary_head_trains_with_one_logit_and_logs_accuracy() -> None:
     assert np.mean(labels == y) == pytest.approx(history["val_accuracy"][-1])
 
 
+def test_binary_labels_stratify_with_a_logit_loss() -> None:
+    """Issue 23: fit casts 0/1 labels to (N, 1) float32 for BCEWithLogitsLoss, and the
+    stratified split then refused that array, one the user never passed."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 2)).astype(np.float32)
+    y = (x[:, 0] > 0.8).astype(np.int64)  # about 21 % ones
+    model = Sequential(Dense(2, 8, seed=0), ReLU(), Dense(8, 1, seed=1))
+    held_out = {"validation_split": 0.2, "validation_mode": "stratify"}
+    history = train(model, x, y, BCEWithLogitsLoss(), 0.05, epochs=5, **held_out)
+    assert len(history["val_accuracy"]) == 5
+    ones = int(y.sum())
+    for targets in (y.astype(np.float32)[:, None], y.astype(np.float32), y):
+        (_, y_train), (_, y_val) = validation_split(x, targets, 0.2, mode="stratify", seed=0)
+        assert len(y_val) == 100
+        assert abs(int(y_val.sum()) - ones / 5) <= 1  # the classes' proportions kept
+        assert int(y_train.sum()) + int(y_val.sum()) == ones
+
+
 def test_regression_logs_mae_rmse_r2_instead_of_accuracy() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 3)).astype(np.float32)

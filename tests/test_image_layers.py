@@ -131,6 +131,23 @@ def test_the_batch_counter_is_an_int64_scalar_astype_and_gradcheck_leave_alone()
         assert int(counter) == 2  # restored with the other buffers
 
 
+def test_batchnorm2d_running_variance_is_unbiased_over_n_h_w_worked_example() -> None:
+    """Torch-free: the rule is the unbiased variance over all N*H*W values of a channel,
+    not over N, nor over H*W, nor biased. Channel 0 of a (2, 2, 1, 2) batch holds
+    [0, 2] and [4, 6]: M = N*H*W = 4 values, mean 3, squared deviations 9+1+1+9 = 20,
+    biased variance 20/4 = 5 (what x_hat uses), unbiased 20/3. Channel 1 holds [1, 1]
+    and [1, 1]: variance 0. With momentum 0.1 from running_var = 1:
+    0.9 * 1 + 0.1 * 20/3 = 1.5667 and 0.9 * 1 + 0.1 * 0 = 0.9; running_mean 0.3 and 0.1.
+    (Over N alone the per-pixel variances would be 8 and 8; over H*W, 1 and 1.)"""
+    layer = BatchNorm2d(2, dtype=np.float64)  # eps = 1e-5, in x_hat only
+    x = np.array([[[[0.0, 2.0]], [[1.0, 1.0]]], [[[4.0, 6.0]], [[1.0, 1.0]]]])
+    y = layer(x)
+    np.testing.assert_allclose(layer.running_var, [0.9 + 0.1 * 20 / 3, 0.9], rtol=1e-15)
+    np.testing.assert_allclose(layer.running_mean, [0.3, 0.1], rtol=1e-15)
+    expected = np.array([[-3, -1], [1, 3]]) / np.sqrt(5 + 1e-5)
+    np.testing.assert_allclose(y[:, 0, 0], expected, rtol=1e-15)
+
+
 def test_batchnorm2d_momentum_none_is_the_cumulative_average() -> None:
     layer = BatchNorm2d(1, momentum=None, dtype=np.float64)
     batches = [rand((2, 1, 2, 2), seed) + seed for seed in range(3)]

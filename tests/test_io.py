@@ -580,29 +580,46 @@ def test_config_the_constructor_rejects(saved: Path, tmp_path: Path) -> None:
         load(path)
 
 
+ADAM = "tinynet.optim.adam.Adam"
+
+
 @pytest.mark.parametrize(
-    "change",
+    ("change", "message"),
     [
-        {"format_version": 99},
-        {"format": "keras"},
-        {"dtype": "object"},
-        {"model": [1, 2]},
-        {"metadata": [1]},
-        {"optimizer": {"type": "os.system", "state": {}}},
-        {"optimizer": {"type": "tinynet.optim.adam.Adam", "state": {}, "param_groups": []}},
-        {"optimizer": {"type": "tinynet.optim.adam.Adam", "state": {"9": {}}}},
-        {
-            "optimizer": {
-                "type": "tinynet.optim.adam.Adam",
-                "state": {},
-                "param_groups": [{"lr": 0.1, "betas": "fast"}],
-            }
-        },
+        ({"format_version": 99}, r"format version 99; this tinynet .* reads versions 1 to 1"),
+        ({"format": "keras"}, "the header does not describe a tinynet model"),
+        ({"dtype": "object"}, r"expected the header's dtype to name a float type .*, got 'object'"),
+        ({"model": [1, 2]}, r"model: expected a layer description \(a JSON object\)"),
+        ({"metadata": [1]}, "metadata must be a JSON object"),
+        (
+            {"optimizer": {"type": "os.system", "state": {}}},
+            "optimizer: unknown optimizer type 'os.system'",
+        ),
+        (
+            {"optimizer": {"type": ADAM, "state": {}, "param_groups": []}},
+            "optimizer: expected 'param_groups', a list of JSON objects",
+        ),
+        (
+            {"optimizer": {"type": ADAM, "state": {"9": {}}, "param_groups": [{"params": [0]}]}},
+            "optimizer: unexpected state entry '9'",
+        ),
+        (
+            {
+                "optimizer": {
+                    "type": ADAM,
+                    "state": {},
+                    "param_groups": [{"lr": 0.1, "betas": "fast", "params": [0]}],
+                }
+            },
+            "optimizer: cannot restore Adam: .*betas must be two numbers in \\[0, 1\\), got 'fast'",
+        ),
     ],
 )
-def test_bad_header_fields(saved: Path, tmp_path: Path, change: dict[str, Any]) -> None:
+def test_bad_header_fields(
+    saved: Path, tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
     path = with_header(saved, {**header(saved), **change}, tmp_path / "bad.npz")
-    with pytest.raises(ModelFormatError):
+    with pytest.raises(ModelFormatError, match=rf"bad\.npz: {message}"):
         load_full(path)
 
 
@@ -706,3 +723,39 @@ def test_save_replaces_an_existing_file(saved: Path) -> None:
     other = between(ReLU(), seed=5)
     save(other, saved)
     assert_same_weights(load(saved), other)
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "expected"),
+    [
+        ({"sample_shape": [10**9, "x"]}, "sample_shape", "a list of positive ints"),  # 1 GB str
+        ({"sample_shape": ["a", "b"]}, "sample_shape", "a list of positive ints"),
+        ({"sample_shape": [28, 0]}, "sample_shape", "at most 8 positive ints"),
+        ({"sample_shape": [1] * 9}, "sample_shape", "at most 8 positive ints"),
+        ({"sample_shape": [True]}, "sample_shape", "a list of positive ints"),
+        ({"targets": 5}, "targets", "a list of strings"),
+        ({"features": ["a", 1]}, "features", "a list of strings"),
+        ({"class_names": "cat"}, "class_names", "a list of strings"),
+    ],
+)
+def test_metadata_data_fields_of_the_wrong_kind_are_refused(
+    tmp_path: Path, data: dict[str, Any], field: str, expected: str
+) -> None:
+    """r3 d05: ``tinynet predict`` used them unchecked (math.prod of [10**9, "x"])."""
+    path = tmp_path / "m.npz"
+    tinynet.save(Dense(2, 3), path, metadata={"data": data})
+    with pytest.raises(
+        ModelFormatError, match=rf"m\.npz: metadata data\.{field} must be {expected}"
+    ):
+        load_full(path)
+
+
+def test_metadata_data_fields_as_train_writes_them_load(tmp_path: Path) -> None:
+    from tinynet.datasets.splits import DataSplits
+
+    x = np.zeros((4, 2), np.float32)
+    splits = DataSplits(x, np.array([0, 1]), None, None, "t.csv", "table", ("a", "b"), ("u", "v"))
+    info = splits.describe()
+    assert info["sample_shape"] == [2]
+    tinynet.save(Dense(2, 3), tmp_path / "m.npz", metadata={"data": info, "other": [1, "x"]})
+    assert load_full(tmp_path / "m.npz").metadata["data"] == info

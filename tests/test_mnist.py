@@ -7,12 +7,13 @@ TINYNET_DATA at empty temporary folders.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import os
 import shutil
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -257,16 +258,32 @@ def test_a_download_that_is_not_gzip_is_refused(
         mnist.download(mnist.FASHION_MNIST, name, isolated / "cache")
 
 
-def test_fashion_download_checks_the_published_md5(
+def test_fashion_download_checks_the_decompressed_content(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = mnist.TRAIN_LABELS
-    body = gzip.compress(idx.encode_idx(np.zeros(60000, np.uint8)), mtime=0)
+    content = idx.encode_idx(np.zeros(60000, np.uint8))
+    body = gzip.compress(content, mtime=0)
     monkeypatch.setattr(mnist, "fetch", serve({f"{name}.gz": body}, []))
-    with pytest.raises(OSError, match="md5 of the gzip file should be") as error:
+    with pytest.raises(OSError, match="sha256 of the decompressed content should be") as error:
         mnist.download(mnist.FASHION_MNIST, name, isolated / "cache")
-    assert "25c81989df183df01b3e8a0aad5dffbe" in str(error.value)
-    assert hashlib.md5(body).hexdigest() in str(error.value)
+    assert mnist.FASHION_MNIST.checksums[name].hexdigest in str(error.value)
+    assert hashlib.sha256(content).hexdigest() in str(error.value)
+
+
+def test_any_gzip_of_the_content_passes_and_the_published_gz_as_served() -> None:
+    """Issue 23: genuine Fashion-MNIST files re-gzipped (Debian's) were refused, their
+    .gz bytes not the published ones'. The content decides; the published .gz MD5
+    still passes as it is."""
+    content = idx.encode_idx(np.arange(20, dtype=np.uint8))
+    checksum = mnist.Checksum("sha256", hashlib.sha256(content).hexdigest(), "0" * 32)
+    for body in (gzip.compress(content, 9, mtime=0), gzip.compress(content, 1, mtime=5), content):
+        assert mnist.verify("f", body, checksum) == content
+    served = gzip.compress(content, mtime=0)
+    as_served = mnist.Checksum("sha256", "0" * 64, hashlib.md5(served).hexdigest())
+    assert mnist.verify("f", served, as_served) == content
+    with pytest.raises(IdxFormatError, match="f: sha256 of the decompressed content"):
+        mnist.verify("f", gzip.compress(content, mtime=1), as_served)
 
 
 # --- checks on load -----------------------------------------------------------------------
@@ -305,11 +322,36 @@ def fashion_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+class CurrentFiles(Mapping[str, mnist.Checksum]):
+    """Checksums of whatever the files in ``folder`` now hold: the fake Fashion-MNIST
+    files pass verification, so the shape, count and range checks behind it are seen."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __getitem__(self, name: str) -> mnist.Checksum:
+        path = mnist.find_file(self.folder, name)
+        assert path is not None
+        return mnist.Checksum("sha256", hashlib.sha256(idx.read_bytes(path)).hexdigest())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(mnist.FILES)
+
+    def __len__(self) -> int:
+        return len(mnist.FILES)
+
+
+REAL_FASHION_MNIST = mnist.FASHION_MNIST
+
+
 @pytest.fixture
-def fashion(isolated: Path, fashion_template: Path) -> Path:
-    """A folder of hard links to the template: tests replace (never modify) its files."""
+def fashion(isolated: Path, fashion_template: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of hard links to the template: tests replace (never modify) its files;
+    `load_fashion_mnist` trusts what they hold (`CurrentFiles`)."""
     root = isolated / "fashion"
     shutil.copytree(fashion_template, root, copy_function=os.link)
+    trusting = dataclasses.replace(REAL_FASHION_MNIST, checksums=CurrentFiles(root))
+    monkeypatch.setattr(mnist, "FASHION_MNIST", trusting)
     return root
 
 
@@ -364,10 +406,15 @@ def test_label_out_of_range_is_reported(fashion: Path) -> None:
     assert str(fashion / mnist.TEST_LABELS) in str(e.value)
 
 
-def test_fashion_gz_with_wrong_md5_is_refused(fashion: Path) -> None:
-    path = fashion / f"{mnist.TEST_LABELS}.gz"  # preferred over the uncompressed file
-    replace(path, np.arange(10000, dtype=np.uint8) % 10, compress=True)
-    with pytest.raises(ValueError, match="md5 of the gzip file should be bb300cfd") as e:
+def test_fashion_file_of_other_content_is_refused_saying_what_to_do(
+    fashion: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mnist, "FASHION_MNIST", REAL_FASHION_MNIST)
+    path = fashion / f"{mnist.TRAIN_LABELS}.gz"  # read first; preferred to the uncompressed
+    replace(path, np.arange(60000, dtype=np.uint8) % 10, compress=True)
+    expected = "sha256 of the decompressed content should be bad3541b"
+    with pytest.raises(ValueError, match=expected) as e:
         load_fashion_mnist(fashion)
     assert str(path) in str(e.value)
-    assert hashlib.md5(path.read_bytes()).hexdigest() in str(e.value)
+    assert hashlib.sha256(idx.read_bytes(path)).hexdigest() in str(e.value)
+    assert "delete it (tinynet then downloads it again) or put the published file" in str(e.value)

@@ -267,3 +267,24 @@ def test_errors_name_the_layer_and_the_shapes() -> None:
         ValueError, match=r"grad_y of shape \(1, 1, 2, 2\), got shape \(1, 1, 3, 3\)"
     ):
         layer.backward(np.zeros((1, 1, 3, 3), np.float32))
+
+
+def test_adaptive_average_keeps_infinities_and_nan_in_their_own_bins() -> None:
+    """r3 d17: the averaging products gave 0 * -inf = NaN in every bin. PyTorch's rule:
+    a bin holding -inf is -inf, +inf and -inf together or a NaN is NaN, others unharmed.
+    Bins of a 4x4 map into (2, 2): rows 0-1 / 2-3, the same for columns."""
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 0] = -np.inf  # bin (0, 0)
+    x[0, 0, 0, 3] = np.inf  # bin (0, 1)
+    x[0, 0, 1, 2] = -np.inf  # bin (0, 1) too: inf - inf
+    x[0, 0, 3, 3] = np.nan  # bin (1, 1)
+    y = AdaptiveAvgPool2d(2)(x)[0, 0]
+    assert y[0, 0] == -np.inf
+    assert np.isnan(y[0, 1])
+    assert y[1, 0] == (8 + 9 + 12 + 13) / 4
+    assert np.isnan(y[1, 1])
+    x = np.zeros((1, 1, 3, 1), np.float32)
+    x[0, 0, 0, 0] = -np.inf  # overlapping bins of 3 rows into 2: rows 0-1 and 1-2
+    np.testing.assert_array_equal(AdaptiveAvgPool2d((2, 1))(x)[0, 0, :, 0], [-np.inf, 0.0])
+    x[0, 0, 1, 0] = np.inf  # the middle row is in both bins: -inf + inf, then inf + 0
+    np.testing.assert_array_equal(AdaptiveAvgPool2d((2, 1))(x)[0, 0, :, 0], [np.nan, np.inf])

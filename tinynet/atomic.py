@@ -25,6 +25,10 @@ writer's lock, is closed by the writer, which then finds its file unlinked
 (``st_nlink == 0``) and starts again with a new one. Where ``flock`` does not exist
 (Windows) nothing is locked and nothing is cleaned up.
 
+**Targets.** An existing target that is not a regular file (a symlink, a device such as
+``/dev/null``, a FIFO) is refused before anything is written: the rename would replace
+it with a regular file.
+
 **Errors.** An ``OSError`` while creating, writing, syncing or renaming the temporary
 file (disk full, permission denied) is raised again with its errno and ``path`` as its
 file name (``[Errno 28] No space left on device: 'model.npz'``), not the temporary's;
@@ -68,6 +72,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             f.write(data)
     """
     target = Path(path)
+    refuse_non_regular(target)
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     stem = temporary_stem(target)
@@ -109,8 +114,7 @@ def check_writable(path: str | os.PathLike[str], size: int = 0) -> None:
     target = Path(path)
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, "Is a directory (expected a file name)", str(path))
-    if target.exists() and not target.is_file():
-        raise OSError(errno.EINVAL, "Exists and is not a regular file", str(path))
+    refuse_non_regular(target)
     existing = target.parent
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -131,6 +135,31 @@ def check_writable(path: str | os.PathLike[str], size: int = 0) -> None:
             f"No space left on device (at least {size:,} bytes to write, {free:,} free)",
             str(path),
         )
+
+
+def refuse_non_regular(target: Path) -> None:
+    """Raise ``OSError(EINVAL)`` if ``target`` exists and is not a regular file: a
+    symlink (even to a regular file), a device such as ``/dev/null``, a FIFO or a socket,
+    which renaming a temporary over it would replace by a regular file."""
+    try:
+        mode = os.lstat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # a new file, or a bad folder said later
+        return
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a directory (expected a file name)"
+        if stat.S_ISDIR(mode)
+        else "a symlink"
+        if stat.S_ISLNK(mode)
+        else "a device, FIFO or socket"
+    )
+    raise OSError(
+        errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+        f"Exists and is not a regular file: {kind}; writing would replace it, "
+        "so name a new or regular file",
+        str(target),
+    )
 
 
 def temporary_stem(target: Path) -> str:

@@ -306,12 +306,16 @@ def validation_split(
 
 
 def _split_labels(y: Array, mode: str) -> IntArray:
-    """Class labels (N,) from labels or one-hot rows, for a stratified split."""
+    """Class labels (N,) from labels, one-hot rows, or whole-number targets (N,) or
+    (N, 1), as `BCEWithLogitsLoss` takes 0/1 labels (``fit`` casts them to floats)."""
     if y.ndim == 2 and y.shape[1] > 1:
         labels: IntArray = y.argmax(axis=1)
         return labels
     if y.ndim == 1 and y.dtype.kind in "iub":
         return y.astype(np.int64)
+    column = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+    if column.ndim == 1 and column.dtype.kind == "f" and np.all(column == np.round(column)):
+        return column.astype(np.int64)  # whole numbers are finite
     raise ValueError(
         f"validation_split: mode={mode!r} needs class labels y (N,) of integers or one-hot "
         f"rows (N, C), got {validation.describe(y)}; use mode='shuffle' for other targets"

@@ -492,7 +492,9 @@ def evaluate_model_file(
             f"{weights} does not fit {model_file.path.name}'s architecture: {difference}; "
             f"were the weights trained with another model file (or --recipe)?"
         )
-    data = read_splits(options.dataset, options.data, options.test_data, options.target, recipe)
+    data = read_splits(
+        options.dataset, options.data, options.test_data, options.target, recipe, str(weights)
+    )
     if data.x_test is None or data.y_test is None:
         raise ValueError(f"{data.source}: no labeled test data to evaluate on")
     x_test = model_layout(data.x_test, model_file.input_shape, data.source)

@@ -16,23 +16,39 @@ from tinynet.containers import first_layer, last_layer
 from tinynet.datasets import DataSplits, load_data, named_splits
 from tinynet.heads import Head, require_head
 from tinynet.inference import probe
+from tinynet.io.native import load_full
 from tinynet.layers.base import Layer
 from tinynet.recipe import Recipe
 from tinynet.typing import FloatArray
 
 
 def read_splits(
-    dataset: str | None, data: str | None, test_data: str | None, target: str | None, recipe: Recipe
+    dataset: str | None,
+    data: str | None,
+    test_data: str | None,
+    target: str | None,
+    recipe: Recipe,
+    weights: str | None = None,
 ) -> DataSplits:
     """What ``--dataset``/``--data``/``--test-data``/``--target`` name: a file or folder
-    (``--data`` overrides the recipe's dataset), else the named dataset."""
+    (``--data`` overrides the recipe's dataset), else the named dataset. With saved
+    ``weights``, a table's feature columns are the ones they were trained on, by name."""
     if data is not None:
         if dataset is not None:
             raise ValueError("give --data PATH or --dataset NAME, not both")
-        return load_data(data, test_path=test_data, target=target or "label")
+        features = None if weights is None else recorded_features(weights)
+        return load_data(data, test_path=test_data, target=target or "label", features=features)
     if test_data is not None or target is not None:
         raise ValueError("--test-data and --target go with --data PATH")
     return named_splits(dataset or recipe.dataset)
+
+
+def recorded_features(weights: str) -> list[str] | None:
+    """The table columns ``weights`` were trained on (metadata ``data.features``, checked
+    by `load_full`), or ``None`` if it recorded none (images, or another writer)."""
+    data_info = load_full(weights).metadata.get("data")
+    features = data_info.get("features") if isinstance(data_info, dict) else None
+    return list(features) if features else None
 
 
 def expected_outputs(recipe: Recipe, data: DataSplits) -> tuple[int, str]:

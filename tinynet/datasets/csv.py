@@ -24,6 +24,7 @@ import csv
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ def _header(handle: TextIO, source: str) -> tuple[str, ...]:
         raise DataFormatError(f"{source}: expected a header row of column names, found none")
     if "" in names:
         raise DataFormatError(f"{source}, line 1: column {names.index('') + 1} has no name")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)  # linear
     if repeated:
         raise DataFormatError(f"{source}, line 1: repeated column names {repeated}")
     return names
@@ -254,11 +255,12 @@ def load_image_csv(
     that is not an integer in 0..255, or a negative label, naming the line.
     """
     source = str(path)
-    has_label, pixels = image_columns(read_header(path))
+    columns = read_header(path)
+    has_label, pixels = image_columns(columns)
     if not pixels:
         raise DataFormatError(
             f"{source}: expected Kaggle's image layout, a header 'label,pixel0,...,pixel<P-1>' "
-            f"(or without 'label'), got {_shown(read_header(path))}"
+            f"(or without 'label'), got {_shown(columns)}"
         )
     shape = _image_shape(source, pixels, image_shape)
     high = np.full(pixels + has_label, 255.0)
@@ -320,7 +322,7 @@ def read_csv(
     given, are the feature columns required (in that order), as a model was trained on."""
     source = str(path)
     targets = _names(target)
-    table = read_table(path)
+    table = read_table(path, **_float_range(read_header(path), targets, np.dtype(dtype)))
     missing = [name for name in [*targets, *(features or ())] if name not in table.columns]
     if missing:
         raise DataFormatError(
@@ -339,9 +341,20 @@ def read_csv(
     if targets:
         values = np.stack([table.column(name) for name in targets], axis=1)
         values = values[:, 0] if len(targets) == 1 else values
-        integral = bool(np.all(values == np.round(values)))
+        integral = bool(np.all(values == np.round(values)) and np.all(np.abs(values) <= 2**53))
         y = values.astype(np.int64) if integral else values.astype(np.float32)
     return CsvData(x, y, tuple(chosen), targets)
+
+
+def _float_range(
+    columns: tuple[str, ...], targets: tuple[str, ...], dtype: np.dtype[Any]
+) -> dict[str, Array]:
+    """``low``/``high`` for `read_table`: what the features' ``dtype`` (the targets':
+    float32) can hold, so 1e39 is refused with its line and column, not made inf."""
+    high = np.array(
+        [np.finfo(np.float32 if name in targets else dtype).max for name in columns], np.float64
+    )
+    return {"low": -high, "high": high}
 
 
 def load_csv(
@@ -354,8 +367,8 @@ def load_csv(
     (N, F), ``y`` the ``target`` column (N,) (several names: (N, K)); ``None`` target:
     every column is a feature and ``y`` is ``None``.
 
-    ``y`` is int64 when every target value is a whole number (class labels, or counts),
-    else float32; a regression recipe casts it for its loss either way. Raises
+    ``y`` is int64 when every target value is a whole number (class labels, or counts)
+    of at most 2**53, else float32; a regression recipe casts it for its loss either way. Raises
     `DataFormatError` naming the line and column of a bad value, and the columns there
     are if ``target`` is not one of them.
     """

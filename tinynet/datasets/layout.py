@@ -17,7 +17,9 @@ def model_layout(x: FloatArray, input_shape: Shape | None = None, source: str = 
     """``x`` (N, ...) as (N, *input_shape), or as flat rows (N, features) for ``None``.
 
     A view whenever ``x`` is contiguous (no copy). ``DataFormatError`` naming ``source``
-    if the samples hold another number of values than ``input_shape``.
+    if the samples hold another number of values than ``input_shape``, or if they are
+    not flat rows and their shape, but for axes of size 1, is not ``input_shape``'s
+    ((N, 14, 56) images are not (1, 28, 28) ones: reshaping would scramble them).
     """
     if x.ndim == 0:
         raise DataFormatError(f"{source}: expected a batch of shape (N, ...), got a scalar")
@@ -29,4 +31,14 @@ def model_layout(x: FloatArray, input_shape: Shape | None = None, source: str = 
             f"{source}: samples of shape {x.shape[1:]} ({math.prod(x.shape[1:])} values) cannot "
             f"be laid out as the model's input shape {shape} ({math.prod(shape)} values)"
         )
+    sample = x.shape[1:]
+    if x.ndim > 2 and len(shape) > 1 and _without_ones(sample) != _without_ones(shape):
+        raise DataFormatError(
+            f"{source}: samples of shape {sample} are not the model's input shape {shape}; "
+            f"reshaping would scramble them (give images of that shape, or flat rows)"
+        )
     return x.reshape(x.shape[0], *shape)
+
+
+def _without_ones(shape: Shape) -> tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)

@@ -17,6 +17,7 @@ Samples keep their natural shape (images (N, H, W), tables (N, F));
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,12 @@ def load_data(
     *,
     test_path: str | os.PathLike[str] | None = None,
     target: str | None = csv.LABEL,
+    features: Sequence[str] | None = None,
 ) -> DataSplits:
     """The dataset at ``path`` (see the module docstring), test data included.
+
+    ``features``: for a table, the feature columns to take, by name and in that order
+    (the ones saved weights were trained on); default: every column but the targets.
 
     ``test_path`` (a CSV) is for CSV training data only: a folder or an ``.npz`` holds
     its own test split. ``target`` names a table's label or value column(s) (comma
@@ -124,14 +129,16 @@ def load_data(
         (x, y), (x_test_, y_test_) = load_npz(place)
         return DataSplits(x, y, x_test_, y_test_, str(place), "images" if x.ndim > 2 else "table")
     if suffix == ".csv":
-        return _load_csv(place, None if test_path is None else Path(test_path), target)
+        return _load_csv(place, None if test_path is None else Path(test_path), target, features)
     raise DataFormatError(
         f"{place}: expected a folder of IDX files, an .npz (x_train, y_train, x_test, "
         f"y_test) or a .csv, got a {suffix or 'file without a suffix'}"
     )
 
 
-def _load_csv(path: Path, test_path: Path | None, target: str | None) -> DataSplits:
+def _load_csv(
+    path: Path, test_path: Path | None, target: str | None, features: Sequence[str] | None
+) -> DataSplits:
     if csv.is_image_csv(path):
         x, y = csv.load_image_csv(path)
         if y is None:
@@ -150,7 +157,7 @@ def _load_csv(path: Path, test_path: Path | None, target: str | None) -> DataSpl
                     f"{x.shape[1:]}"
                 )
         return DataSplits(x, y, x_test, y_test, str(path))
-    train = csv.read_csv(path, target)
+    train = csv.read_csv(path, target, features=features)
     if train.y is None:
         raise DataFormatError(f"{path}: name the target column (--target)")
     test_x: FloatArray | None = None

@@ -209,6 +209,7 @@ def load_full(path: str | os.PathLike[str]) -> Loaded:
         metadata = header.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise ModelFormatError(f"{reader.source}: metadata must be a JSON object")
+        _check_data_section(metadata.get("data"), reader.source)
         version = str(header.get("tinynet_version", "unknown"))
         return Loaded(model, optimizer, metadata, version, header["format_version"])
 
@@ -291,6 +292,34 @@ def _read_weights_for(reader: NpzReader, model: Layer) -> dict[str, Array]:
     for name, _ in model.named_parameters():
         _check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
     return arrays
+
+
+_DATA_LISTS = {"features": str, "targets": str, "class_names": str, "sample_shape": int}
+"""The fields of metadata ``data`` (`DataSplits.describe`, written by ``tinynet train``)
+that ``tinynet predict`` and ``evaluate`` use: each null or a list of these."""
+
+
+def _check_data_section(data: object, source: str) -> None:
+    """Refuse metadata ``data`` fields of the wrong kind (a 2 KB file's ``sample_shape``
+    ``[10**9, "x"]`` would build a 1 GB string), naming the file and the field."""
+    if not isinstance(data, dict):
+        return  # not the section tinynet writes: the CLI ignores it
+    for field, kind in _DATA_LISTS.items():
+        value = data.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(
+            isinstance(item, kind) and not isinstance(item, bool) for item in value
+        ):
+            raise ModelFormatError(
+                f"{source}: metadata data.{field} must be a list of "
+                f"{'positive ints' if kind is int else 'strings'}, got {short_repr(value)}"
+            )
+        if kind is int and (len(value) > 8 or any(item < 1 for item in value)):
+            raise ModelFormatError(
+                f"{source}: metadata data.sample_shape must be at most 8 positive ints, "
+                f"got {short_repr(value)}"
+            )
 
 
 def _read_header(reader: NpzReader) -> dict[str, Any]:

@@ -56,7 +56,10 @@ class AdaptiveAvgPool2d(Layer):
             y: FloatArray = x.sum(axis=(2, 3), keepdims=True)
             y *= rows[0, 0] * cols[0, 0]
             return y
-        pooled: FloatArray = rows @ x @ cols.T
+        with np.errstate(invalid="ignore"):  # 0 * inf, outside a bin: redone below
+            pooled: FloatArray = rows @ x @ cols.T
+        if not np.isfinite(pooled).all():  # an inf or NaN in x: keep it in its own bins
+            return _non_finite_in_bins(x, rows, cols)
         return pooled
 
     def backward(self, grad_y: FloatArray) -> FloatArray:
@@ -76,6 +79,25 @@ class AdaptiveAvgPool2d(Layer):
 
     def config(self) -> dict[str, Any]:
         return {"output_size": list(self.output_size)}
+
+
+def _non_finite_in_bins(x: FloatArray, rows: FloatArray, cols: FloatArray) -> FloatArray:
+    """Bin means of an x holding inf or NaN, as PyTorch gives them: the finite cells'
+    mean from the products (non-finite cells as 0), then a bin holding +inf is +inf,
+    -inf is -inf, both or a NaN is NaN; a cell outside a bin never enters it (the
+    products alone would give 0 * inf = NaN there)."""
+    finite = np.isfinite(x)
+    y: FloatArray = rows @ np.where(finite, x, 0) @ cols.T
+    inside_rows, inside_cols = (rows > 0).astype(x.dtype), (cols > 0).astype(x.dtype).T
+
+    def count(mask: Any) -> Any:
+        return (inside_rows @ mask.astype(x.dtype) @ inside_cols) > 0
+
+    up, down = count(x == np.inf), count(x == -np.inf)
+    y[up] = np.inf
+    y[down] = -np.inf
+    y[(up & down) | count(np.isnan(x))] = np.nan
+    return y
 
 
 def bin_means(size: int, bins: int, dtype: Any) -> FloatArray:
