@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_onnx_export import OPSETS, TOLERANCE, assert_runtime_matches, op_types, session, warmed
+from roundoff import assert_float32_close
+from test_onnx_export import OPSETS, assert_runtime_matches, op_types, session, warmed
 
 from tinynet import (
     GRU,
@@ -115,7 +116,7 @@ def test_token_models_take_int64_indices(make: Callable[[], Layer], opset: int) 
     for n in (1, 7, 64):
         tokens = np.random.default_rng(n).integers(0, 11, (n, 6))
         (got,) = run.run(None, {"input": tokens})
-        np.testing.assert_allclose(got, model(tokens), rtol=TOLERANCE, atol=TOLERANCE)
+        assert_float32_close(got, model(tokens), model, tokens)
 
 
 def test_onnxruntime_refuses_an_index_out_of_range() -> None:
