@@ -201,3 +201,221 @@ def test_parallel_checks_each_branch_before_the_next_runs() -> None:
     with pytest.raises(ValueError, match=r"Parallel: its branch outputs \(the first 2 of 3\)"):
         model(np.zeros((1, wide), np.float32))
     assert ran == [1]
+
+
+# --- the CLI: outputs, resume, class weights, test labels, disk space ---------------------
+
+MODEL = """\
+from tinynet import Dense, {act}, Sequential
+from tinynet.recipe import Recipe
+
+def build(seed):
+    return Sequential(Dense({inp}, 8, seed=seed), {act}(), Dense(8, {out}, seed=seed))
+
+RECIPE = Recipe(epochs=2, batch_size=16{extra})
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """64 training and 8 test images (IDX, in ``data/``) and small model files."""
+    from tinynet.datasets.idx import write_idx
+
+    root = tmp_path_factory.mktemp("r3_cli")
+    rng = np.random.default_rng(0)
+    data = root / "data"
+    data.mkdir()
+    write_idx(data / "train-images-idx3-ubyte", rng.integers(0, 256, (64, 28, 28), np.uint8))
+    write_idx(data / "train-labels-idx1-ubyte", rng.integers(0, 10, 64).astype(np.uint8))
+    write_idx(data / "t10k-images-idx3-ubyte", rng.integers(0, 256, (8, 28, 28), np.uint8))
+    write_idx(data / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 8).astype(np.uint8))
+    for name, act in (("m.py", "ReLU"), ("tanh.py", "Tanh")):
+        (root / name).write_text(MODEL.format(act=act, inp=784, out=10, extra=""))
+    binary = MODEL.format(act="ReLU", inp=2, out=1, extra=", loss='bce_with_logits'")
+    (root / "bin.py").write_text(binary)
+    (root / "m2.py").write_text(MODEL.format(act="ReLU", inp=2, out=2, extra=""))
+    return root
+
+
+def cli(folder: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``tinynet ARGS`` in ``folder``, in this process: (status, stderr)."""
+    import os
+
+    from tinynet.cli import main
+
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        status = main(list(args))
+    finally:
+        os.chdir(before)
+    return status, capsys.readouterr().err
+
+
+def train(folder: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    return cli(folder, capsys, "train", "--data", "data", "--verbose", "0", *args)
+
+
+def is_checkpoint(path: Path) -> bool:
+    from tinynet.checkpoint import KEY
+
+    return KEY in tinynet.io.load_full(path).metadata
+
+
+def one_line(status: int, err: str, *needles: str) -> None:
+    assert status == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, (needle, err)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "other"),
+    [("--checkpoint", "--save", "ck.npz"), ("--checkpoint", "--metrics-json", "./ck.npz")],
+)
+def test_two_outputs_naming_one_file_are_refused_before_training(
+    first: str, second: str, other: str, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """d21: the later write would have destroyed the checkpoint."""
+    status, err = train(folder, capsys, "m.py", first, "ck.npz", second, other)
+    one_line(status, err, "--save" if second == "--save" else "--metrics-json", "--checkpoint")
+    assert "destroy" in err
+    assert not (folder / "ck.npz").exists()
+
+
+def test_save_onto_the_resumed_checkpoint_is_refused(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train(folder, capsys, "m.py", "--checkpoint", "ck2.npz")[0] == 0
+    before = (folder / "ck2.npz").read_bytes()
+    status, err = train(folder, capsys, "m.py", "--resume", "ck2.npz", "--epochs", "4", "--save",
+                        "ck2.npz")  # fmt: skip
+    one_line(status, err, "--save and --resume both name ck2.npz")
+    assert (folder / "ck2.npz").read_bytes() == before
+    assert is_checkpoint(folder / "ck2.npz")
+
+
+def test_resume_writes_checkpoints_to_the_checkpoint_option_too(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """d16: --checkpoint is honoured with --resume (it was dropped without a word)."""
+    assert train(folder, capsys, "m.py", "--checkpoint", "ck16.npz")[0] == 0
+    status, err = train(folder, capsys, "m.py", "--resume", "ck16.npz", "--epochs", "4",
+                        "--checkpoint", "r16-{epoch}.npz")  # fmt: skip
+    assert status == 0, err
+    assert sorted(p.name for p in folder.glob("r16-*.npz")) == ["r16-3.npz", "r16-4.npz"]
+    assert is_checkpoint(folder / "r16-4.npz")
+    saved = tinynet.io.load_full(folder / "r16-4.npz").model.state_dict()
+    kept = tinynet.io.load_full(folder / "ck16.npz").model.state_dict()  # resumed file too
+    assert all(np.array_equal(saved[k], kept[k]) for k in saved)
+
+
+def test_resume_of_another_architecture_is_refused(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """d09: a Tanh model may not continue a ReLU model's checkpoint of the same shapes."""
+    assert train(folder, capsys, "m.py", "--checkpoint", "ck9.npz")[0] == 0
+    before = (folder / "ck9.npz").read_bytes()
+    status, err = train(folder, capsys, "tanh.py", "--resume", "ck9.npz", "--epochs", "4")
+    one_line(status, err, "ck9.npz", "model.1", "Tanh()", "ReLU()")
+    assert (folder / "ck9.npz").read_bytes() == before
+
+
+def test_a_class_weight_key_outside_the_labels_is_refused_without_a_table() -> None:
+    """d13: the lookup table was sized by the largest key (2.3 GB for 300000000=1)."""
+    import time
+    import tracemalloc
+
+    from tinynet.data import class_sample_weights
+
+    y = np.array([0, 1, 2, 1])
+    assert class_sample_weights({1: 3.0}, y).tolist() == [1.0, 3.0, 1.0, 3.0]
+    tracemalloc.start()
+    start = time.perf_counter()
+    for key in (300_000_000, 10**11, -1, 3):
+        with pytest.raises(ValueError, match=rf"class {key} is not a class of the data .*0\.\.2"):
+            class_sample_weights({key: 1.0}, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.perf_counter() - start < 0.5
+    assert peak < 1_000_000
+
+
+def test_test_labels_of_another_kind_are_refused_before_training(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """d06: a float or (N, K) y_test failed after every epoch, the model unsaved."""
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (64, 28, 28), np.uint8), rng.integers(0, 10, 64)
+    for y_test in (np.array([0.0, 1.0, 2.0, 3.5], np.float32), np.zeros((4, 3), np.int64)):
+        np.savez(folder / "d6.npz", x_train=x, y_train=y, x_test=x[:4], y_test=y_test)
+        status, err = cli(folder, capsys, "train", "m.py", "--data", "d6.npz", "--save",
+                          "d6-out.npz")  # fmt: skip
+        one_line(status, err, "d6.npz (y_test)", "integer class labels", str(y_test.dtype))
+        assert "epoch" not in err
+        assert not (folder / "d6-out.npz").exists()
+
+
+def test_binary_test_labels_other_than_0_and_1_are_refused(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """d06: test labels 2 and 7 were scored as class 1 by a binary head."""
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{rng.random():.3f},{rng.random():.3f},{i % 2}\n" for i in range(64))
+    (folder / "btr.csv").write_text("f0,f1,y\n" + rows)
+    labels = [0, 1, 2, 7]
+    test = "".join(f"0.5,0.5,{labels[i % 4]}\n" for i in range(16))
+    (folder / "bte.csv").write_text("f0,f1,y\n" + test)
+    status, err = cli(folder, capsys, "train", "bin.py", "--data", "btr.csv", "--test-data",
+                      "bte.csv", "--target", "y", "--metrics-json", "bm.json")  # fmt: skip
+    one_line(status, err, "bte.csv", "0/1 test targets", "got 2, 7")
+    assert not (folder / "bm.json").exists()
+    (folder / "bte.csv").write_text("f0,f1,y\n0.1,0.2,1\n0.3,0.4,2.5\n")
+    status, err = cli(folder, capsys, "train", "m2.py", "--data", "btr.csv", "--test-data",
+                      "bte.csv", "--target", "y")  # fmt: skip
+    one_line(status, err, "bte.csv", "integer class labels")
+
+
+def test_free_space_is_checked_for_the_optimizer_state_too(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """d14: an Adam checkpoint holds three times the weights; only the weights were asked."""
+    import shutil
+
+    from tinynet.experiment import optimizer_state_bytes
+    from tinynet.recipe import Recipe
+
+    model = Sequential(Dense(784, 8), Dense(8, 10))
+    weights = sum(a.nbytes for a in model.state_dict(copy=False).values())
+    assert optimizer_state_bytes(model, Recipe()) == 2 * weights  # Adam: two moments
+    sgd = Recipe(optimizer="sgd", optimizer_args={"lr": 0.1})
+    assert optimizer_state_bytes(model, sgd) == 0
+
+    def disk_usage(path: Any) -> Any:
+        return shutil._ntuple_diskusage(10**9, 10**9, 2 * weights)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr("tinynet.atomic.shutil.disk_usage", disk_usage)
+    status, err = train(folder, capsys, "m.py", "--checkpoint", "ck14.npz")
+    one_line(status, err, "--checkpoint", "No space left", f"{3 * weights:,} bytes")
+    assert train(folder, capsys, "m.py", "--save", "s14.npz")[0] == 0
+
+
+def test_a_file_size_limit_is_checked_before_training(folder: Path) -> None:
+    """d14: under ``ulimit -f`` --save failed after training and the test report."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))  # weights: 25 KB
+
+    command = [sys.executable, "-m", "tinynet", "train", "m.py", "--data", "data", "--save",
+               "big.npz", "--verbose", "1"]  # fmt: skip
+    result = subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, preexec_fn=limit, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "--save: [Errno 27] File too large" in result.stderr
+    assert "ulimit -f" in result.stderr
+    assert "epoch" not in result.stderr
+    assert not (folder / "big.npz").exists()

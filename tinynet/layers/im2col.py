@@ -73,7 +73,7 @@ def shown(value: object) -> str:
 
 
 def in_range(value: object, minimum: int) -> TypeGuard[int | np.integer[Any]]:
-    """Whether ``value`` is an int (not a bool) from ``minimum`` to `tinynet.limits.MAX_GEOMETRY`."""
+    """Whether ``value`` is an int (not a bool), ``minimum`` to `tinynet.limits.MAX_GEOMETRY`."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         return False
     return minimum <= int(value) <= limits.MAX_GEOMETRY
