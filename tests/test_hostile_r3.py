@@ -5,6 +5,7 @@ input's shape before anything is allocated (`tinynet.limits`)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -419,3 +420,29 @@ def test_a_file_size_limit_is_checked_before_training(folder: Path) -> None:
     assert "ulimit -f" in result.stderr
     assert "epoch" not in result.stderr
     assert not (folder / "big.npz").exists()
+
+
+@pytest.mark.parametrize(
+    ("layer", "x", "name"),
+    [
+        (Dense(1, 2**14), np.zeros((1, 784, 1), np.float32), "Dense(1, 16384)"),
+        ("embedding", np.zeros((1, 784), np.int64), "Embedding(2, 16384)"),
+        ("attention", np.zeros((1, 2048, 8), np.float32), "MultiheadAttention"),
+        ("lstm", np.zeros((1, 784, 1), np.float32), "LSTM"),
+    ],
+)
+def test_sequence_layers_bound_their_outputs(layer: Any, x: Any, name: str) -> None:
+    """A small weight times many positions: refused from the shape, not allocated."""
+    from tinynet.layers.attention import MultiheadAttention
+    from tinynet.layers.embedding import Embedding
+    from tinynet.layers.recurrent import LSTM
+
+    made = {
+        "embedding": lambda: Embedding(2, 2**14),
+        "attention": lambda: MultiheadAttention(8, 8),
+        "lstm": lambda: LSTM(1, 2048),
+    }
+    model = (made[layer]() if isinstance(layer, str) else layer).eval()
+    with pytest.raises(ValueError, match=rf"{re.escape(name)}.*more than tinynet\.limits"):
+        model(x)
+    assert model(x[:, :8]).shape[:2] == (1, 8)

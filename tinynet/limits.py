@@ -2,13 +2,12 @@
 
 A model file's parameters are bounded at load (`tinynet.io.architecture.Budget`), but
 a layer's geometry costs nothing to store: a 2 KB file holding ``Conv2d(1, 1, 1,
-padding=8000)`` would make one 28x28 digit a (16028, 16028) image. So the layers whose
-output or working arrays can outgrow their input (`Conv2d`, `Conv1d`, `MaxPool2d`,
-`AvgPool2d`, `AdaptiveAvgPool2d`, `Parallel`'s concatenation) compute, by arithmetic on
-the input's shape alone, how many numbers one sample will need, and refuse with a
-``ValueError`` naming the layer before anything is allocated when that is more than
-`MAX_SAMPLE_ELEMENTS`. The rule, per layer and per sample (a batch of N needs N
-times as much):
+padding=8000)`` would make one 28x28 digit a (16028, 16028) image. So every built-in
+layer whose output or working arrays can outgrow both its input and its weights
+computes, by arithmetic on the input's shape alone, how many numbers one sample will
+need, and refuses with a ``ValueError`` naming the layer before anything is allocated
+when that is more than `MAX_SAMPLE_ELEMENTS`. The rule, per layer and per sample (a
+batch of N needs N times as much):
 
 - a convolution: its padded input, its im2col columns and its output;
 - a windowed pool: its padded input and its output; and its work, cells per window
@@ -16,13 +15,17 @@ times as much):
   outputs per cell, and a window has at most `MAX_WINDOW_CELLS` cells);
 - `AdaptiveAvgPool2d`: its averaging matrices, its half-pooled map and its output;
 - `Parallel` (concat or sum): the branch outputs it holds, counted as each branch
-  returns, before the next branch runs and before they are joined.
+  returns, before the next branch runs and before they are joined;
+- `Dense` on (N, ..., in) input and `Embedding`: the output (positions times width);
+  `MultiheadAttention`: its projections and its (heads, T, T) weights; `RNN`, `LSTM`,
+  `GRU`: the gates and states of every step.
 
-Every other built-in layer's output is at most its input (or its weight) in size. A
-forward of one sample therefore holds at most about two of these bounds at a time
-(a layer's input and its output); training keeps every layer's arrays for backward.
-Geometry arguments (kernel size, stride, padding, dilation) are at most
-`MAX_GEOMETRY` each, checked when the layer is built (so at load, naming the node).
+The other built-in layers' outputs are at most their input in size (reshapes,
+activations, normalizations, dropout). A forward of one sample therefore holds at most
+about two of these bounds at a time (a layer's input and its output); training keeps
+every layer's arrays for backward. Geometry arguments (kernel size, stride, padding,
+dilation) are at most `MAX_GEOMETRY` each, checked when the layer is built (so at
+load, naming the node).
 
 These are module attributes, read at each check: a program that trusts its model and
 needs larger activations may raise them (``tinynet.limits.MAX_SAMPLE_ELEMENTS =
