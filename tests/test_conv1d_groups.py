@@ -250,12 +250,20 @@ def test_repr_and_config_round_trip() -> None:
         (Conv1d, {"groups": 2}, r"Conv1d: in_channels must be divisible by groups, got in_"),
         (Conv2d, {"out_channels": 3, "groups": 2, "in_channels": 4}, r"out_channels must be div"),
         (Conv2d, {"groups": 0}, r"Conv2d: groups must be a positive integer, got 0"),
-        (Conv1d, {"kernel_size": (3, 3)}, r"Conv1d: kernel_size must be a positive int, got"),
-        (Conv1d, {"kernel_size": 0}, r"Conv1d: kernel_size must be a positive int, got 0"),
-        (Conv1d, {"padding": -1}, r"Conv1d: padding must be an int >= 0, got -1"),
+        (
+            Conv1d,
+            {"kernel_size": (3, 3)},
+            r"Conv1d: kernel_size must be an int from 1 to 1,048,576 .*, got",
+        ),
+        (
+            Conv1d,
+            {"kernel_size": 0},
+            r"Conv1d: kernel_size must be an int from 1 to 1,048,576 .*, got 0",
+        ),
+        (Conv1d, {"padding": -1}, r"Conv1d: padding must be an int from 0 to 1,048,576 .*, got -1"),
         (Conv1d, {"padding": "full"}, r"Conv1d: padding must be an int, a pair or one of"),
         (Conv1d, {"padding": "same", "stride": 2}, r"Conv1d: padding='same' needs stride 1"),
-        (Conv1d, {"dilation": True}, r"Conv1d: dilation must be a positive int"),
+        (Conv1d, {"dilation": True}, r"Conv1d: dilation must be an int from 1 to"),
     ],
 )
 def test_bad_arguments_are_named(cls: type, kwargs: dict[str, Any], message: str) -> None:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers.base import Layer
 from tinynet.layers.embedding import takes_tokens
 from tinynet.typing import DTypeLike, FloatArray, Shape
@@ -345,8 +345,12 @@ class Parallel(Container):
 
     def forward(self, x: FloatArray) -> FloatArray:
         """x -> the branches' outputs, concatenated along the last axis or summed."""
-        trusted = self.trusts(x)
-        outputs = [self.call(branch, x, x, trusted) for branch in self.branches]
+        trusted, outputs, held = self.trusts(x), [], 0
+        for branch in self.branches:
+            outputs.append(self.call(branch, x, x, trusted))
+            held += limits.product(outputs[-1].shape[1:])
+            what = f"branch outputs (the first {len(outputs)} of {len(self.branches)})"
+            limits.require_sample_elements(self, what, held)
         y = self._sum(outputs) if self.mode == "sum" else self._concat(outputs)
         self.trust(x)
         self._widths = [out.shape[-1] for out in outputs] if self.training else None

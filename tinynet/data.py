@@ -421,8 +421,9 @@ def compute_class_weight(labels: IntArray) -> dict[int, float]:
 
 def class_sample_weights(class_weight: ClassWeight, y: Array) -> FloatArray:
     """Per-sample weights (N,) float64 from ``class_weight`` and targets ``y``: the weight of
-    each sample's class (a class missing from the dict weighs 1, as in scikit-learn);
-    ``"balanced"`` as `compute_class_weight`."""
+    each sample's class (a class missing from the dict weighs 1, as in scikit-learn; a
+    key outside the labels' range 0..max is a ``ValueError``, so no table is sized by
+    it); ``"balanced"`` as `compute_class_weight`."""
     labels = class_labels_of(y)
     if isinstance(class_weight, str):
         if class_weight != "balanced":
@@ -445,10 +446,15 @@ def class_sample_weights(class_weight: ClassWeight, y: Array) -> FloatArray:
             raise ValueError(f"class_weight: expected finite weights >= 0, got {class_weight}")
     else:
         raise TypeError(f"class_weight: expected a dict or 'balanced', got {class_weight!r}")
-    size = max(int(labels.max(initial=0)), *table, 0) + 1
+    size = int(labels.max(initial=0)) + 1
+    outside = sorted(c for c in table if not 0 <= c < size)
+    if outside:
+        shown = ", ".join(map(str, outside[:5])) + (", ..." if len(outside) > 5 else "")
+        raise ValueError(
+            f"class_weight: class {shown} is not a class of the data (its labels are 0..{size - 1})"
+        )
     lookup = np.ones(size)
     for c, w in table.items():
-        if c >= 0:
-            lookup[c] = w
+        lookup[c] = w
     weights: FloatArray = lookup[labels]
     return weights

@@ -14,6 +14,9 @@ run (`tinynet.checkpoint.require_same_run`). Progress goes to a ``report`` funct
 
 from __future__ import annotations
 
+import errno
+import os
+import resource
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,7 +38,7 @@ from tinynet.io.architecture import describe
 from tinynet.io.savable import architecture_difference, check_savable
 from tinynet.layers.base import Layer
 from tinynet.lm import TextRecipe, text_recipe, train_text_model
-from tinynet.model_data import check_fits, read_splits
+from tinynet.model_data import check_fits, check_test_targets, read_splits
 from tinynet.modelfile import ModelFile, import_path, load_model_file
 from tinynet.plots import require_matplotlib, save_run_plots
 from tinynet.recipe import Recipe
@@ -166,8 +169,8 @@ class RunOptions:
     checkpoint_every: int = _option(1, "checkpoint every N epochs", type=int, metavar="N")
     resume: str | None = _option(
         None,
-        "continue the run saved there (and checkpoint there); with a larger --epochs, "
-        "extend a finished run",
+        "continue the run saved there (and checkpoint there, and to --checkpoint if "
+        "given); with a larger --epochs, extend a finished run",
         metavar="CHECKPOINT",
     )
 
@@ -272,6 +275,7 @@ def prepare_training(path: str | Path, options: RunOptions) -> Setup:
     shape = model_file.input_shape  # (1, 28, 28) for a CNN: images; None: flat rows
     x_train, y_train = model_layout(data.x_train, shape, data.source), data.y_train
     head = check_fits(model, x_train, data, recipe)
+    check_test_targets(data, recipe, options.test_data or f"{data.source} (y_test)")
     validation = None
     if options.validation_split:
         (x_train, y_train), validation = validation_split(
@@ -282,47 +286,102 @@ def prepare_training(path: str | Path, options: RunOptions) -> Setup:
             seed=options.seed,
         )
     logged = recipe.evaluate(model, x_train[:2], y_train[:2], num_classes=data.num_classes)
-    check_outputs(model, list(logged), options, validating=validation is not None)
+    check_outputs(model, list(logged), options, validation is not None, recipe)
     x_test = None if data.x_test is None else model_layout(data.x_test, shape, data.source)
     train = (x_train, y_train)
     return Setup(model_file, recipe_name, recipe, model, data, head, train, validation, x_test)
 
 
 def check_outputs(
-    model: Layer, metrics: Sequence[str], options: RunOptions, validating: bool
+    model: Layer, metrics: Sequence[str], options: RunOptions, validating: bool, recipe: Recipe
 ) -> None:
     """Before training, refuse what would fail after it: an output path that cannot be
     written (`tinynet.atomic.check_writable`: a directory, a file as a folder, no
-    permission, less free space than the model's arrays take), and a ``checkpoint``
-    template that names a value the run will not log or cannot be formatted
-    (`ModelCheckpoint.check_filepath`). ``metrics`` are the names an epoch logs
-    (``loss`` and the recipe's metrics: what `Recipe.evaluate` returns). Raises
-    ``ValueError``/``OSError`` naming the option."""
+    permission, less free space than will be written there), a file-size limit
+    (``ulimit -f``) below that size, two outputs naming one file (the later write would
+    destroy the earlier: ``--save`` over the checkpoint), and a ``checkpoint`` template
+    that names a value the run will not log or cannot be formatted
+    (`ModelCheckpoint.check_filepath`). ``metrics`` are the names an epoch logs (``loss``
+    and the recipe's metrics: what `Recipe.evaluate` returns). The sizes are lower
+    bounds: a model's arrays, and a checkpoint's with the optimizer's state (Adam's two
+    moments per parameter). Raises ``ValueError``/``OSError`` naming the option."""
     weights = sum(array.nbytes for array in model.state_dict(copy=False).values())
+    checkpoint = weights + optimizer_state_bytes(model, recipe)
     outputs: list[tuple[str, str | None, int]] = [
         ("--save", options.save, weights),
         ("--metrics-json", options.metrics_json, 0),
         ("--plot", options.plot and str(Path(options.plot) / "curves.png"), 0),
-        ("--resume", options.resume, weights),
+        ("--resume", options.resume, checkpoint),
     ]
-    if options.checkpoint and not options.resume:
-        names = [*metrics, "lr", "seconds", "samples_per_second"]
-        if validating:
-            names += [f"val_{name}" for name in metrics]
-        elif options.plot:
-            names += [f"test_{name}" for name in metrics]
-        try:
-            first = ModelCheckpoint(options.checkpoint).check_filepath(names)
-        except ValueError as error:
-            message = str(error).removeprefix("ModelCheckpoint: ")
-            raise ValueError(f"--checkpoint: {message}") from None
-        outputs.append(("--checkpoint", str(first), weights))
+    if options.checkpoint:
+        first = _first_checkpoint(options.checkpoint, metrics, options, validating)
+        outputs.append(("--checkpoint", str(first), checkpoint))
     for option, output, size in outputs:
         if output:
             try:
                 check_writable(output, size)
+                _require_file_size_limit(output, size)
             except OSError as error:
                 raise type(error)(f"{option}: {error}") from None
+    _require_distinct([(option, output) for option, output, _ in outputs if output])
+
+
+def optimizer_state_bytes(model: Layer, recipe: Recipe) -> int:
+    """The bytes of the recipe's optimizer state over ``model``'s trainable parameters
+    once it has stepped (a buffer per state name per parameter: Adam's two moments,
+    SGD's momentum buffer), as a checkpoint stores it."""
+    optimizer = recipe.make_optimizer(model)
+    return sum(
+        len(optimizer.state_names(group))
+        * sum(p.data.nbytes for p in group["params"] if p.requires_grad)
+        for group in optimizer.param_groups
+    )
+
+
+def _first_checkpoint(
+    template: str, metrics: Sequence[str], options: RunOptions, validating: bool
+) -> Path:
+    """The file ``--checkpoint``'s template names first; ``ValueError`` if it cannot."""
+    names = [*metrics, "lr", "seconds", "samples_per_second"]
+    if validating:
+        names += [f"val_{name}" for name in metrics]
+    elif options.plot:
+        names += [f"test_{name}" for name in metrics]
+    try:
+        return ModelCheckpoint(template).check_filepath(names)
+    except ValueError as error:
+        message = str(error).removeprefix("ModelCheckpoint: ")
+        raise ValueError(f"--checkpoint: {message}") from None
+
+
+def _require_file_size_limit(path: str, size: int) -> None:
+    """``OSError`` (``EFBIG``) if the process may not write a file of ``size`` bytes
+    (``RLIMIT_FSIZE``, ``ulimit -f``)."""
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and size > limit:
+        raise OSError(
+            errno.EFBIG,
+            f"File too large: at least {size:,} bytes to write, but the file-size limit "
+            f"(ulimit -f) is {limit:,} bytes",
+            path,
+        )
+
+
+def _same_file(path: str, other: str | None) -> bool:
+    return other is not None and os.path.realpath(path) == os.path.realpath(other)
+
+
+def _require_distinct(outputs: list[tuple[str, str]]) -> None:
+    """``ValueError`` naming two options whose outputs are one file."""
+    seen: dict[str, str] = {}
+    for option, output in outputs:
+        key = os.path.realpath(output)
+        if key in seen and not {seen[key], option} <= {"--resume", "--checkpoint"}:
+            raise ValueError(
+                f"{seen[key]} and {option} both name {output}: the later write would "
+                f"destroy the earlier; give each its own file"
+            )
+        seen.setdefault(key, option)
 
 
 def start_line(setup: Setup, options: RunOptions) -> str:
@@ -339,7 +398,8 @@ def training_callbacks(
     setup: Setup, options: RunOptions, settings: dict[str, Any]
 ) -> list[Callback]:
     """The test-set curves for ``plot`` (without a validation split) and the checkpoint
-    callback: ``resume`` continues the run saved there and keeps checkpointing there."""
+    callbacks: ``resume`` continues the run saved there and keeps checkpointing there;
+    ``checkpoint`` (also with ``resume``) writes checkpoints to its template too."""
     callbacks: list[Callback] = []
     recipe, data, model = setup.recipe, setup.data, setup.model
     monitor = options.plot and not options.validation_split
@@ -350,7 +410,7 @@ def training_callbacks(
     every = options.checkpoint_every
     if options.resume:
         callbacks.append(BackupAndRestore(options.resume, every=every, metadata=settings))
-    elif options.checkpoint:
+    if options.checkpoint and not _same_file(options.checkpoint, options.resume):
         callbacks.append(ModelCheckpoint(options.checkpoint, every=every, metadata=settings))
     return callbacks
 

@@ -76,6 +76,36 @@ def expected_outputs(recipe: Recipe, data: DataSplits) -> tuple[int, str]:
     return count, f"{count} target value{'s' if count != 1 else ''} per sample"
 
 
+def check_test_targets(data: DataSplits, recipe: Recipe, where: str) -> None:
+    """Refuse, before training, test targets the recipe's loss could not score as it
+    scores the training targets: ``ValueError`` naming ``where`` (the test file, or the
+    data's ``y_test``). Integer class labels for a cross-entropy, 0/1 values of the
+    training targets' shape for a binary cross-entropy, the training targets' number of
+    columns otherwise."""
+    y, y_train = data.y_test, data.y_train
+    if y is None or data.x_test is None:
+        return
+    if recipe.loss == "cross_entropy" or recipe.targets == "one_hot":
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise ValueError(
+                f"{where}: the recipe's loss {recipe.loss!r} needs integer class labels, as "
+                f"the training data has, got {y.dtype} test targets of shape "
+                f"{y.shape[1:] or '(N,)'}"
+            )
+        return
+    if y.ndim != y_train.ndim or y.shape[1:] != y_train.shape[1:] or y.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{where}: test targets of shape {y.shape[1:] or '(N,)'} ({y.dtype}), the "
+            f"training targets' are {y_train.shape[1:] or '(N,)'} ({y_train.dtype})"
+        )
+    if recipe.loss == "bce_with_logits" and y.size and not np.isin(y, (0, 1)).all():
+        odd = np.unique(y[~np.isin(y, (0, 1))])[:5]
+        raise ValueError(
+            f"{where}: binary cross-entropy needs 0/1 test targets, as the training data "
+            f"has, got {', '.join(map(str, odd.tolist()))}"
+        )
+
+
 def check_fits(model: Layer, x: FloatArray, data: DataSplits, recipe: Recipe) -> Head:
     """The model's `Head` for ``data`` laid out as ``x``; ``ValueError`` naming the model's
     first layer and the data's sample shape when one sample does not go through, and its

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers import im2col as windows
 from tinynet.layers.base import Layer
 from tinynet.typing import FloatArray, Shape
@@ -50,6 +50,9 @@ class AdaptiveAvgPool2d(Layer):
         h, w = x.shape[2:]
         oh = h if self.output_size[0] is None else self.output_size[0]
         ow = w if self.output_size[1] is None else self.output_size[1]
+        c = x.shape[1]
+        what = f"averaging matrices and output ({c}, {oh}, {ow})"
+        limits.require_sample_elements(self, what, oh * h + ow * w + c * oh * (w + ow))
         rows, cols = bin_means(h, oh, x.dtype), bin_means(w, ow, x.dtype)
         self._input = (x.shape, rows, cols, windows.memory_order(x)) if self.training else None
         if (oh, ow) == (1, 1):

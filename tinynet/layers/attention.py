@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinynet import init as initializers
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers.base import Layer
 from tinynet.layers.dense import Dense
 from tinynet.parameter import Parameter
@@ -115,6 +115,9 @@ class MultiheadAttention(Layer):
         validation.float_array(self, x, ndim=3, last=self.embed_dim, dtype=dtype)
         batch = x if self.batch_first else x.transpose(1, 0, 2)
         n, steps, e = batch.shape
+        what = f"projections and ({self.num_heads}, {steps}, {steps}) attention weights"
+        held = 4 * steps * e + self.num_heads * steps * steps
+        limits.require_sample_elements(self, what, held)
         rows = batch.reshape(n * steps, e)
         qkv = rows @ self.in_proj_weight.data.T
         if self.in_proj_bias is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinynet import init as initializers
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers import im2col as windows
 from tinynet.layers.base import Layer
 from tinynet.layers.im2col import Pair, Window
@@ -79,6 +79,7 @@ class _Convolution(Layer):
         oh, ow = self.window.output_size(h, w)
         if oh < 1 or ow < 1:
             raise ValueError(f"{self!r}: {self._too_small(x.shape)}")
+        self._require_memory(h, w, oh, ow)
         out = np.empty((self.out_channels, oh, ow, n), x.dtype)
         if self.training:
             workspace = self._workspace(x, n)
@@ -97,6 +98,17 @@ class _Convolution(Layer):
                     out[..., start : start + step] = flat.reshape(self.out_channels, oh, ow, -1)
         result: FloatArray = windows.nchw(out)
         return result
+
+    def _require_memory(self, h: int, w: int, oh: int, ow: int) -> None:
+        """Refuse (`tinynet.limits`) an (H, W) input whose padded copy, columns and
+        (OH, OW) output would need too many numbers per sample, before allocating."""
+        (kh, kw), padded = self.window.kernel, self.window.padded_size(h, w)
+        if self.window.padding == (0, 0, 0, 0):
+            padded = (0, 0)
+        columns = self.in_channels * kh * kw * oh * ow
+        elements = self.in_channels * padded[0] * padded[1] + columns + self.out_channels * oh * ow
+        what = f"padded input, im2col columns and output ({self.out_channels}, {oh}, {ow})"
+        limits.require_sample_elements(self, what, elements)
 
     def _too_small(self, shape: tuple[int, ...]) -> str:
         """Why an input of ``shape`` has no output position."""
@@ -408,10 +420,12 @@ def _single(name: str, value: object, minimum: int) -> int:
     """A `Conv1d` argument: an int (or a one-int tuple or list) at least ``minimum``."""
     items = value if isinstance(value, (tuple, list)) and len(value) == 1 else (value,)
     (item,) = items if len(items) == 1 else (None,)
-    if isinstance(item, (int, np.integer)) and not isinstance(item, bool) and item >= minimum:
+    if windows.in_range(item, minimum):
         return int(item)
-    kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-    raise ValueError(f"Conv1d: {name} must be {kind}, got {value!r}")
+    raise ValueError(
+        f"Conv1d: {name} must be an int from {minimum} to {limits.MAX_GEOMETRY:,} "
+        f"(tinynet.limits.MAX_GEOMETRY), got {windows.shown(value)}"
+    )
 
 
 def _padding_argument(owner: str, padding: object, stride: tuple[int, ...]) -> Pair | str:

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinynet import init as initializers
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers.base import Layer
 from tinynet.parameter import Parameter
 from tinynet.typing import DTypeLike, FloatArray
@@ -75,6 +75,8 @@ class Dense(Layer):
                 f"{self!r}: expected input of shape (N, ..., {self.in_features}), got shape "
                 f"{x.shape}"
             )
+        outputs = limits.product(x.shape[1:-1]) * self.out_features
+        limits.require_sample_elements(self, f"output (..., {self.out_features})", outputs)
 
     def forward(self, x: FloatArray) -> FloatArray:
         """x (N, ..., in_features) -> x @ weight + bias, (N, ..., out_features), same dtype."""

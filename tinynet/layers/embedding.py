@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinynet import init as initializers
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers.base import Layer
 from tinynet.parameter import Parameter
 from tinynet.typing import Array, DTypeLike, FloatArray, IntArray
@@ -91,6 +91,8 @@ class Embedding(Layer):
             )
         if x.ndim == 0:
             raise ValueError(f"{self!r}: expected indices of shape (N, T), got a scalar")
+        rows = limits.product(x.shape[1:]) * self.embedding_dim
+        limits.require_sample_elements(self, f"output (..., {self.embedding_dim})", rows)
         if x.size and (int(x.min()) < 0 or int(x.max()) >= self.num_embeddings):
             where = np.argwhere((x < 0) | (x >= self.num_embeddings))
             first = tuple(int(i) for i in where[0])

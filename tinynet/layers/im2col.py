@@ -31,11 +31,12 @@ threads it; its small kernels run on one core): those stay whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinynet import limits
 from tinynet.typing import Array, FloatArray
 
 Pair = tuple[int, int]
@@ -49,17 +50,33 @@ MIN_BLOCK = 128
 
 
 def pair(owner: str, name: str, value: object, minimum: int) -> Pair:
-    """``value`` (an int or a pair of ints, each at least ``minimum``) as a pair.
+    """``value`` (an int or a pair of ints, each from ``minimum`` to
+    `tinynet.limits.MAX_GEOMETRY`) as a pair.
 
     Raises ``ValueError`` naming ``owner`` and the argument otherwise.
     """
     items = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in items
-    ):
+    if len(items) == 2 and all(in_range(v, minimum) for v in items):
         return int(items[0]), int(items[1])
-    kind = "positive ints" if minimum == 1 else f"ints >= {minimum}"
-    raise ValueError(f"{owner}: {name} must be an int or a pair of {kind}, got {value!r}")
+    raise ValueError(
+        f"{owner}: {name} must be an int or a pair of ints from {minimum} to "
+        f"{limits.MAX_GEOMETRY:,} (tinynet.limits.MAX_GEOMETRY), got {shown(value)}"
+    )
+
+
+def shown(value: object) -> str:
+    """``value``'s repr, at most 80 characters (a huge int by its size in bits)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def in_range(value: object, minimum: int) -> TypeGuard[int | np.integer[Any]]:
+    """Whether ``value`` is an int (not a bool), ``minimum`` to `tinynet.limits.MAX_GEOMETRY`."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        return False
+    return minimum <= int(value) <= limits.MAX_GEOMETRY
 
 
 @dataclass(frozen=True)

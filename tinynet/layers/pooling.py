@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers import im2col as windows
 from tinynet.layers.base import Layer
 from tinynet.layers.im2col import Pair, Window
@@ -49,6 +49,13 @@ class _Pool2d(Layer):
                 f"{self.kernel_size} (as in PyTorch: every window then holds an input cell), "
                 f"at most {half}"
             )
+        cells = self.kernel_size[0] * self.kernel_size[1]
+        if cells > limits.MAX_WINDOW_CELLS:
+            raise ValueError(
+                f"{name}: kernel_size {self.kernel_size} has {cells:,} cells per window, more "
+                f"than tinynet.limits.MAX_WINDOW_CELLS = {limits.MAX_WINDOW_CELLS:,} (a forward "
+                f"is one array operation per cell)"
+            )
         self._input: tuple[Shape, Pair, tuple[int, ...]] | None = None
 
     def _output_size(self, x: FloatArray) -> Pair:
@@ -60,6 +67,12 @@ class _Pool2d(Layer):
                 f"{self!r}: input of shape {x.shape} is smaller than the window "
                 f"{self.window.span[0]}x{self.window.span[1]} (with padding {self.padding})"
             )
+        c, padded = x.shape[1], self.window.padded_size(*x.shape[2:])
+        held = c * padded[0] * padded[1] if self.padding != (0, 0) else 0
+        what = f"padded input and output ({c}, {oh}, {ow})"
+        limits.require_sample_elements(self, what, held + c * oh * ow)
+        cells = self.kernel_size[0] * self.kernel_size[1]
+        limits.require_sample_work(self, f"{cells:,} cells per window", cells * c * oh * ow)
         return oh, ow
 
     def _padded(self, x: FloatArray) -> FloatArray:

@@ -40,7 +40,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from tinynet import init as initializers
-from tinynet import validation
+from tinynet import limits, validation
 from tinynet.layers.base import Layer
 from tinynet.parameter import Parameter
 from tinynet.typing import DTypeLike, FloatArray
@@ -308,6 +308,9 @@ class _Recurrent(Layer):
         sequence = x.transpose(1, 0, 2) if self.batch_first else x
         if sequence.shape[0] == 0:
             raise ValueError(f"{self!r}: expected at least one time step, got shape {x.shape}")
+        per_step = (self._cell_type().gates + 2) * self.hidden_size * self.num_layers
+        what = f"gates and states of {sequence.shape[0]} steps"
+        limits.require_sample_elements(self, what, (sequence.shape[0] + 1) * per_step)
         cells = []
         for k in range(self.num_layers):
             cells.append(self._layer_forward(k, sequence))
