@@ -261,10 +261,8 @@ class _PairBuffers:
         np.greater(top_right, lower, out=masks[1])  # top-right: right, not lower
         np.greater(lower, bottom_right, out=masks[2])
         np.logical_and(lower, bottom_right, out=masks[3])
-        share = self.cells[0]
         for mask, target in zip(masks, targets, strict=True):
-            np.multiply(grad_y, mask, out=share)
-            np.copyto(target, share)
+            np.multiply(grad_y, mask, out=target)
 
 
 def _max_general(views: list[FloatArray]) -> tuple[FloatArray, _Winners]:
