@@ -133,7 +133,7 @@ class _Pool2d(Layer):
 
 _Winners = list[Array]
 """Which offset won each window: ``[codes]`` (``_max_general``) or the three comparisons of
-the pairwise path (`_PairBuffers.maximum`)."""
+the pairwise path (``_PairBuffers.maximum``)."""
 
 
 class MaxPool2d(_Pool2d):
@@ -253,7 +253,7 @@ class _PairBuffers:
 
     def scatter(self, grad_y: FloatArray, targets: list[FloatArray]) -> None:
         """Write ``grad_y`` into the target of each window's winner (from the last
-        training `maximum`) and zeros into the other three targets."""
+        training ``maximum``) and zeros into the other three targets."""
         top_right, bottom_right, lower = self.codes[:3]
         masks = self.codes[3:]
         np.logical_or(lower, top_right, out=masks[0])
