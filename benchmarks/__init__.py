@@ -12,7 +12,12 @@ run, so a machine that slows down mid-run slows every contender alike. Results g
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+
+# Leave NumPy's BLAS threads as configured (or as --threads sets them), the same for
+# every contender, rather than tinynet's default for a busy machine (`tinynet.threads`).
+os.environ.setdefault("TINYNET_BLAS_THREADS", "keep")
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tinynet import Conv2d, MaxPool2d, ReLU, Sequential, gradcheck
 from tinynet.layers import conv as conv_module
+from tinynet.layers import im2col
 from tinynet.typing import FloatArray
 
 TOL = 1e-6
@@ -195,6 +196,45 @@ def test_a_second_convolution_reads_the_first_ones_output_in_place() -> None:
     assert second._cache.padded is None  # no padding and batch-last: no copy was made
     np.testing.assert_array_equal(second(np.ascontiguousarray(hidden)), in_place)
     assert second._cache.padded is not None  # C order: one transposing copy
+
+
+@given(g=geometries(), out=st.integers(1, 3), same=st.booleans(), seed=seeds)
+@example(g=Geometry(3, 2, 5, 4, (3, 3), (1, 1), (1, 1), (1, 1)), out=2, same=False, seed=0)
+def test_padded_batch_last_input_read_in_place_equals_the_padded_copy(
+    g: Geometry, out: int, same: bool, seed: int
+) -> None:
+    """`im2col_inside` (batch-last input, read in place) and `col2im_inside` give exactly
+    what the zero-margined buffer gives (NCHW input), in either order on one layer."""
+    g = g._replace(stride=(1, 1)) if same else g
+    layer = make(g, out, True, seed, same=same)
+    x = rand(g.shape, seed)
+    batch_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    results = []
+    for inputs in (x, batch_last, x, batch_last):
+        y = layer(inputs)
+        results.append((y, layer.backward(rand(y.shape, seed + 1))))
+    for y, grad_x in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(grad_x, results[0][1])
+
+
+def test_a_padded_3x3_convolution_reads_batch_last_input_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+    inside = im2col.im2col_inside
+    monkeypatch.setattr(im2col, "im2col_inside", lambda *a: calls.append(1) or inside(*a))
+    first, second = Conv2d(1, 3, 3, padding=1, seed=0), Conv2d(3, 2, 3, padding=1, seed=1)
+    x = rand((4, 1, 6, 6), 0).astype(np.float32)
+    second(first(x))
+    assert calls == [1]  # the second (batch-last input), not the first (NCHW)
+    assert second._cache is not None
+    assert second._cache.padded is None
+    bigger = Conv2d(3, 2, 5, padding=2, seed=1)
+    bigger(first(x))  # 25 offsets: more than INSIDE_TAPS, the padded copy
+    assert calls == [1]
+    assert bigger._cache is not None
+    assert bigger._cache.padded is not None
 
 
 def test_buffers_are_kept_while_the_shape_stays_and_outputs_are_fresh() -> None:

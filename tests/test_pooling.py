@@ -115,6 +115,24 @@ def test_the_pairwise_path_equals_the_general_one(shape: tuple[int, ...]) -> Non
     np.testing.assert_array_equal(pairwise.backward(grad_y), general.backward(grad_y))
 
 
+def test_the_pairwise_paths_kept_buffers_follow_shapes_layouts_and_modes() -> None:
+    """The pairwise path keeps its work arrays between calls: a new shape or memory layout,
+    eval mode between steps, and a batch-last input all give what a fresh layer gives."""
+    kept = MaxPool2d(2)
+    for shape, batch_last in [((3, 2, 8, 6), False), ((2, 3, 4, 4), True), ((3, 2, 8, 6), True)]:
+        x = np.maximum(np.round(rand(shape, 7) * 2), 0).astype(np.float32)  # with ties
+        if batch_last:
+            x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        fresh = MaxPool2d(2)
+        y = kept(x)
+        np.testing.assert_array_equal(kept.eval()(x + 1), fresh.eval()(x + 1))
+        kept.train()
+        y = kept(x)
+        np.testing.assert_array_equal(y, fresh.train()(x))
+        grad_y = rand(y.shape, 8).astype(np.float32)
+        np.testing.assert_array_equal(kept.backward(grad_y), fresh.backward(grad_y))
+
+
 def test_max_pool_propagates_nan_as_torch_does() -> None:
     x = np.zeros((1, 1, 2, 4))
     x[0, 0, 1, 0] = np.nan

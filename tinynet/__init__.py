@@ -11,6 +11,9 @@
 >>> grad_x = model.backward(loss.backward()); opt.step(); opt.zero_grad()
 """
 
+from tinynet import threads  # first: it chooses BLAS threads before NumPy loads
+
+# isort: split
 from tinynet import functional, init, io, optim, validation
 from tinynet.containers import Concat, Parallel, Residual, Sequential
 from tinynet.gradcheck import GradcheckError, gradcheck
@@ -106,5 +109,6 @@ __all__ = [
     "optim",
     "register_layer",
     "save",
+    "threads",
     "validation",
 ]

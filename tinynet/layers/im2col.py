@@ -40,6 +40,7 @@ from tinynet import limits
 from tinynet.typing import Array, FloatArray
 
 Pair = tuple[int, int]
+Taps = tuple[tuple[slice, slice], tuple[slice, slice]]
 
 SMALL_PRODUCT = 1_000_000
 """Blocks are sized so that one block's product has ``m*n*k`` at most this (see above)."""
@@ -189,6 +190,60 @@ def col2im(cols: Array, window: Window, out: Array) -> None:
     kw = window.kernel[1]
     for k, (rows, columns) in enumerate(window.taps(oh, ow)):
         out[:, rows, columns, :] += cols[:, k // kw, k % kw]
+
+
+def _inside(size: int, out: int, start: int, step: int) -> tuple[slice, slice]:
+    """Along one axis: the outputs ``i < out`` whose cell ``i*step + start`` (in unpadded
+    coordinates) lies in ``range(size)``, and the cells they read, as slices."""
+    first = max(0, -(start // step) if start < 0 else 0)
+    stop = min(out, (size - 1 - start) // step + 1) if size > start else 0
+    if stop <= first:
+        return slice(0, 0), slice(0, 0)
+    cell = first * step + start
+    return slice(first, stop), slice(cell, cell + (stop - first - 1) * step + 1, step)
+
+
+def inside_taps(window: Window, height: int, width: int, oh: int, ow: int) -> list[Taps]:
+    """For each kernel offset (p, q), row-major: the output (rows, columns) whose windows
+    read that offset inside the unpadded ``height`` x ``width`` image, and the image
+    (rows, columns) they read; the other outputs read padding (zeros) there."""
+    (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
+    top, _, left, _ = window.padding
+    result = []
+    for p in range(kh):
+        out_rows, rows = _inside(height, oh, p * dh - top, sh)
+        for q in range(kw):
+            out_cols, cols = _inside(width, ow, q * dw - left, sw)
+            result.append(((out_rows, out_cols), (rows, cols)))
+    return result
+
+
+def im2col_inside(image: Array, window: Window, out: Array) -> None:
+    """`im2col` of the zero-padded ``image`` (C, H, W, N), read without padding it: each
+    kernel offset's cells inside the image are copied into ``out`` (C, kh, kw, OH, OW,
+    N), one copy per offset. The cells of ``out`` that read padding are not written:
+    they must hold zeros already (``out`` kept from a previous call, or made by
+    ``np.zeros``)."""
+    kw = window.kernel[1]
+    height, width = image.shape[1:3]
+    oh, ow = out.shape[3:5]
+    for k, ((out_rows, out_cols), (rows, cols)) in enumerate(
+        inside_taps(window, height, width, oh, ow)
+    ):
+        np.copyto(out[:, k // kw, k % kw, out_rows, out_cols], image[:, rows, cols])
+
+
+def col2im_inside(cols: Array, window: Window, out: Array) -> None:
+    """`col2im` onto the inside of the padded image only: ``out`` (C, H, W, N) is added
+    into (the caller zeroes it), one addition per kernel offset of the columns that read
+    inside the image; what fell on the padding is dropped. Each cell adds up the same
+    terms in the same order as `col2im` onto a padded buffer does."""
+    kw = window.kernel[1]
+    oh, ow = cols.shape[3:5]
+    for k, ((out_rows, out_cols), (rows, cols_)) in enumerate(
+        inside_taps(window, out.shape[1], out.shape[2], oh, ow)
+    ):
+        out[:, rows, cols_] += cols[:, k // kw, k % kw, out_rows, out_cols]
 
 
 def _block_size(total: int, other: int) -> int:
