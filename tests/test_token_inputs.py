@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from roundoff import assert_float32_close
 
 from tinynet import (
     LSTM,
@@ -80,7 +81,8 @@ def test_forward_in_batches_of_tokens_equals_one_forward() -> None:
     model = language_model().eval()
     x = tokens(13)
     expected = model(x)
-    np.testing.assert_array_equal(forward_in_batches(model, x, batch_size=5), expected)
+    # batches of 5 and one of 13 may take other BLAS kernels: equal to float32 rounding
+    assert_float32_close(forward_in_batches(model, x, batch_size=5), expected, model, x)
     assert expected.shape == (13, STEPS, VOCABULARY)
 
 
