@@ -8,6 +8,7 @@ clipped); they skip when mpi4py or mpiexec is missing (``pip install tinynet-nn[
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -144,6 +145,7 @@ def test_the_command_line_trains_under_mpiexec_and_rank_0_alone_writes(
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("tinynet 0.") == 1  # the first line, from rank 0 only
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz"]
+    assert json.loads((tmp_path / "m.json").read_text())["world_size"] == 2
 
 
 def test_shares_of_every_global_batch_make_the_one_process_batches() -> None:

@@ -30,6 +30,7 @@ from tinynet.callbacks import TestSetMonitor
 from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint, require_same_run
 from tinynet.data import SPLIT_MODES, validation_split
 from tinynet.datasets import DATASETS, DataSplits, model_layout
+from tinynet.distributed import world_size
 from tinynet.heads import Head
 from tinynet.inference import forward_in_batches
 from tinynet.init import manual_seed
@@ -458,6 +459,7 @@ def run_metrics(
         "recipe_name": setup.recipe_name,
         "dataset": setup.data.source,
         "seed": options.seed,
+        "world_size": world_size(),  # processes under mpiexec, 1 without
         "epochs": len(history.epoch),
         "parameters": setup.model.num_parameters(),
         "task": setup.head.task,
