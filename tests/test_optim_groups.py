@@ -513,7 +513,7 @@ def test_a_file_with_bad_groups_is_refused_naming_what_is_wrong(
 
 def test_a_custom_rule_declares_its_settings_once() -> None:
     """A subclass with a settings table and an update: signature, checks, state dict."""
-    from tinynet.optim import Setting
+    from tinynet.optim import Setting, Update
     from tinynet.optim.optimizer import between
 
     class SignSGD(Optimizer):
@@ -522,18 +522,9 @@ def test_a_custom_rule_declares_its_settings_once() -> None:
             "shrink": Setting(0.5, between(0.0, 1.0)),
         }
 
-        def update(
-            self,
-            data: np.ndarray,
-            grad: np.ndarray,
-            state: dict[str, np.ndarray],
-            scratch: tuple[np.ndarray, np.ndarray],
-            group: Mapping[str, Any],
-            step: int,
-            first_step: bool,
-        ) -> None:
-            np.sign(grad, out=scratch[0])
-            data -= group["lr"] * group["shrink"] ** (step - 1) * scratch[0]
+        def update(self, u: Update, group: Mapping[str, Any]) -> None:
+            np.sign(u.grad, out=u.scratch[0])
+            u.data -= group["lr"] * group["shrink"] ** (u.step - 1) * u.scratch[0]
 
     assert str(inspect.signature(SignSGD)) == "(params, lr=0.01, shrink=0.5)"
     p = Parameter(np.zeros(3))

@@ -7,7 +7,7 @@ an `Optimizer` subclass registers itself when defined.
 from tinynet.optim.adagrad import Adagrad
 from tinynet.optim.adam import Adam, AdamW
 from tinynet.optim.clip import clip_grad_norm_, clip_grad_value_
-from tinynet.optim.optimizer import OPTIMIZERS, Optimizer, Setting
+from tinynet.optim.optimizer import OPTIMIZERS, Optimizer, Setting, Update
 from tinynet.optim.registry import SCHEDULES, ScheduleMaker, optimizer_class
 from tinynet.optim.rmsprop import RMSProp, RMSprop
 from tinynet.optim.schedules import (
@@ -43,6 +43,7 @@ __all__ = [
     "SequentialLR",
     "Setting",
     "StepLR",
+    "Update",
     "clip_grad_norm_",
     "clip_grad_value_",
     "optimizer_class",

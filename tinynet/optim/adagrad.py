@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, Setting, with_weight_decay
-from tinynet.typing import FloatArray
+from tinynet.optim.optimizer import Optimizer, Setting, Update, with_weight_decay
 
 
 class Adagrad(Optimizer):
@@ -37,24 +36,15 @@ class Adagrad(Optimizer):
     def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
         return ("sum",)
 
-    def update(
-        self,
-        data: FloatArray,
-        grad: FloatArray,
-        state: dict[str, FloatArray],
-        scratch: tuple[FloatArray, FloatArray],
-        group: Mapping[str, Any],
-        step: int,
-        first_step: bool,
-    ) -> None:
-        g = with_weight_decay(grad, data, group["weight_decay"], scratch[0])
-        total, work = state["sum"], scratch[1]
-        if first_step and group["initial_accumulator_value"]:
+    def update(self, u: Update, group: Mapping[str, Any]) -> None:
+        g = with_weight_decay(u.grad, u.data, group["weight_decay"], u.scratch[0])
+        total, work = u.state["sum"], u.scratch[1]
+        if u.first_step and group["initial_accumulator_value"]:
             total += group["initial_accumulator_value"]
         np.multiply(g, g, out=work)
         total += work
         np.sqrt(total, out=work)
         work += group["eps"]
         np.divide(g, work, out=work)
-        work *= group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        data -= work
+        work *= group["lr"] / (1 + (u.step - 1) * group["lr_decay"])
+        u.data -= work

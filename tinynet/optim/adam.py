@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, Setting, with_weight_decay
-from tinynet.typing import FloatArray
+from tinynet.optim.optimizer import Optimizer, Setting, Update, with_weight_decay
 from tinynet.validation import is_real, short
 
 
@@ -50,24 +49,15 @@ class Adam(Optimizer):
     def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq")
 
-    def update(
-        self,
-        data: FloatArray,
-        grad: FloatArray,
-        state: dict[str, FloatArray],
-        scratch: tuple[FloatArray, FloatArray],
-        group: Mapping[str, Any],
-        step: int,
-        first_step: bool,
-    ) -> None:
+    def update(self, u: Update, group: Mapping[str, Any]) -> None:
         (beta1, beta2), lr, decay = group["betas"], group["lr"], group["weight_decay"]
         if self.decoupled_weight_decay:
-            g = grad
+            g = u.grad
             if decay:
-                data *= 1 - lr * decay
+                u.data *= 1 - lr * decay
         else:
-            g = with_weight_decay(grad, data, decay, scratch[0])
-        m, v, work = state["exp_avg"], state["exp_avg_sq"], scratch[1]
+            g = with_weight_decay(u.grad, u.data, decay, u.scratch[0])
+        m, v, work = u.state["exp_avg"], u.state["exp_avg_sq"], u.scratch[1]
         m *= beta1
         np.multiply(g, 1 - beta1, out=work)
         m += work
@@ -75,13 +65,13 @@ class Adam(Optimizer):
         np.multiply(g, g, out=work)
         work *= 1 - beta2
         v += work
-        correction1 = 1 - beta1**step
-        correction2_sqrt = math.sqrt(1 - beta2**step)
+        correction1 = 1 - beta1**u.step
+        correction2_sqrt = math.sqrt(1 - beta2**u.step)
         np.sqrt(v, out=work)
         work += group["eps"] * correction2_sqrt
         np.divide(m, work, out=work)
         work *= lr * correction2_sqrt / correction1
-        data -= work
+        u.data -= work
 
 
 class AdamW(Adam):

@@ -55,6 +55,24 @@ def one_of(choices: tuple[str, ...]) -> Check:
     return check
 
 
+@dataclass
+class Update:
+    """What one `Optimizer.update` sees: 1-D vectors of one dtype and length, views of
+    the parameters it covers.
+
+    ``grad`` must not be changed; ``state`` maps each of `Optimizer.state_names` to its
+    buffer (zeros when just created), ``scratch`` is two work vectors, ``step`` the
+    parameters' step count (from 1), ``first_step`` whether their buffers were just made.
+    """
+
+    data: FloatArray
+    grad: FloatArray
+    state: dict[str, FloatArray]
+    scratch: tuple[FloatArray, FloatArray]
+    step: int
+    first_step: bool
+
+
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
 """Every `Optimizer` subclass by name: tinynet's by their recipe names (``"sgd"``,
 ``"momentum"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``), others by
@@ -70,10 +88,10 @@ class Optimizer(ABC):
     A subclass declares its settings once, in the class table ``settings`` (name ->
     `Setting`, PyTorch's names: ``lr``, ``momentum``, ``betas``...), names its
     per-parameter buffers in `state_names` (``momentum_buffer``, ``exp_avg``...), and
-    writes ``update``, which sees one vector of parameters, one of gradients and one
-    per state buffer; it is registered in `OPTIMIZERS` when defined (under its ``name``,
-    which recipes use). Updates follow ``torch.optim`` formula for formula, so runs can
-    be compared number for number.
+    writes ``update(u, group)``, which sees one vector of parameters, one of gradients
+    and one per state buffer (an `Update`); it is registered in `OPTIMIZERS` when
+    defined (under its ``name``, which recipes use). Updates follow ``torch.optim``
+    formula for formula, so runs can be compared number for number.
 
     **Parameter groups, as PyTorch's.** ``params`` is an iterable of Parameters or of
     dicts ``{"params": [...], "lr": ..., ...}``, each setting of a group defaulting to
@@ -225,23 +243,9 @@ class Optimizer(ABC):
     # --- stepping ---------------------------------------------------------------------
 
     @abstractmethod
-    def update(
-        self,
-        data: FloatArray,
-        grad: FloatArray,
-        state: dict[str, FloatArray],
-        scratch: tuple[FloatArray, FloatArray],
-        group: Mapping[str, Any],
-        step: int,
-        first_step: bool,
-    ) -> None:
-        """Update ``data`` in place from ``grad``, all 1-D vectors of one dtype.
-
-        ``state`` maps each of `state_names` to a buffer of the same length (zeros
-        before the first step), ``scratch`` is two work vectors, ``group`` the settings,
-        ``step`` the parameters' step count (from 1), ``first_step`` whether their
-        buffers were just created. ``grad`` must not be changed.
-        """
+    def update(self, u: Update, group: Mapping[str, Any]) -> None:
+        """Update ``u.data`` in place from ``u.grad`` (see `Update`) with ``group``'s
+        settings."""
 
     def step(self) -> None:
         """Apply one update to every parameter that requires a gradient."""
@@ -257,21 +261,19 @@ class Optimizer(ABC):
             counts = self._counts[i]
             for start, stop, first, last in self._pieces(i):
                 step = counts[first] + 1
-                views = {k: v[start:stop] for k, v in state.items()}
-                scratch = (work[0][start:stop], work[1][start:stop])
-                self.update(
+                u = Update(
                     data[start:stop],
                     grad[start:stop],
-                    views,
-                    scratch,
-                    group,
+                    {k: v[start:stop] for k, v in state.items()},
+                    (work[0][start:stop], work[1][start:stop]),
                     step,
                     created or step == 1,
                 )
+                self.update(u, group)
                 counts[first:last] = [step] * (last - first)
                 if self._calls % FLUSH_EVERY == 0:
-                    for buffer in views.values():
-                        flush_negligible(buffer, scratch[1])
+                    for buffer in u.state.values():
+                        flush_negligible(buffer, u.scratch[1])
 
     def _pieces(self, i: int) -> Iterator[tuple[int, int, int, int]]:
         """Span ``i``'s stretches to update: (start, stop) in the span and (first, last)

@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, Setting, between, with_weight_decay
-from tinynet.typing import FloatArray
+from tinynet.optim.optimizer import Optimizer, Setting, Update, between, with_weight_decay
 from tinynet.validation import flag
 
 
@@ -40,24 +39,15 @@ class RMSProp(Optimizer):
             *(("grad_avg",) if group["centered"] else ()),
         )
 
-    def update(
-        self,
-        data: FloatArray,
-        grad: FloatArray,
-        state: dict[str, FloatArray],
-        scratch: tuple[FloatArray, FloatArray],
-        group: Mapping[str, Any],
-        step: int,
-        first_step: bool,
-    ) -> None:
-        g = with_weight_decay(grad, data, group["weight_decay"], scratch[0])
-        square_avg, work, alpha = state["square_avg"], scratch[1], group["alpha"]
+    def update(self, u: Update, group: Mapping[str, Any]) -> None:
+        g = with_weight_decay(u.grad, u.data, group["weight_decay"], u.scratch[0])
+        square_avg, work, alpha = u.state["square_avg"], u.scratch[1], group["alpha"]
         square_avg *= alpha
         np.multiply(g, g, out=work)
         work *= 1 - alpha
         square_avg += work
         if group["centered"]:
-            grad_avg = state["grad_avg"]
+            grad_avg = u.state["grad_avg"]
             grad_avg *= alpha
             np.multiply(g, 1 - alpha, out=work)
             grad_avg += work
@@ -69,13 +59,13 @@ class RMSProp(Optimizer):
         work += group["eps"]
         np.divide(g, work, out=work)
         if group["momentum"]:
-            velocity = state["momentum_buffer"]
+            velocity = u.state["momentum_buffer"]
             velocity *= group["momentum"]
             velocity += work
             np.multiply(velocity, group["lr"], out=work)
         else:
             work *= group["lr"]
-        data -= work
+        u.data -= work
 
 
 RMSprop = RMSProp

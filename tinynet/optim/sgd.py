@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, Setting, between, one_of, with_weight_decay
-from tinynet.typing import FloatArray
+from tinynet.optim.optimizer import Optimizer, Setting, Update, between, one_of, with_weight_decay
 from tinynet.validation import flag
 
 INITIAL_BUFFERS = ("grad", "zeros")
@@ -57,21 +56,12 @@ class SGD(Optimizer):
     def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if group["momentum"] else ()
 
-    def update(
-        self,
-        data: FloatArray,
-        grad: FloatArray,
-        state: dict[str, FloatArray],
-        scratch: tuple[FloatArray, FloatArray],
-        group: Mapping[str, Any],
-        step: int,
-        first_step: bool,
-    ) -> None:
-        g = with_weight_decay(grad, data, group["weight_decay"], scratch[0])
-        work, momentum, dampening = scratch[1], group["momentum"], group["dampening"]
+    def update(self, u: Update, group: Mapping[str, Any]) -> None:
+        g = with_weight_decay(u.grad, u.data, group["weight_decay"], u.scratch[0])
+        work, momentum, dampening = u.scratch[1], group["momentum"], group["dampening"]
         if momentum:
-            velocity = state["momentum_buffer"]
-            if first_step and group["initial_buffer"] == "grad":
+            velocity = u.state["momentum_buffer"]
+            if u.first_step and group["initial_buffer"] == "grad":
                 np.copyto(velocity, g)  # else velocity is zeros: the general rule below
             else:
                 velocity *= momentum
@@ -87,7 +77,7 @@ class SGD(Optimizer):
             else:
                 g = velocity
         np.multiply(g, group["lr"], out=work)
-        data -= work
+        u.data -= work
 
 
 class Momentum(SGD):
