@@ -90,21 +90,9 @@ def gradcheck(
         def objective() -> float:
             return float(np.sum(layer.forward(x) * upstream))
 
-        layer.zero_grad()
-        layer.forward(x)
-        grad_x = layer.backward(upstream)
-        if grad_x.shape != x.shape:
-            raise GradcheckError(
-                f"{layer!r}: backward returned shape {grad_x.shape}, expected the input's {x.shape}"
-            )
-        analytic = {"input": grad_x.copy()}
-        arrays = {"input": x}
-        for name, p in layer.named_parameters():
-            analytic[name] = p.grad.copy()
-            arrays[name] = p.data
         results = [
-            _compare(name, arrays[name], analytic[name], objective, eps, rng, max_checks)
-            for name in arrays
+            _compare(name, array, grad, objective, eps, rng, max_checks)
+            for name, (array, grad) in _analytic_gradients(layer, x, upstream).items()
         ]
     finally:
         layer.zero_grad()
@@ -118,6 +106,24 @@ def gradcheck(
             f"gradcheck failed for {layer!r} (tolerance {tolerance:.0e}):\n  {report}"
         )
     return worst
+
+
+def _analytic_gradients(
+    layer: Layer, x: FloatArray, upstream: FloatArray
+) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """``{"input": (x, dL/dx), name: (p.data, dL/dp), ...}`` from one forward and
+    ``backward(upstream)``, the gradients copied."""
+    layer.zero_grad()
+    layer.forward(x)
+    grad_x = layer.backward(upstream)
+    if grad_x.shape != x.shape:
+        raise GradcheckError(
+            f"{layer!r}: backward returned shape {grad_x.shape}, expected the input's {x.shape}"
+        )
+    found = {"input": (x, grad_x.copy())}
+    for name, p in layer.named_parameters():
+        found[name] = (p.data, p.grad.copy())
+    return found
 
 
 def _require_float64(layer: Layer, x: FloatArray) -> None:
