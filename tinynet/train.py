@@ -224,48 +224,31 @@ def fit(
 ) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (labels (N,) or targets (N, ...)).
 
-    Each epoch draws shuffled mini-batches of ``batch_size`` (seeded by ``seed``: the
-    same seed, model and data give the same run, bit for bit), optionally passing
-    each x batch through ``transform`` (augmentation), and takes one optimizer step per
-    batch. The first layer skips its input gradient. ``x`` is converted once to the
-    model's dtype; for an elementwise loss (`MSELoss`, `BCEWithLogitsLoss`) ``y`` too,
-    and targets (N,) meet a one-unit output as (N, 1). Instead of ``x`` and ``y``, a
-    `DataLoader` may be given as ``loader`` (its ``x`` must already have the model's
-    dtype, its ``y`` the loss's form). After each epoch the model is evaluated on
-    ``validation_data`` or on a held-out ``validation_split`` of ``x`` and ``y``:
-    ``validation_mode="last"`` takes the last fraction before shuffling (Keras's rule;
-    a warning says when the held-out labels miss classes, as on data sorted by class),
-    ``"shuffle"`` a seeded random fraction, ``"stratify"`` a random fraction of each
-    class (`tinynet.data.validation_split`); not with a ``loader``, whose batches
-    would include the held-out rows.
+    Each epoch takes one optimizer step per shuffled mini-batch of ``batch_size``
+    (seeded by ``seed``: same seed, model and data, same run bit for bit), each x batch
+    through ``transform`` (augmentation) if given. ``x`` is converted once to the model's
+    dtype (``y`` too for an elementwise loss; targets (N,) meet one output unit as
+    (N, 1)). Or give a `DataLoader` as ``loader`` (``x`` of the model's dtype, ``y`` in
+    the loss's form). Validation after each epoch: ``validation_data``, or a
+    ``validation_split`` held out by ``validation_mode``: ``"last"`` rows (Keras's rule;
+    a warning says when they miss classes), ``"shuffle"`` or ``"stratify"``
+    (`tinynet.data.validation_split`); not with a ``loader``.
 
-    ``metrics``: names (``"accuracy"``, ``"top_k_accuracy"``, ``"f1"``, ``"mae"``,
-    ``"r2"``...), callables ``fn(y_true, y_pred)`` or `tinynet.metrics.Metric` objects
-    (`tinynet.metrics.streaming`), logged over each epoch's batches (in training mode)
-    and, with ``val_`` in front, on the validation data. By default the model's head
-    (`tinynet.heads`) decides: ``accuracy`` for a classifier, ``mae``, ``rmse`` and
-    ``r2`` for a regression; ``metrics=[]`` logs the loss alone.
-
-    ``class_weight`` (``{class: weight}`` or ``"balanced"``) and ``sample_weight`` (N,)
-    weight each training sample's loss (Keras's semantics: the batch loss is
-    ``sum(w_i * loss_i) / N``; given both, they multiply); the validation loss is not
-    weighted. ``clip_grad_norm``: after every backward, the gradients are scaled to a
-    total 2-norm of at most this (`tinynet.optim.clip_grad_norm_`).
-
-    Returns a `History` with ``loss``, the metrics, ``val_loss`` and ``val_`` metrics,
-    ``lr``, ``seconds`` and ``samples_per_second`` per epoch. ``callbacks`` see every
-    epoch and batch (`EarlyStopping`, `LearningRateScheduler`, `ModelCheckpoint`,
-    `BackupAndRestore`...). ``verbose``: 0 silent, 1 progress bar on a terminal (epoch
-    lines otherwise), 2 epoch lines. As in Keras, ``epochs`` is the index of the final
-    epoch: training runs epochs ``initial_epoch`` to ``epochs - 1`` (a callback
-    restoring a checkpoint moves the start). Raises `NonFiniteLossError` when the loss
-    becomes NaN or infinite.
+    ``metrics`` (names such as ``"accuracy"``, ``"f1"``, ``"r2"``, callables
+    ``fn(y_true, y_pred)`` or `tinynet.metrics.Metric` objects) are logged per epoch, and
+    with ``val_`` on the validation data; by default the head decides (``accuracy``, or
+    ``mae``, ``rmse``, ``r2``); ``[]``: the loss alone. ``class_weight`` (``{class: w}`` or
+    ``"balanced"``) and ``sample_weight`` (N,) weight the training loss as Keras does
+    (``sum(w_i * loss_i) / N``). ``clip_grad_norm`` caps the gradients' total 2-norm.
+    ``callbacks`` see every epoch and batch; ``verbose``: 0 silent, 1 progress bar, 2
+    epoch lines. As in Keras, epochs ``initial_epoch`` to ``epochs - 1`` run. Returns
+    the `History` (``loss``, metrics, ``val_*``, ``lr``, ``seconds``,
+    ``samples_per_second`` per epoch); raises `NonFiniteLossError` on a NaN or infinite
+    loss.
     """
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    _check_fit_arguments(model, loss, optimizer, epochs, initial_epoch, seed, validation_data)
-    if clip_grad_norm is not None and not float(clip_grad_norm) > 0:
-        raise ValueError(f"fit: clip_grad_norm must be a number > 0, got {clip_grad_norm!r}")
+    _check_fit_arguments(
+        model, loss, optimizer, epochs, initial_epoch, seed, validation_data, clip_grad_norm
+    )
     loader, validation_data = _training_data(
         model,
         x,
@@ -403,9 +386,14 @@ def _check_fit_arguments(
     initial_epoch: object,
     seed: object,
     validation_data: object,
+    clip_grad_norm: float | None,
 ) -> None:
     """The arguments of `fit` that would otherwise train nothing, or the wrong epochs,
     without a word: each refused by name."""
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if clip_grad_norm is not None and not float(clip_grad_norm) > 0:
+        raise ValueError(f"fit: clip_grad_norm must be a number > 0, got {clip_grad_norm!r}")
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: expected a tinynet Optimizer, got {type(optimizer).__name__}")
     warn_double_activation(model, loss)
