@@ -10,10 +10,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tinynet.optim.state import load_optimizer_state, optimizer_state
 from tinynet.parameter import Parameter, Span, pack
 from tinynet.registry import Registry
 from tinynet.typing import FloatArray
-from tinynet.validation import is_integer, number, short
+from tinynet.validation import number, short
 
 Check = Callable[[str, str, Any], Any]
 """``check(owner, name, value)``: ``value`` normalized, or ``ValueError`` naming both."""
@@ -85,43 +86,23 @@ GROUP_KEYS = ("params", "initial_lr")
 class Optimizer(ABC):
     """Updates parameters from their gradients: ``step()``, ``zero_grad()``, state dicts.
 
-    A subclass declares its settings once, in the class table ``settings`` (name ->
-    `Setting`, PyTorch's names: ``lr``, ``momentum``, ``betas``...), names its
-    per-parameter buffers in `state_names` (``momentum_buffer``, ``exp_avg``...), and
-    writes ``update(u, group)``, which sees one vector of parameters, one of gradients
-    and one per state buffer (an `Update`); it is registered in `OPTIMIZERS` when
-    defined (under its ``name``, which recipes use). Updates follow ``torch.optim``
-    formula for formula, so runs can be compared number for number.
+    A subclass declares its settings once in the class table ``settings`` (name ->
+    `Setting`, PyTorch's names), names its per-element buffers in `state_names` and
+    writes ``update(u, group)`` (an `Update`: one vector of parameters, one of gradients,
+    one per buffer); it registers itself in `OPTIMIZERS` under its ``name``. Updates
+    follow ``torch.optim`` formula for formula.
 
-    **Parameter groups, as PyTorch's.** ``params`` is an iterable of Parameters or of
-    dicts ``{"params": [...], "lr": ..., ...}``, each setting of a group defaulting to
-    the constructor's: ``Adam([{"params": head.parameters(), "lr": 1e-2},
-    {"params": body.parameters()}], lr=1e-3)``. ``param_groups`` is that list of dicts
-    (settings may be changed between steps, as schedules do from ``initial_lr``);
-    ``lr`` reads the first group's rate and sets every group's.
+    ``params``: Parameters, or parameter groups as PyTorch's, dicts ``{"params": [...],
+    "lr": ..., ...}`` whose missing settings are the constructor's. ``param_groups`` is
+    that list (schedules change it from ``initial_lr``); ``lr`` reads the first group's
+    rate and sets every group's. A parameter with ``requires_grad = False`` is frozen:
+    its values and state stay. Each parameter counts its own steps, as PyTorch's.
 
-    **Freezing.** A parameter with ``requires_grad = False`` is skipped: its values and
-    its state stay as they are. Each parameter counts its own steps (Adam's bias
-    correction uses its count, as PyTorch's per-parameter ``step``).
-
-    The parameters are packed into contiguous blocks on construction (`tinynet.parameter`),
-    so each vector covers many parameters: the optimizer updates each `Span` of its
-    groups, cut where parameters are frozen or have different step counts, and holds
-    one set of buffers per span, created at its first step in the parameters' dtype.
-
-    **Settings are checked in one place**, `check_hyperparameters` (the ``settings``
-    table's checks), which both the constructor and `load_state_dict` go through: a
-    setting from your code and one from a file get the same ``ValueError`` naming the
-    optimizer and the setting. Numbers must be real numbers (not strings, not bools),
-    finite and in range; flags must be ``True`` or ``False`` (``"false"`` is refused).
-
-    **Parameters must be float32 or float64.** float16 is refused (`require_trainable`):
-    Adam's default ``eps`` (1e-8) is below float16's smallest number (6e-8), squared
-    gradients under 2.4e-4 vanish, and an update smaller than half a unit in the last
-    place of its weight (5e-4 for a weight near 1) is lost, so training stalls or turns
-    NaN for reasons no learning rate fixes. Doing it properly needs float32 master
-    weights and loss scaling, and would buy nothing here: NumPy has no fast float16
-    matrix product on a CPU. Train in float32; cast a copy for storage if you must.
+    The parameters are packed into contiguous blocks (`tinynet.parameter`); an update
+    sees one `Span` stretch at a time, cut at frozen parameters and at changes of step
+    count, with buffers made at the first step in the parameters' dtype. Settings from
+    code and from a file go through one check, `check_hyperparameters`. Parameters must
+    be float32 or float64 (`require_trainable` says why not float16).
     """
 
     settings: ClassVar[Mapping[str, Setting]] = {"lr": Setting(1e-3)}
@@ -157,9 +138,9 @@ class Optimizer(ABC):
         self.param_groups: list[dict[str, Any]] = []
         self.params: list[Parameter] = []
         self.spans: list[Span] = []
-        self._group_of: list[int] = []
+        self.group_of: list[int] = []
         self.state: list[dict[str, FloatArray]] = []
-        self._counts: list[list[int]] = []
+        self.counts: list[list[int]] = []
         self._scratch: list[tuple[FloatArray, FloatArray] | None] = []
         self._calls = 0
         for group in groups:
@@ -174,7 +155,7 @@ class Optimizer(ABC):
             raise TypeError(
                 f"{name}.add_param_group: expected a dict with 'params', got {type(group).__name__}"
             )
-        (checked,) = [self._checked_group(g) for g in as_groups(name, [group])]
+        (checked,) = [self.checked_group(g) for g in as_groups(name, [group])]
         known = {id(p) for p in self.params}
         if any(id(p) in known for p in checked["params"]):
             raise ValueError(f"{name}: a parameter appears more than once")
@@ -182,14 +163,14 @@ class Optimizer(ABC):
             require_trainable(name, p.dtype)
         for span in pack(checked["params"]):
             self.spans.append(span)
-            self._group_of.append(len(self.param_groups))
+            self.group_of.append(len(self.param_groups))
             self.state.append({})
-            self._counts.append([0] * len(span.params))
+            self.counts.append([0] * len(span.params))
             self._scratch.append(None)
         self.param_groups.append(checked)
         self.params.extend(checked["params"])
 
-    def _checked_group(self, group: Mapping[str, Any]) -> dict[str, Any]:
+    def checked_group(self, group: Mapping[str, Any]) -> dict[str, Any]:
         """``group`` with the defaults filled in, every setting checked."""
         settings = {k: v for k, v in group.items() if k not in GROUP_KEYS}
         checked = self.check_hyperparameters({**self.defaults, **settings})
@@ -234,7 +215,7 @@ class Optimizer(ABC):
     @property
     def steps(self) -> int:
         """The largest step count of any parameter (0 before the first step)."""
-        return max(max(counts, default=0) for counts in self._counts)
+        return max(max(counts, default=0) for counts in self.counts)
 
     def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
         """The per-element buffers the rule keeps with ``group``'s settings."""
@@ -254,11 +235,11 @@ class Optimizer(ABC):
                 require_trainable(type(self).__name__, span.block.dtype)
         self._calls += 1
         for i, span in enumerate(self.spans):
-            group = self.param_groups[self._group_of[i]]
+            group = self.param_groups[self.group_of[i]]
             data, grad = span.data, span.grad
             state, created = self._buffers_for(i, group, data)
             work = self._scratch_for(i, data)
-            counts = self._counts[i]
+            counts = self.counts[i]
             for start, stop, first, last in self._pieces(i):
                 step = counts[first] + 1
                 u = Update(
@@ -278,7 +259,7 @@ class Optimizer(ABC):
     def _pieces(self, i: int) -> Iterator[tuple[int, int, int, int]]:
         """Span ``i``'s stretches to update: (start, stop) in the span and (first, last)
         parameter positions, cut at frozen parameters and changes of step count."""
-        params, offsets, counts = self.spans[i].params, self.spans[i].offsets, self._counts[i]
+        params, offsets, counts = self.spans[i].params, self.spans[i].offsets, self.counts[i]
         k, n = 0, len(params)
         while k < n:
             if not params[k].requires_grad:
@@ -317,121 +298,16 @@ class Optimizer(ABC):
         for span in self.spans:
             span.grad.fill(0)
 
-    # --- state ------------------------------------------------------------------------
+    # --- state (tinynet.optim.state) ----------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """The optimizer's state in PyTorch's layout, with copies of every buffer.
-
-        ``{"state": {i: {"step": int, name: array, ...}}, "param_groups": [{settings...,
-        "initial_lr": float, "params": [i, ...]}, ...]}``, where ``i`` is the parameter's
-        position in the optimizer's groups, one after the other, and arrays have that
-        parameter's shape. Parameters never updated (frozen, or before the first step)
-        have no entry.
-        """
-        position = {id(p): i for i, p in enumerate(self.params)}
-        state: dict[int, dict[str, Any]] = {}
-        for span, buffers, counts in zip(self.spans, self.state, self._counts, strict=True):
-            for p, where, count in zip(span.params, span.offsets, counts, strict=True):
-                if count:
-                    entry: dict[str, Any] = {"step": count}
-                    for name, vector in buffers.items():
-                        entry[name] = vector[where].reshape(p.shape).copy()
-                    state[position[id(p)]] = entry
-        groups = [
-            {
-                **{k: v for k, v in group.items() if k != "params"},
-                "params": [position[id(p)] for p in group["params"]],
-            }
-            for group in self.param_groups
-        ]
-        return {"state": dict(sorted(state.items())), "param_groups": groups}
+        """The state in PyTorch's layout, buffers copied (`tinynet.optim.state`)."""
+        return optimizer_state(self)
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a state from `state_dict`, checking it fits these parameters.
-
-        The settings saved come back too, as in PyTorch (they decide which buffers the
-        state must hold: SGD's ``momentum_buffer`` only with momentum), checked by
-        `check_hyperparameters` as the constructor checks them. Raises ``ValueError``
-        naming the setting, the group, or the parameter and buffer whose shape or
-        presence does not match, or a step count that is not an integer in [1, 2**62],
-        before anything is changed.
-        """
-        name = type(self).__name__
-        try:
-            saved = list(state_dict["param_groups"])
-            state = state_dict["state"]
-            sizes = [len(g["params"]) for g in saved]
-        except (KeyError, IndexError, TypeError) as error:
-            raise ValueError(f"{name}.load_state_dict: not an optimizer state dict") from error
-        ours = [len(g["params"]) for g in self.param_groups]
-        if sum(sizes) != sum(ours):
-            raise ValueError(
-                f"{name}.load_state_dict: the state is for a different number of parameters "
-                f"than the {sum(ours)} given to this optimizer"
-            )
-        if sizes != ours:
-            raise ValueError(
-                f"{name}.load_state_dict: the state's parameter groups hold {sizes} "
-                f"parameters, this optimizer's {ours}"
-            )
-        try:
-            groups = [
-                self._checked_group({**group, **saved_group, "params": group["params"]})
-                for group, saved_group in zip(self.param_groups, saved, strict=True)
-            ]
-        except ValueError as error:
-            raise ValueError(f"{name}.load_state_dict: {error}") from error
-        entries = self._check_state(state, groups)
-        self.param_groups[:] = groups
-        position = {id(p): i for i, p in enumerate(self.params)}
-        for i, span in enumerate(self.spans):
-            found = [entries.get(position[id(p)]) for p in span.params]
-            self._counts[i] = [entry["step"] if entry else 0 for entry in found]
-            self.state[i] = {}
-            if not any(found):
-                continue
-            for buffer in self.state_names(groups[self._group_of[i]]):
-                vector = np.zeros(span.size, span.block.dtype)
-                for entry, where in zip(found, span.offsets, strict=True):
-                    if entry:
-                        vector[where] = entry[buffer].ravel()
-                self.state[i][buffer] = vector
-
-    def _check_state(self, state: Any, groups: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-        """Validate the per-parameter entries against ``groups``; return them by position,
-        with ``step`` as an int."""
-        name = type(self).__name__
-        if not isinstance(state, Mapping):
-            raise ValueError(f"{name}.load_state_dict: 'state' must be a dict")
-        keys = {str(i): i for i in range(len(self.params))}
-        entries: dict[int, dict[str, Any]] = {}
-        for key, entry in state.items():
-            i = keys.get(str(key))
-            if i is None or not isinstance(entry, Mapping):
-                raise ValueError(
-                    f"{name}.load_state_dict: unexpected state entry {short(key)} (the "
-                    f"optimizer has {len(self.params)} parameters)"
-                )
-            step = entry.get("step")
-            if not (is_integer(step) and 1 <= step <= MAX_STEPS):
-                raise ValueError(
-                    f"{name}.load_state_dict: parameter {i} needs 'step', an integer in "
-                    f"[1, 2**62], got {short(step)}"
-                )
-            entries[i] = {**entry, "step": int(step)}
-        i = 0
-        for group in groups:
-            for p in group["params"]:
-                for buffer in self.state_names(group) if i in entries else ():
-                    value = entries[i].get(buffer)
-                    if not isinstance(value, np.ndarray) or value.shape != p.shape:
-                        got = getattr(value, "shape", type(value).__name__)
-                        raise ValueError(
-                            f"{name}.load_state_dict: parameter {i} needs '{buffer}' of "
-                            f"shape {p.shape}, got {got}"
-                        )
-                i += 1
-        return entries
+        """Restore a `state_dict`, checked to fit these parameters before anything changes
+        (`tinynet.optim.state`); ``ValueError`` naming what does not fit."""
+        load_optimizer_state(self, state_dict)
 
     def __repr__(self) -> str:
         """The settings (the defaults, and each group's own ones if there are several)."""
@@ -497,9 +373,6 @@ def as_groups(owner: str, params: object) -> list[dict[str, Any]]:
     return groups
 
 
-MAX_STEPS = 2**62
-"""The largest step count a state may hold (``beta ** step`` must stay a float operation)."""
-
 FLUSH_EVERY = 16
 """Steps between two `flush_negligible` passes over the optimizer's state."""
 
@@ -534,7 +407,13 @@ def with_weight_decay(
 
 
 def require_trainable(owner: str, dtype: np.dtype[Any]) -> None:
-    """``TypeError`` unless ``dtype`` is float32 or float64 (see `Optimizer`: float16)."""
+    """``TypeError`` unless ``dtype`` is float32 or float64.
+
+    In float16 Adam's ``eps`` (1e-8) is below the smallest number (6e-8), squared
+    gradients under 2.4e-4 vanish and updates below half a unit in the last place are
+    lost, so training stalls or turns NaN whatever the learning rate; doing it properly
+    needs float32 master weights and loss scaling, and NumPy has no fast float16 product.
+    """
     if dtype.kind == "f" and dtype.itemsize >= 4:
         return
     raise TypeError(
