@@ -1,6 +1,6 @@
 """A character-level GPT on tiny-shakespeare: nanoGPT's CPU configuration.
 
-    PYTHONPATH=. python scripts/train_text.py models/char_gpt.py --seed 0
+    tinynet train models/char_gpt.py --seed 0 --save char_gpt.npz
 
 4 pre-norm transformer blocks (`tinynet.gpt_block`), 4 heads, 128 wide, a context of
 64 characters, batches of 12 windows, 2,000 iterations, no dropout, AdamW at 1e-3: the
@@ -64,7 +64,7 @@ TEXT_RECIPE = TextRecipe(
     eval_interval=250,
     eval_iters=20,
 )
-"""nanoGPT's CPU run; ``tinynet train`` cannot run it yet (its recipes are image data)."""
+"""nanoGPT's CPU run, what ``tinynet train models/char_gpt.py`` runs."""
 
 RUNS: dict[str, str] = {
     "seed 0": (

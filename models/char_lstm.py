@@ -1,6 +1,6 @@
 """A char-rnn style LSTM on tiny-shakespeare (Karpathy's char-rnn, one wider layer).
 
-    PYTHONPATH=. python scripts/train_text.py models/char_lstm.py --seed 0
+    tinynet train models/char_lstm.py --seed 0 --save char_lstm.npz
 
 A 64-wide character embedding, one LSTM of 256 units and a Dense read-out to the 65
 characters, trained on windows of 64 characters in batches of 32 with AdamW at 3e-3

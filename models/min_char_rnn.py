@@ -1,6 +1,6 @@
 """Karpathy's min-char-rnn as a tinynet configuration: a vanilla RNN of 100 tanh units.
 
-    PYTHONPATH=. python scripts/train_text.py models/min_char_rnn.py --seed 0
+    tinynet train models/min_char_rnn.py --seed 0 --save min_char_rnn.npz
 
 The original (a 112-line NumPy program, 2015): one-hot characters, ``h = tanh(Wxh x +
 Whh h + bh)``, logits ``Why h + by``; weights N(0, 0.01**2), biases zero; 25-step
