@@ -51,8 +51,7 @@ from tinynet import (
     gpt_block,
 )
 from tinynet.io import ModelFormatError, load, load_full, save
-from tinynet.layers.base import LAYERS
-from tinynet.layers.config import register_layer
+from tinynet.layers.base import LAYERS, register_layer
 from tinynet.optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSProp
 from tinynet.typing import FloatArray
 

@@ -51,7 +51,7 @@ from tinynet.layers import (
     Tanh,
     Unflatten,
 )
-from tinynet.layers.config import register_layer
+from tinynet.layers.base import register_layer
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from tinynet.parameter import Parameter
 from tinynet.sequence import gpt_block
