@@ -10,14 +10,30 @@ have no entry. `tinynet.optim.Optimizer.state_dict` and ``load_state_dict`` call
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from tinynet.parameter import Parameter, Span
+from tinynet.typing import FloatArray
 from tinynet.validation import is_integer, short
 
-if TYPE_CHECKING:
-    from tinynet.optim.optimizer import Optimizer
+
+class Optimizer(Protocol):
+    """What these functions read and write of a `tinynet.optim.Optimizer` (a protocol,
+    so that this module need not import the optimizer's)."""
+
+    params: list[Parameter]
+    spans: list[Span]
+    state: list[dict[str, FloatArray]]
+    counts: list[list[int]]
+    group_of: list[int]
+    param_groups: list[dict[str, Any]]
+
+    def state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]: ...
+
+    def checked_group(self, group: Mapping[str, Any]) -> dict[str, Any]: ...
+
 
 MAX_STEPS = 2**62
 """The largest step count a state may hold (``beta ** step`` must stay a float operation)."""
