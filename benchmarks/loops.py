@@ -18,7 +18,8 @@ from benchmarks.nets import gemm_shapes
 from benchmarks.timing import BatchCursor, timed
 from tinynet import CrossEntropyLoss
 from tinynet.layers.base import Layer
-from tinynet.optim import Adam
+from tinynet.lm import forward_tokens
+from tinynet.optim import Adam, Optimizer
 from tinynet.train import predict
 from tinynet.typing import FloatArray, IntArray
 
@@ -120,3 +121,33 @@ def products_seconds(products: list[tuple[FloatArray, FloatArray, FloatArray]], 
         for a, b, c in products:
             np.matmul(a, b, out=c)
     return time.perf_counter() - start
+
+
+class TinynetTextSteps:
+    """tinynet's bare text step: forward on int64 tokens (N, T), cross-entropy over the
+    (N, T, vocab) logits, zero_grad, backward_params, ``optimizer``'s update (no clipping
+    or schedule). Batches are rows of the (windows, T) arrays ``x`` and ``y``."""
+
+    def __init__(
+        self, model: Layer, optimizer: Optimizer, x: IntArray, y: IntArray, batch: int
+    ) -> None:
+        self.model, self.optimizer = model.train(), optimizer
+        self.loss = CrossEntropyLoss()
+        self.x, self.y = x, y
+        self.cursor = BatchCursor(len(x), batch)
+
+    def step(self, start: int) -> float:
+        """One step on the batch of rows from ``start``; its loss."""
+        b = self.cursor.batch
+        value = self.loss.forward(
+            forward_tokens(self.model, self.x[start : start + b]), self.y[start : start + b]
+        )
+        self.optimizer.zero_grad()
+        self.model.backward_params(self.loss.backward())
+        self.optimizer.step()
+        return value
+
+    def steps(self, n: int) -> float:
+        """Run ``n`` steps; return their seconds."""
+        starts = self.cursor.take(n)
+        return timed(lambda: [self.step(i) for i in starts])

@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--data", default=None, help="MNIST folder")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--text-steps", type=int, default=None, help="a text model file: train this many steps"
+    )
     args = parser.parse_args(argv)
 
     from tinynet.datasets import load_mnist
@@ -137,20 +140,34 @@ def main(argv: list[str] | None = None) -> None:
         if args.threads:
             torch.set_num_threads(args.threads)
     after_imports = rss_bytes()
-    (x, y), _ = load_mnist(args.data)
-    if args.train is not None and args.train < len(x):
-        x, y = x[: args.train].copy(), y[: args.train].copy()  # a view would keep all alive
-    after_data = rss_bytes()
-    peak_before_training = peak_rss_bytes()
-    reset = reset_peak()
-    start = time.perf_counter()
-    train = train_tinynet if args.framework == "tinynet" else train_torch
-    trained = train(args.model_file, x, y, args.epochs, args.seed, args.dtype)
+    if args.text_steps is not None:
+        from benchmarks.suites.sequence import text_steps
+        from tinynet.datasets import load_text
+
+        tokens = load_text().train
+        samples = tokens.size
+        after_data = rss_bytes()
+        peak_before_training = peak_rss_bytes()
+        reset = reset_peak()
+        start = time.perf_counter()
+        trained = text_steps(args.model_file, args.framework, args.text_steps, args.seed, tokens)
+    else:
+        (x, y), _ = load_mnist(args.data)
+        samples = len(x)
+        if args.train is not None and args.train < len(x):
+            x, y = x[: args.train].copy(), y[: args.train].copy()  # a view keeps all alive
+            samples = len(x)
+        after_data = rss_bytes()
+        peak_before_training = peak_rss_bytes()
+        reset = reset_peak()
+        start = time.perf_counter()
+        train = train_tinynet if args.framework == "tinynet" else train_torch
+        trained = train(args.model_file, x, y, args.epochs, args.seed, args.dtype)
     seconds = time.perf_counter() - start
     result = {
         "framework": args.framework,
         "dtype": args.dtype,
-        "train_samples": len(x),
+        "train_samples": samples,
         "seconds": seconds,
         "rss_after_imports": after_imports,
         "rss_after_data": after_data,

@@ -33,6 +33,9 @@ class Settings:
     - ``cnn_*``: the CNN section's batch size, test images labelled per inference call
       (``None``: all), and the epochs and training images (``None``: all) of its memory
       runs.
+    - ``sequence_*``: the sequence section's batches of windows (walked in turn by
+      both contenders), timed steps of its per-layer profile, and steps of its
+      memory runs.
     """
 
     mode: str
@@ -58,6 +61,9 @@ class Settings:
     cnn_test_subset: int | None = None
     cnn_memory_train: int | None = None
     cnn_memory_epochs: int = 1
+    sequence_windows: int = 16
+    sequence_profile_steps: int = 20
+    sequence_memory_steps: int = 50
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +94,9 @@ SMOKE = Settings(
     cnn_batch=32,
     cnn_test_subset=64,
     cnn_memory_train=256,
+    sequence_windows=4,
+    sequence_profile_steps=2,
+    sequence_memory_steps=2,
 )
 
 QUICK = Settings(
@@ -112,6 +121,8 @@ QUICK = Settings(
     dtype_epochs=1,
     cnn_test_subset=512,
     cnn_memory_train=2560,
+    sequence_profile_steps=5,
+    sequence_memory_steps=10,
 )
 
 FULL = Settings(

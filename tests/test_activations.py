@@ -113,3 +113,19 @@ def test_gelu_rejects_unknown_approximation() -> None:
     with pytest.raises(ValueError, match=r"GELU: approximate must be one of .*'sigmoid'"):
         GELU(approximate="sigmoid")
     assert repr(GELU(approximate="tanh")) == "GELU(approximate='tanh')"
+
+
+def test_gelu_backward_uses_the_last_training_forward() -> None:
+    """The exact GELU keeps Phi and phi from its forward: two forwards, then one
+    backward, must give the gradient at the second input, as a fresh layer's."""
+    rng = np.random.default_rng(0)
+    x1, x2, grad = (rng.standard_normal((3, 5, 4)) * 2 for _ in range(3))
+    layer, fresh = GELU(), GELU()
+    layer.forward(x1)
+    layer.forward(x2)
+    fresh.forward(x2)
+    np.testing.assert_array_equal(layer.backward(grad), fresh.backward(grad))
+    layer.forward(x1)
+    layer.eval().forward(x2)  # an inference forward keeps nothing
+    with pytest.raises(RuntimeError, match="training"):
+        layer.backward(grad)

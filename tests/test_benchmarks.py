@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from benchmarks import formatting, machine, nets, noise, run
-from benchmarks.loops import GemmCeiling, TinynetSteps
+from benchmarks.loops import GemmCeiling, TinynetSteps, TinynetTextSteps
 from benchmarks.peers.numpy_mlp import NumpySteps
 from benchmarks.timing import Case, alternate, calibrate_steps
 from tinynet import Dense, ReLU, Sequential
@@ -36,6 +36,7 @@ SECTIONS = (
     "memory",
     "dtypes",
     "cnn",
+    "sequence",
 )
 POSITIVE_KEYS = {
     "seconds",
@@ -59,6 +60,7 @@ POSITIVE_KEYS = {
     "peak_rss_training",
     "peak_rss_process",
     "parameters",
+    "step_ms",
 }
 
 
@@ -462,3 +464,64 @@ def test_the_suite_runs_again_without_the_kernel_pin_and_says_so() -> None:
     assert unpinned_environment({"HOME": "/root"}) is None  # nothing pinned: run as is
     lines = describe({**machine_info(), "unpinned": env[UNPINNED]})
     assert any("OPENBLAS_CORETYPE=Haswell removed for this run" in line for line in lines)
+
+
+# --- the sequence section ---------------------------------------------------------------------
+
+
+def test_sequence_peers_are_one_model_loss_for_loss() -> None:
+    """char_gpt and char_lstm in float64: tinynet and its `to_torch` copy compute the same
+    loss on every batch of three AdamW steps, so the weights moved alike too."""
+    pytest.importorskip("torch")
+    from benchmarks.peers.torch_sequence import TorchTextSteps
+    from benchmarks.suites.sequence import windows
+    from tinynet.lm import text_recipe
+    from tinynet.modelfile import import_path
+
+    for name in ("char_gpt", "char_lstm"):
+        module = import_path(nets.MODELS / f"{name}.py")
+        recipe = text_recipe(module)
+        assert recipe is not None
+        x, y = windows(recipe, 2 * 4, seed=0)
+        model = module.build(0).astype("float64")
+        torch_steps = TorchTextSteps(model, recipe, x, y, batch=4)
+        tiny = TinynetTextSteps(model, recipe.make_optimizer(model), x, y, batch=4)
+        losses = [(tiny.step(i), torch_steps.step(i)) for i in (0, 4, 0)]
+        np.testing.assert_allclose(*zip(*losses, strict=True), rtol=1e-9)
+        assert losses[2][0] < losses[0][0]  # the first batch again, after two updates
+
+
+def test_sequence_section_reports_both_contenders_and_where_the_time_goes(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("torch")
+    argv = ["--smoke", "--sections", "sequence", "--out", str(tmp_path), "--no-plot"]
+    assert run(argv) == 0
+    results = json.loads((tmp_path / "smoke.json").read_text())
+    section = results["sections"]["sequence"]
+    assert [m["name"] for m in section["models"]] == ["char_gpt", "char_lstm"]
+    markdown = (tmp_path / "smoke.md").read_text()
+    assert "## Sequence models" in markdown
+    for model, comparison in zip(section["models"], section["comparisons"], strict=True):
+        assert comparison["params"]["model"] == model["name"]
+        tokens = model["batch"] * model["context"]
+        for case in comparison["cases"].values():  # tokens per second
+            assert case["samples_per_round"] == case["steps_per_round"] * tokens
+        ratio = comparison["ratios"]["tinynet/torch"]
+        speeds = {k: c["samples_per_second"] for k, c in comparison["cases"].items()}
+        assert ratio == pytest.approx(speeds["tinynet"] / speeds["torch"])
+        loss = model["first_batch_loss"]  # float32: one model, summed in another order
+        assert loss["tinynet"] == pytest.approx(loss["torch"], rel=1e-5)
+        assert math.log(65) - 0.5 < loss["tinynet"] < math.log(65) + 0.5  # untrained
+        profile = model["profile"]
+        assert set(profile["parts"]) == {"forward", "loss", "backward", "optimizer"}
+        assert profile["step_ms"] == pytest.approx(sum(profile["parts"].values()))
+        layers = {row["layer"] for row in profile["layers"]}
+        assert {"Dense", "Embedding"} <= layers
+        assert ("MultiheadAttention" in layers) == (model["name"] == "char_gpt")
+        memory = model["memory"]["runs"]["tinynet"]
+        assert memory["peak_rss_training"] > memory["rss_after_data"] > 0
+        assert memory["steps"] == model["memory"]["steps"]
+        assert f"| {model['name']} | {model['parameters']:,} |" in markdown
+        assert f"| {formatting.fmt_ratio(ratio)} |" in markdown
+        assert f"{loss['tinynet']:.6f} / {loss['torch']:.6f}" in markdown

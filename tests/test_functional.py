@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinynet import functional
 from tinynet.functional import normal_cdf, normal_pdf
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -95,3 +96,17 @@ def test_tails_are_exact_to_a_few_ulp_against_mpmath() -> None:
     assert np.max(np.abs(normal_cdf(x) / want_cdf - 1)) <= 4 * EPS64
     assert np.max(np.abs(normal_pdf(x) / want_pdf - 1)) <= 4 * EPS64
     assert np.max(np.abs(normal_pdf(-x) / want_pdf - 1)) <= 4 * EPS64
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normal_cdf_of_a_large_array_in_pieces_equals_it_value_by_value(dtype: str) -> None:
+    """Past `_CHUNK_BYTES` the CDF is computed piece by piece: the same values as small
+    calls, wherever each piece starts, for a non-contiguous input too."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((700, 401)) * 3).astype(dtype)  # both branches in most pieces
+    x[5, 7], x[600, 3], x[699, 400] = np.nan, -np.inf, np.inf
+    assert x.nbytes > 2 * functional._CHUNK_BYTES
+    expected = np.concatenate([normal_cdf(row) for row in x.T]).reshape(401, 700)
+    got = normal_cdf(x.T)  # a transposed view
+    assert got.shape == (401, 700)
+    np.testing.assert_array_equal(got, expected)

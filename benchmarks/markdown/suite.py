@@ -15,6 +15,7 @@ from benchmarks.markdown.dtypes import dtypes_markdown
 from benchmarks.markdown.epochs import epochs_markdown
 from benchmarks.markdown.memory import memory_markdown
 from benchmarks.markdown.scaling import scaling_markdown
+from benchmarks.markdown.sequence import sequence_markdown
 from benchmarks.markdown.throughput import inference_markdown, step_markdown
 from benchmarks.markdown.time_to_accuracy import time_to_accuracy_markdown
 
@@ -27,6 +28,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "memory": memory_markdown,
     "dtypes": dtypes_markdown,
     "cnn": cnn_markdown,
+    "sequence": sequence_markdown,
 }
 """Each section's name -> its Markdown lines from the section's JSON, in report order."""
 

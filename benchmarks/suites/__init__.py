@@ -10,6 +10,8 @@
 - `dtypes`: the recipe trained in float32 and float64.
 - `cnn`: LeNet-5 and mnist_cnn: training steps (with the GEMM ceiling of their im2col
   products) and inference against PyTorch, and peak memory.
+- `sequence`: char_gpt and char_lstm: training steps (tokens/s) against the same model
+  in PyTorch (`tinynet.io.to_torch`), tinynet's step split by layer, and peak memory.
 
 `RUNNERS` names them: a new section is a module here and one row of that table. The
 peers they compare against are imported only when a section runs with them.
@@ -21,7 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.context import Context
-from benchmarks.suites import cnn, dtypes, epochs, memory, scaling, throughput, time_to_accuracy
+from benchmarks.suites import (
+    cnn,
+    dtypes,
+    epochs,
+    memory,
+    scaling,
+    sequence,
+    throughput,
+    time_to_accuracy,
+)
 
 RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "step": throughput.step,
@@ -32,6 +43,7 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "memory": memory.run,
     "dtypes": dtypes.run,
     "cnn": cnn.run,
+    "sequence": sequence.run,
 }
 """Each section's name -> the function that measures it, in the order a run measures them."""
 

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,15 @@ MIB = 1024 * 1024
 
 
 def probe(
-    ctx: Context, framework: str, epochs: int, train: int, model_file: Path | None = None
+    ctx: Context,
+    framework: str,
+    epochs: int,
+    train: int,
+    model_file: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> dict[str, Any] | None:
-    """Run the probe on ``model_file`` (default: the run's); its JSON, or ``None`` (with a
-    note) if it failed."""
+    """Run the probe on ``model_file`` (default: the run's) with ``extra`` arguments; its
+    JSON, or ``None`` (with a note) if it failed."""
     command = [
         sys.executable,
         "-m",
@@ -41,6 +47,7 @@ def probe(
         str(ctx.settings.seed),
         "--threads",
         str(ctx.threads),
+        *extra,
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
