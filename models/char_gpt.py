@@ -68,17 +68,10 @@ TEXT_RECIPE = TextRecipe(
 """nanoGPT's CPU run, what ``tinynet train models/char_gpt.py`` runs."""
 
 RUNS: dict[str, str] = {
-    "seed 0": (
-        "held-out loss 1.866 (estimate 1.866, train 1.743) after 2,000 iterations; "
-        "training 1,462 s wall on the loaded machine, 309 s CPU for the whole run"
-    ),
-    "seed 1": (
-        "held-out loss 1.862 (estimate 1.874, train 1.719); training 439 s wall, "
-        "309 s CPU for the whole run"
-    ),
-    "seed 2": (
-        "held-out loss 1.871 (estimate 1.847, train 1.716); training 581 s wall, "
-        "330 s CPU for the whole run"
-    ),
+    "seed 0": "held-out loss 1.866 after 2,000 iterations; training 237 s (260 s wall in all)",
+    "seed 1": "held-out loss 1.862; training 207 s (229 s wall in all)",
+    "seed 2": "held-out loss 1.871; training 219 s (239 s wall in all)",
 }
-"""Measured runs (``scripts/train_text.py models/char_gpt.py --seed S``)."""
+"""Measured runs, ``tinynet train models/char_gpt.py --seed S --metrics-json F`` (its
+``test_loss`` and ``train_seconds``) on this 2-core machine, default threads, load 0.5-3,
+on 2026-12-07; earlier runs on a machine loaded 7-11 gave the same losses."""
