@@ -224,27 +224,13 @@ def fit(
 ) -> History:
     """Train ``model`` on ``x`` (N, ...) and ``y`` (labels (N,) or targets (N, ...)).
 
-    Each epoch takes one optimizer step per shuffled mini-batch of ``batch_size``
-    (seeded by ``seed``: same seed, model and data, same run bit for bit), each x batch
-    through ``transform`` (augmentation) if given. ``x`` is converted once to the model's
-    dtype (``y`` too for an elementwise loss; targets (N,) meet one output unit as
-    (N, 1)). Or give a `DataLoader` as ``loader`` (``x`` of the model's dtype, ``y`` in
-    the loss's form). Validation after each epoch: ``validation_data``, or a
-    ``validation_split`` held out by ``validation_mode``: ``"last"`` rows (Keras's rule;
-    a warning says when they miss classes), ``"shuffle"`` or ``"stratify"``
-    (`tinynet.data.validation_split`); not with a ``loader``.
-
-    ``metrics`` (names such as ``"accuracy"``, ``"f1"``, ``"r2"``, callables
-    ``fn(y_true, y_pred)`` or `tinynet.metrics.Metric` objects) are logged per epoch, and
-    with ``val_`` on the validation data; by default the head decides (``accuracy``, or
-    ``mae``, ``rmse``, ``r2``); ``[]``: the loss alone. ``class_weight`` (``{class: w}`` or
-    ``"balanced"``) and ``sample_weight`` (N,) weight the training loss as Keras does
-    (``sum(w_i * loss_i) / N``). ``clip_grad_norm`` caps the gradients' total 2-norm.
-    ``callbacks`` see every epoch and batch; ``verbose``: 0 silent, 1 progress bar, 2
-    epoch lines. As in Keras, epochs ``initial_epoch`` to ``epochs - 1`` run. Returns
-    the `History` (``loss``, metrics, ``val_*``, ``lr``, ``seconds``,
-    ``samples_per_second`` per epoch); raises `NonFiniteLossError` on a NaN or infinite
-    loss.
+    ``x`` is converted once to the model's dtype, or batches come from a `DataLoader`
+    (``loader``). Each epoch steps once per shuffled batch (same ``seed``, same run bit
+    for bit). Validation: ``validation_data``, or a ``validation_split`` held out by
+    ``validation_mode`` (``"last"`` rows as Keras, ``"shuffle"``, ``"stratify"``).
+    ``metrics`` (default: the head's), ``class_weight``, ``sample_weight``, ``callbacks``,
+    ``verbose`` and ``initial_epoch`` are Keras's; ``clip_grad_norm`` caps the gradients'
+    2-norm. Returns the `History`; raises `NonFiniteLossError` on a NaN or inf loss.
     """
     _check_fit_arguments(
         model, loss, optimizer, epochs, initial_epoch, seed, validation_data, clip_grad_norm
