@@ -4,19 +4,14 @@
 its input; `Parallel` (and `Concat`) feeds one input to several branches and joins
 their outputs.
 
-**Checked once.** A container checks nothing itself: each child checks its input
-(`Layer.check_input`) on the first batch of each new sample shape and dtype, and is
-trusted after that, so a wrong size is named where it happens and a training step
-pays for no checks.
+**Checked once.** Each child checks its input (`Layer.check_input`) on the first batch
+of each sample shape and dtype and is trusted after, so a wrong size is named where it
+happens and a training step pays for no checks.
 
-**In-place layers** (``ReLU(inplace=True)``) write over the array they are given. A
-container never lets one write its own input, which its caller, a skip path or
-another branch still reads: where an in-place child would receive that array (or a
-view of it, after `Flatten`), it gets a copy. So ``model(x)``, ``predict`` and ``fit``
-never change ``x``. Writing over an earlier layer's output is right for an in-place
-layer that changes values only where its gradient is zero, as ReLU does (an
-activation that keeps its output for backward, Tanh or Sigmoid, sees the change only
-where no gradient flows); a custom in-place layer must keep that rule.
+**In-place layers** (``ReLU(inplace=True)``) may write over an earlier layer's output,
+never over the container's input (its caller or a skip path reads it): such a child gets
+a copy, so ``model(x)`` never changes ``x``. That is right for a layer that changes
+values only where its gradient is zero, as ReLU; a custom in-place layer must keep it.
 """
 
 from __future__ import annotations
@@ -42,9 +37,8 @@ def _require_layers(owner: str, layers: Iterable[object]) -> None:
 
 
 def _require_each_once(container: Layer, layers: Iterable[Layer]) -> None:
-    """Raise ``ValueError`` if a layer instance would appear twice in ``container``'s tree
-    (or be the container itself): a layer keeps the input of its last forward for
-    backward, so one instance cannot serve two places. Tie weights instead."""
+    """``ValueError`` if a layer instance would appear twice in ``container``'s tree (or
+    be the container): it keeps its last forward's input, so it cannot serve two places."""
     seen = {id(container)}
     for layer in (module for top in layers for module in top.modules()):
         if id(layer) in seen:
@@ -136,20 +130,11 @@ def _short_name(layer: Layer) -> str:
 
 
 class Sequential(Container):
-    """Apply ``layers`` in order; backward runs them in reverse.
-
-    A `Sequential` is a `Layer`, so it nests. It is indexable (``model[0]``, a slice is
-    a new `Sequential` sharing the layers), iterable and has a ``len``. Parameters are
-    named by position, as in PyTorch: ``0.weight``, ``0.bias``, ``2.weight``...
-
-    A layer instance may appear only once in the tree (``ValueError`` otherwise): it
-    keeps what backward needs from its last forward, so a second use would overwrite
-    the first use's cache and give wrong gradients. To tie weights, give two layers the
-    same `Parameter` (``b.weight = a.weight``); gradients of both uses then add up.
-
-    ``forward`` never writes into its input: an in-place layer that would receive it
-    (first, or after `Flatten`) gets a copy (see the module's docstring). One
-    ``backward`` per training ``forward``: a second raises ``RuntimeError``.
+    """Apply ``layers`` in order; backward runs them in reverse. It nests, indexes
+    (``model[0]``; a slice shares the layers), iterates and has a ``len``; parameters are
+    named by position, as PyTorch's (``0.weight``, ``2.bias``). A layer instance may appear
+    once (``ValueError``): to tie weights, give two layers one `Parameter` (``b.weight =
+    a.weight``). One ``backward`` per training ``forward``; ``x`` is never written.
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -190,8 +175,7 @@ class Sequential(Container):
 
     def _consume_forward(self) -> None:
         """One backward per training forward, even through custom layers that do not
-        consume their own cache (built-in ones do): a second would add the same
-        gradients again."""
+        consume their cache: a second would add the same gradients again."""
         self.saved(True if self._awaits_backward else None)
         self._awaits_backward = False
 

@@ -1,14 +1,9 @@
 """Loss functions: ``forward(pred, target) -> float`` and ``backward() -> dLoss/dpred``.
 
-Every loss is the mean over the batch (and, for the elementwise losses, over every
-element, as PyTorch's ``reduction="mean"``). The mean is taken here and only here:
-layers sum over the batch in their parameter gradients.
-
-``forward(pred, target, sample_weight=w)`` weights sample ``i``'s loss by ``w[i]``
-(Keras's and scikit-learn's semantics): the mean becomes ``sum_i w_i * loss_i / N``,
-still divided by the number of samples, not by the sum of the weights (which is what
-PyTorch's per-class ``weight=`` does), and each sample's gradient is scaled by its
-weight. ``fit(class_weight=..., sample_weight=...)`` passes them.
+Every loss is the mean over the batch (elementwise losses: over every element, as
+PyTorch's ``reduction="mean"``), taken here only: layers sum over the batch.
+``sample_weight=w`` weights sample ``i``'s loss, as Keras and scikit-learn do:
+``sum_i w_i * loss_i / N``, divided by N, not by the sum of the weights.
 """
 
 from __future__ import annotations
@@ -55,11 +50,8 @@ class Loss(ABC):
 
     @abstractmethod
     def backward(self) -> FloatArray:
-        """dLoss/dpred for the last ``forward``: ``pred``'s shape and dtype.
-
-        The cache of the last forward is consumed: call ``forward`` again before the
-        next ``backward`` (PyTorch frees its graph the same way).
-        """
+        """dLoss/dpred for the last ``forward`` (``pred``'s shape and dtype), consuming
+        its cache: the next ``backward`` needs a new ``forward``."""
 
     def __call__(self, pred: FloatArray, target: Any) -> float:
         """Same as ``forward(pred, target)``."""
@@ -86,20 +78,12 @@ class Loss(ABC):
 
 
 class CrossEntropyLoss(Loss):
-    """Softmax cross-entropy of logits against integer class labels (PyTorch's).
-
-    pred: logits (N, C), float. target: labels (N,), integers in [0, C).
-    Sequences: logits (N, T, C) with labels (N, T) are the N*T positions as rows (the
-    mean is over all of them, as PyTorch's over ``logits.reshape(-1, C)``; PyTorch's own
-    (N, C, T) layout is not this one); a ``sample_weight`` (N,) then weights every
-    position of sequence i by ``w[i]``. The gradient has the logits' (N, T, C) shape.
-    The log-softmax is fused (log-sum-exp with the row maximum subtracted), so logits
-    of any finite size give a finite loss and gradient. The gradient is
-    ``(softmax(pred) - onehot(target)) / N``: the softmax's Jacobian and the log's
-    derivative cancel, which holds only because the two are fused here.
-
-    ``label_smoothing`` = e mixes the one-hot target with the uniform distribution:
-    the target becomes ``(1 - e) * onehot + e / C``, as in PyTorch.
+    """Softmax cross-entropy of float logits (N, C) against integer labels (N,) in
+    [0, C), as PyTorch's; or logits (N, T, C) and labels (N, T), the N*T positions as
+    rows (a ``sample_weight`` (N,) weights all of sequence i's). The log-softmax is fused
+    (the row maximum subtracted), so any finite logits give a finite loss, and the
+    gradient is ``(softmax(pred) - onehot(target)) / N``. ``label_smoothing`` e: the
+    target is ``(1 - e) * onehot + e / C``, as in PyTorch.
     """
 
     name = "cross_entropy"
@@ -163,12 +147,8 @@ class CrossEntropyLoss(Loss):
         return value
 
     def backward(self) -> FloatArray:
-        """(softmax(logits) - smoothed onehot(labels)) / N, shape (N, C) (or the
-        (N, T, C) of sequence logits, divided by N*T).
-
-        The array is the transpose of a (C, N) buffer (Fortran order); matrix products
-        take it as it is.
-        """
+        """(softmax(logits) - smoothed onehot(labels)) / N, shape (N, C) (the transpose
+        of a (C, N) buffer), or (N, T, C) for sequence logits, divided by N*T."""
         if self._probs is None:
             raise self.missing_forward()
         grad, labels, weights = self._probs, self._target, self._weights

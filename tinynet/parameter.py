@@ -1,16 +1,11 @@
 """`Parameter`: a trainable array and its gradient, and the memory they live in.
 
-A parameter's arrays have one owner. Until an optimizer takes it, a `Parameter` owns
-them itself. The first optimizer (or `pack`) over it moves it, together with the other
-parameters it was given, into a `ParameterBlock`: one contiguous ``data`` vector and
-one ``grad`` vector holding every parameter's arrays as views, so an update is a dozen
-NumPy calls over all weights at once (PyTorch's ``foreach`` optimizers do the same).
-A parameter is moved at most once; from then on the block owns its memory, and
-`cast` (what ``Layer.astype`` calls) converts whole blocks in place of their layout.
-
-Freezing lives in the same place: an optimizer updates contiguous stretches of a block
-(`Span`), cut where a parameter has ``requires_grad = False``, so a frozen parameter is
-in no vector an update sees; there is no other path.
+The first optimizer (or `pack`) over a parameter moves it, with the others it was given,
+into a `ParameterBlock`: one contiguous ``data`` and one ``grad`` vector holding every
+parameter's arrays as views, so an update is a dozen NumPy calls over all weights at once
+(as PyTorch's ``foreach`` optimizers). From then on the block owns the memory; `cast`
+converts whole blocks. An update sees contiguous stretches (`Span`) cut at frozen
+parameters (``requires_grad = False``).
 """
 
 from __future__ import annotations
@@ -26,21 +21,12 @@ from tinynet.typing import DTypeLike, FloatArray, Shape
 
 
 class Parameter:
-    """A trainable array ``data`` and the gradient ``grad`` of the loss with respect to it.
-
-    ``grad`` has the shape and dtype of ``data`` and starts at zero. In ``backward`` a
-    layer adds its contribution, ``p.grad += dLoss_dp`` (gradients accumulate until
-    ``zero_grad``); an optimizer reads it in ``step``.
-
-    Assigning ``p.data = values`` (or ``p.grad = ...``) copies the values into the
-    existing array, which must have their shape: the arrays are not replaced. Once the
-    first optimizer over the parameter is made, both are views into its block (see the
-    module docstring).
-
-    ``requires_grad`` (``True`` by default, as in PyTorch) set to ``False`` freezes the
-    parameter: optimizers leave its values and their state for it untouched (no update,
-    no weight decay, no momentum). Layers still add to ``grad`` (tinynet computes every
-    gradient: input gradients need the same products), so ``grad`` is not ``None``.
+    """A trainable array ``data`` and ``grad``, dLoss/d``data`` (same shape and dtype,
+    zero at first). A layer's ``backward`` adds to it (``p.grad += dLoss_dp``) until
+    ``zero_grad``. Assigning ``p.data = values`` copies into the existing array (of the
+    same shape), which may be a view into an optimizer's block: keep ``p``, not
+    ``p.data``. ``requires_grad = False`` freezes it: optimizers leave its values and
+    state alone (``grad`` is still computed).
     """
 
     __slots__ = ("_block", "_data", "_grad", "_requires_grad")
@@ -140,11 +126,8 @@ def _copy_into(target: FloatArray, values: object, name: str) -> None:
 
 
 class ParameterBlock:
-    """Parameters of one dtype whose arrays are views into two contiguous vectors.
-
-    ``data`` and ``grad`` are 1-D, of length ``size``; parameter ``params[i]`` occupies
-    ``slices[i]`` of both. Made by `pack`, which moves each parameter into it once.
-    """
+    """Parameters of one dtype whose arrays are views into two 1-D vectors, ``data``
+    and ``grad`` of length ``size``; ``params[i]`` occupies ``slices[i]`` of both."""
 
     def __init__(self, params: Sequence[Parameter]) -> None:
         self.params = list(params)
@@ -175,11 +158,8 @@ class ParameterBlock:
 
 @dataclass(frozen=True)
 class Span:
-    """A contiguous stretch of one block: what an optimizer updates in one go.
-
-    ``params`` are the parameters it covers, ``offsets`` their places within the span.
-    ``data`` and ``grad`` are read through the block, so they follow `cast`.
-    """
+    """A contiguous stretch of one block (``params``, at ``offsets`` within it): what an
+    optimizer updates in one go. ``data`` and ``grad`` are read through the block."""
 
     block: ParameterBlock
     start: int
@@ -204,12 +184,8 @@ class Span:
 
 
 def pack(params: Sequence[Parameter]) -> list[Span]:
-    """The spans an optimizer over ``params`` updates; parameters never packed are packed.
-
-    Parameters not yet in a block are moved into new blocks, one per dtype, in the given
-    order. Then each block yields one span per run of consecutive parameters all in
-    ``params`` (see `spans`): one span for one optimizer over a whole model.
-    """
+    """The `spans` of ``params``, after moving those in no block into new blocks, one
+    per dtype, in order: one span for one optimizer over a whole model."""
     loose: dict[np.dtype[Any], list[Parameter]] = {}
     for p in params:
         if p.block is None:
@@ -252,13 +228,9 @@ def _span(block: ParameterBlock, run: list[int]) -> Span:
 
 
 def cast(params: Iterable[Parameter], dtype: DTypeLike) -> None:
-    """Convert ``params`` (values and gradients) to the float ``dtype``, through their owner.
-
-    A loose parameter gets new arrays; a packed one is converted with its whole block,
-    which must then hold no parameter outside ``params`` (``ValueError`` otherwise:
-    one block has one dtype). Optimizers over them follow (their state is cast at
-    their next step).
-    """
+    """Convert ``params`` (values and gradients) to the float ``dtype``: a packed one
+    with its whole block, which must hold no parameter outside ``params`` (``ValueError``).
+    Optimizers follow at their next step."""
     target = np.dtype(dtype)
     if target.kind != "f":
         raise TypeError(f"astype: expected a float dtype, got {target}")

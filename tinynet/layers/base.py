@@ -70,13 +70,8 @@ class Layer(ABC):
         """Accumulate parameter gradients from ``grad_y`` and return the input gradient."""
 
     def backward_params(self, grad_y: FloatArray) -> None:
-        """Accumulate parameter gradients only, skipping the input gradient.
-
-        This is what a network's first layer needs: nothing upstream wants dLoss/dx, and
-        for `Dense` it is the largest matrix product of the backward pass. The default
-        calls ``backward`` and drops its result; layers where it costs something
-        override it.
-        """
+        """``backward`` without the input gradient, which a network's first layer does not
+        need (for `Dense`, the largest product of the backward pass); override to skip it."""
         self.backward(grad_y)
 
     def __call__(self, x: FloatArray) -> FloatArray:
@@ -86,12 +81,8 @@ class Layer(ABC):
         return self.forward(x)
 
     def check_input(self, x: FloatArray) -> None:
-        """Raise if ``x`` is not an input this layer takes, naming what it expected.
-
-        The default asks for a NumPy array with a batch axis; layers with size or dtype
-        rules override it. ``forward`` itself checks nothing, so a network's layers pay
-        for no checks once a container has seen a batch of the shape pass.
-        """
+        """Raise if ``x`` is not an input this layer takes, naming what it expected (here: a
+        NumPy array with a batch axis; layers with size or dtype rules override it)."""
         if not isinstance(x, np.ndarray) or x.ndim == 0:
             name = repr(self).split("\n")[0].rstrip("(")
             raise TypeError(
@@ -169,13 +160,9 @@ class Layer(ABC):
             p.zero_grad()
 
     def state_dict(self, *, copy: bool = True) -> dict[str, Array]:
-        """Every parameter and buffer by name, as PyTorch orders and names them.
-
-        Names are attribute paths (``0.weight``, ``3.running_mean``); entries come module
-        by module, depth first, each module's parameters before its buffers. A parameter
-        shared by two layers appears under both names. With ``copy`` (the default) each
-        array is a C-contiguous copy; ``copy=False`` gives the live arrays.
-        """
+        """Every parameter and buffer by attribute path (``0.weight``, ``3.running_mean``),
+        in PyTorch's order; a shared parameter under each name. C-contiguous copies, or
+        the live arrays with ``copy=False``."""
         arrays = dict(self._state_arrays(""))
         if copy:
             return {name: np.array(array, order="C", copy=True) for name, array in arrays.items()}
@@ -197,14 +184,10 @@ class Layer(ABC):
     def load_state_dict(
         self, state_dict: Mapping[str, Array], strict: bool = True, *, casting: Casting = "safe"
     ) -> IncompatibleKeys:
-        """Copy arrays from ``state_dict`` into the parameters and buffers, in place.
-
-        Every key is checked before any value is written; `StateDictError` lists missing
-        and (if ``strict``) unexpected keys and arrays of the wrong shape or dtype, and
-        nothing is changed. A dtype is cast only if numpy's ``casting`` rule allows it
-        (``"safe"``: float32 into a float64 layer, not the reverse). Returns
-        ``(missing_keys, unexpected_keys)``, as PyTorch does.
-        """
+        """Copy ``state_dict``'s arrays into the parameters and buffers, in place, after
+        checking all: `StateDictError` lists missing, (``strict``) unexpected and misfit
+        keys, changing nothing. Dtypes cast by numpy's ``casting`` rule. Returns
+        ``(missing_keys, unexpected_keys)``, as PyTorch's."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(
                 f"load_state_dict: expected a mapping of names to arrays, "
@@ -256,12 +239,9 @@ class Layer(ABC):
     # --- helpers for subclasses ------------------------------------------------------
 
     def saved(self, value: T | None) -> T:
-        """Return a value cached by ``forward``, or raise if there was no training forward.
-
-        ``backward`` consumes the cache: having read it (and checked ``grad_y``), it sets
-        the attribute back to ``None``, so a second ``backward`` after one ``forward``
-        raises here instead of adding the same gradients twice (a loss's ``backward``
-        does the same). Every built-in layer does; a custom layer should too."""
+        """``value``, cached by ``forward``; ``RuntimeError`` if ``None`` (no training
+        forward). Built-in layers reset the cache to ``None`` in ``backward``, so a second
+        ``backward`` raises instead of adding the same gradients twice."""
         if value is None:
             raise RuntimeError(
                 f"{self!r}: backward() needs a forward() in training mode first "
@@ -306,14 +286,9 @@ _JSON_SCALARS = (bool, int, float, str, type(None))
 
 
 def constructor_config(layer: Layer) -> dict[str, Any]:
-    """``layer``'s constructor arguments, read from its attributes of the same names.
-
-    As scikit-learn's ``get_params``: for each named argument of ``type(layer).__init__``
-    the attribute of that name, as a JSON value (tuples become lists). Arguments it does
-    not keep are left out when they have a default (the default rebuilds it); sub-layers
-    are rebuilt from the children, not the config. ``TypeError`` names a required
-    argument the layer does not keep, or a kept value that is not JSON.
-    """
+    """``layer``'s constructor arguments as JSON values, read from its attributes of the
+    same names, as scikit-learn's ``get_params``; sub-layers and defaults it does not keep
+    are left out. ``TypeError`` names a required argument not kept, or one not JSON."""
     config: dict[str, Any] = {}
     for name, arg in inspect.signature(type(layer).__init__).parameters.items():
         if name == "self" or arg.kind in (arg.VAR_POSITIONAL, arg.VAR_KEYWORD):
@@ -372,12 +347,9 @@ def register_layer(
 def register_layer(
     cls: type[L] | None = None, *, name: str | None = None
 ) -> type[L] | Callable[[type[L]], type[L]]:
-    """Save ``cls`` under ``name`` (it can still be loaded under its default name).
-
-    Every `Layer` subclass is registered when defined, so this is needed only to choose
-    the name files use: ``@register_layer(name="mylib.Scale")``. Use as a decorator, with
-    or without arguments, or as ``register_layer(cls, name=...)``; returns the class.
-    """
+    """Save ``cls`` under ``name`` (its default name still loads). Every `Layer` subclass
+    registers itself when defined; this only chooses the name: ``@register_layer(name=
+    "mylib.Scale")``, or ``register_layer(cls, name=...)``; returns the class."""
     if cls is None:
         return lambda decorated: register_layer(decorated, name=name)
     if not (inspect.isclass(cls) and issubclass(cls, Layer)):

@@ -25,18 +25,12 @@ class _Products(NamedTuple):
 class Dense(Layer):
     """Fully connected layer: ``y = x @ weight + bias`` (PyTorch's ``Linear``).
 
-    Shapes: x (N, ..., in_features) -> y (N, ..., out_features), as PyTorch's (a
-    sequence (N, T, in) maps each step); ``weight`` is
-    (in_features, out_features) (the transpose of PyTorch's), ``bias`` is
-    (out_features,). dtype: ``dtype`` (float32 by default); the input must match it.
-
-    ``init`` names the weight initializer (``"he"`` normal, the default for ReLU nets;
-    ``"glorot"`` uniform for sigmoid/tanh; any key of `tinynet.init.INITIALIZERS`) or is
-    an initializer function. ``bias_init`` does the same for the bias, which starts at
-    zero by default (some classic networks draw it, e.g. ``tinynet.init.normal(1.0)``;
-    a 1-D bias has fan_in = fan_out = out_features for the fan-based initializers).
-    Weights, then the bias, are drawn from ``rng``, or from a generator seeded with
-    ``seed``: the same seed gives the same weights.
+    x (N, ..., in_features) -> y (N, ..., out_features) (a sequence maps each step);
+    ``weight`` (in_features, out_features), the transpose of PyTorch's; ``bias``
+    (out_features,); dtype ``dtype`` (float32), which the input must have. ``init`` and
+    ``bias_init``: a key of `tinynet.init.INITIALIZERS` (``"he"`` normal, ``"glorot"``
+    uniform, ``"zeros"``...) or an initializer function; drawn from ``rng``, or from a
+    generator seeded with ``seed``.
     """
 
     weight: Parameter

@@ -22,14 +22,9 @@ Check = Callable[[str, str, Any], Any]
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting of an update rule, declared once in its class's ``settings`` table.
-
-    ``default`` is the constructor's default; ``check`` (by default: a finite number
-    >= 0) normalizes a value or raises ``ValueError``; ``keyword_only`` settings cannot
-    be passed by position. The table gives the constructor's signature (PyTorch's
-    keyword names, in the table's order), the check of every group's settings (from
-    code or from a file), ``hyperparameters()``, the state dict and the repr.
-    """
+    """One setting of an update rule, declared once in its class's ``settings`` table,
+    which gives the constructor's signature, every group's check, the state dict and the
+    repr. ``check`` (default: a finite number >= 0) normalizes a value or raises."""
 
     default: Any
     check: Check = number
@@ -58,13 +53,9 @@ def one_of(choices: tuple[str, ...]) -> Check:
 
 @dataclass
 class Update:
-    """What one `Optimizer.update` sees: 1-D vectors of one dtype and length, views of
-    the parameters it covers.
-
-    ``grad`` must not be changed; ``state`` maps each of `Optimizer.state_names` to its
-    buffer (zeros when just created), ``scratch`` is two work vectors, ``step`` the
-    parameters' step count (from 1), ``first_step`` whether their buffers were just made.
-    """
+    """What one `Optimizer.update` sees, 1-D views of one dtype and length: ``data``,
+    ``grad`` (read only), ``state`` (each of `Optimizer.state_names`, zeros when new), two
+    ``scratch`` vectors; ``step`` counts from 1, ``first_step``: the buffers are new."""
 
     data: FloatArray
     grad: FloatArray
@@ -84,25 +75,14 @@ GROUP_KEYS = ("params", "initial_lr")
 
 
 class Optimizer(ABC):
-    """Updates parameters from their gradients: ``step()``, ``zero_grad()``, state dicts.
+    """Updates parameters from their gradients, as ``torch.optim`` formula for formula.
 
-    A subclass declares its settings once in the class table ``settings`` (name ->
-    `Setting`, PyTorch's names), names its per-element buffers in `state_names` and
-    writes ``update(u, group)`` (an `Update`: one vector of parameters, one of gradients,
-    one per buffer); it registers itself in `OPTIMIZERS` under its ``name``. Updates
-    follow ``torch.optim`` formula for formula.
-
-    ``params``: Parameters, or parameter groups as PyTorch's, dicts ``{"params": [...],
-    "lr": ..., ...}`` whose missing settings are the constructor's. ``param_groups`` is
-    that list (schedules change it from ``initial_lr``); ``lr`` reads the first group's
-    rate and sets every group's. A parameter with ``requires_grad = False`` is frozen:
-    its values and state stay. Each parameter counts its own steps, as PyTorch's.
-
-    The parameters are packed into contiguous blocks (`tinynet.parameter`); an update
-    sees one `Span` stretch at a time, cut at frozen parameters and at changes of step
-    count, with buffers made at the first step in the parameters' dtype. Settings from
-    code and from a file go through one check, `check_hyperparameters`. Parameters must
-    be float32 or float64 (`require_trainable` says why not float16).
+    A subclass declares its ``settings`` (name -> `Setting`, PyTorch's names), names its
+    per-element buffers in `state_names` and writes ``update(u, group)``. ``params``:
+    Parameters, or PyTorch's parameter groups (``{"params": [...], "lr": ...}``, missing
+    settings the constructor's). Frozen parameters (``requires_grad = False``) keep their
+    values and state; each parameter counts its own steps. The parameters are packed into
+    contiguous blocks (`tinynet.parameter`), and an update sees one stretch at a time.
     """
 
     settings: ClassVar[Mapping[str, Setting]] = {"lr": Setting(1e-3)}
@@ -132,9 +112,6 @@ class Optimizer(ABC):
         arguments = dict(bound.arguments)
         self.defaults = self.check_hyperparameters({k: arguments[k] for k in self.settings})
         groups = as_groups(name, params)
-        members = [p for group in groups for p in group["params"]]
-        if len({id(p) for p in members}) != len(members):
-            raise ValueError(f"{name}: a parameter appears more than once")
         self.param_groups: list[dict[str, Any]] = []
         self.params: list[Parameter] = []
         self.spans: list[Span] = []
@@ -156,8 +133,8 @@ class Optimizer(ABC):
                 f"{name}.add_param_group: expected a dict with 'params', got {type(group).__name__}"
             )
         (checked,) = [self.checked_group(g) for g in as_groups(name, [group])]
-        known = {id(p) for p in self.params}
-        if any(id(p) in known for p in checked["params"]):
+        ids = [id(p) for p in [*self.params, *checked["params"]]]
+        if len(set(ids)) != len(ids):
             raise ValueError(f"{name}: a parameter appears more than once")
         for p in checked["params"]:
             require_trainable(name, p.dtype)
@@ -181,10 +158,8 @@ class Optimizer(ABC):
     # --- settings ---------------------------------------------------------------------
 
     def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """``settings`` (a value for every name of ``settings``, the class table) checked
-        and normalized by each `Setting`'s check (``betas`` as a tuple of floats...);
-        ``ValueError`` naming the setting, or listing unknown ones, otherwise.
-        Subclasses may extend it with rules joining two settings (SGD's nesterov)."""
+        """``settings`` (one value per name of the class table) checked and normalized by
+        each `Setting`; ``ValueError`` naming the setting. Subclasses add joint rules."""
         name = type(self).__name__
         unknown = sorted(set(settings) - set(self.settings))
         if unknown:
@@ -378,16 +353,11 @@ FLUSH_EVERY = 16
 
 
 def flush_negligible(buffer: FloatArray, work: FloatArray) -> None:
-    """Set entries of ``buffer`` below ``tiny * 2**40`` in magnitude to exactly zero.
-
-    State that decays geometrically (Adam's ``exp_avg`` by beta1 each step, a momentum
-    buffer by mu) where gradients are zero (dead units, always-black MNIST border
-    pixels) sinks into the subnormal range, where x86 arithmetic is about 100 times
-    slower: a float32 Adam step was measured going from 0.4 ms to 5 ms. Entries that
-    small (below 1.3e-26 in float32) change no update by a representable amount, and
-    at a factor of 0.5 per step they need 40 steps to become subnormal, longer than
-    the `FLUSH_EVERY` steps between two flushes. ``work`` is scratch of the same shape.
-    """
+    """Set entries of ``buffer`` below ``tiny * 2**40`` in magnitude to zero (``work``:
+    scratch of its shape). State that decays where gradients are zero (dead units, MNIST's
+    black border) sinks into subnormals, 100x slower on x86 (an Adam step: 0.4 -> 5 ms).
+    Such entries change no update, and need 40 steps at a factor 0.5 to become subnormal,
+    more than the `FLUSH_EVERY` steps between two flushes."""
     threshold = np.finfo(buffer.dtype).tiny * 2.0**40
     np.abs(buffer, out=work)
     # Multiplying by the keep-mask is 2.5x faster than np.copyto(..., where=) here;
@@ -407,13 +377,8 @@ def with_weight_decay(
 
 
 def require_trainable(owner: str, dtype: np.dtype[Any]) -> None:
-    """``TypeError`` unless ``dtype`` is float32 or float64.
-
-    In float16 Adam's ``eps`` (1e-8) is below the smallest number (6e-8), squared
-    gradients under 2.4e-4 vanish and updates below half a unit in the last place are
-    lost, so training stalls or turns NaN whatever the learning rate; doing it properly
-    needs float32 master weights and loss scaling, and NumPy has no fast float16 product.
-    """
+    """``TypeError`` unless ``dtype`` is float32 or float64 (the message says why: doing
+    float16 properly needs float32 master weights and loss scaling)."""
     if dtype.kind == "f" and dtype.itemsize >= 4:
         return
     raise TypeError(
