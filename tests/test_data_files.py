@@ -292,3 +292,40 @@ def test_values_beyond_float32_are_refused_with_line_and_column(
         match=rf"t\.csv, line 4, column '{column}': expected a value in -3\.40282e\+38",
     ):
         csv_module.read_csv(path, "y")
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", " \t ", "  \r"])
+def test_whitespace_only_lines_are_skipped_as_blank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    """r3 d10: NumPy's parser skips empty lines only; a space or a tab refused the file
+    ("lines 2-4: cannot parse them"), in both layouts. Line numbers still count them."""
+    monkeypatch.setattr(csv_module, "CHUNK_BYTES", 16)  # blank lines inside and across chunks
+    table = tmp_path / "t.csv"
+    table.write_text(f"a,b,label\n1,2,0\n{blank}\n3,4,1\n{blank}\n{blank}\n5,6,2\n{blank}\n")
+    x, y = load_csv(table)
+    np.testing.assert_array_equal(x, np.array([[1, 2], [3, 4], [5, 6]], np.float32))
+    np.testing.assert_array_equal(y, [0, 1, 2])  # type: ignore[arg-type]
+    images = tmp_path / "train.csv"
+    images.write_text(f"label,pixel0\n1,51\n{blank}\n2,255\n{blank}\n2,x\n")
+    with pytest.raises(DataFormatError, match=r"line 6, column 'pixel0': expected an integer"):
+        load_image_csv(images)
+    images.write_text(f"label,pixel0\n1,51\n{blank}\n2,255\n{blank}\n")
+    x, y = load_image_csv(images)
+    np.testing.assert_array_equal(x.ravel(), np.array([51, 255], np.float32) / np.float32(255))
+    np.testing.assert_array_equal(y, [1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("field", "dtype"), [("1_000", np.float64), ("1_0", np.int32)])
+def test_a_field_only_python_would_parse_is_named(
+    tmp_path: Path, field: str, dtype: type[np.generic]
+) -> None:
+    """r3 d10: Python's float() and int() take 1_000, NumPy's parser does not, so the
+    line-by-line search (which used float()) found no culprit: "lines 2-3: cannot parse
+    them". It is refused, as NumPy's parser (the one reading every other chunk) does."""
+    path = tmp_path / "t.csv"
+    path.write_text(f'a,b,c\n1,2,3\n3,"{field}",5\n')
+    with pytest.raises(
+        DataFormatError, match=rf"t\.csv, line 3, column 'b': expected an? \w+, got '{field}'"
+    ):
+        csv_module.read_table(path, dtype)

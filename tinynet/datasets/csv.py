@@ -165,13 +165,14 @@ def _parse(
     lines: list[str], first: int, source: str, columns: tuple[str, ...], dtype: np.dtype[Any]
 ) -> Array:
     """One chunk as an (rows, columns) array: NumPy's parser, and where it fails, a
-    line-by-line pass that names the first bad line."""
-    try:
-        values = np.loadtxt(
-            lines, delimiter=",", dtype=dtype, ndmin=2, comments=None, quotechar='"'
-        )
-    except ValueError:
-        raise _first_bad_line(lines, first, source, columns, dtype) from None
+    line-by-line pass that names the first bad line. NumPy skips empty lines only, so a
+    chunk that fails is parsed once more without its whitespace-only lines."""
+    values = _loaded(lines, dtype)
+    if values is None:
+        kept = [text for text in lines if text.strip()]  # blank: as `_line_of` counts them
+        values = _loaded(kept, dtype) if len(kept) < len(lines) else None
+    if values is None:
+        raise _first_bad_line(lines, first, source, columns, dtype)
     if values.size == 0:
         return values.reshape(0, len(columns))
     if values.shape[1] != len(columns):
@@ -185,6 +186,14 @@ def _parse(
             f"expected a finite number, got {row[column]}"
         )
     return values
+
+
+def _loaded(lines: list[str], dtype: np.dtype[Any]) -> Array | None:
+    """``lines`` parsed by NumPy as (rows, fields) of ``dtype``, or ``None`` if it cannot."""
+    try:
+        return np.loadtxt(lines, delimiter=",", dtype=dtype, ndmin=2, comments=None, quotechar='"')
+    except ValueError:
+        return None
 
 
 def _line_of(lines: list[str], first: int, row: int) -> int:
@@ -201,10 +210,15 @@ def _line_of(lines: list[str], first: int, row: int) -> int:
 def _first_bad_line(
     lines: list[str], first: int, source: str, columns: tuple[str, ...], dtype: np.dtype[Any]
 ) -> DataFormatError:
-    """The error for the first line of a chunk that does not parse as ``dtype`` rows."""
+    """The error for the first line of a chunk that does not parse as ``dtype`` rows.
+    Each line and field is tried with the chunk's own parser, so what it refuses (such as
+    ``1_000``, which Python's ``float`` takes) is what is named."""
     kind = "an integer" if dtype.kind in "iu" else "a number"
     for offset, text in enumerate(lines):
         if not text.strip():
+            continue
+        row = _loaded([text], dtype)
+        if row is not None and row.shape[1] == len(columns):
             continue
         where = f"{source}, line {first + offset}"
         fields = next(csv.reader([text]))
@@ -214,9 +228,7 @@ def _first_bad_line(
                 f"got {len(fields)}"
             )
         for name, field in zip(columns, fields, strict=True):
-            try:
-                np.array([field.strip()]).astype(dtype)
-            except (ValueError, OverflowError):
+            if _loaded(['"' + field.replace('"', '""') + '"'], dtype) is None:
                 return DataFormatError(f"{where}, column {name!r}: expected {kind}, got {field!r}")
     return DataFormatError(f"{source}, lines {first}-{first + len(lines) - 1}: cannot parse them")
 
