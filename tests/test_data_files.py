@@ -80,7 +80,10 @@ def test_a_chunked_read_keeps_every_row_and_line_numbers(
             lambda row: row.rsplit(",", 1)[0] + ",0.5",
             r"line 4, column 'pixel15': expected an integer, got '0\.5'",
         ),
-        (lambda row: "-2" + row[1:], r"line 4, column 'label': expected a value >= 0, got -2"),
+        (
+            lambda row: "-2" + row[1:],
+            r"line 4, column 'label': expected a class label >= 0, got -2",
+        ),
         (
             lambda row: row.rsplit(",", 1)[0] + ",",
             r"line 4, column 'pixel15': expected an integer, got ''",
@@ -329,3 +332,29 @@ def test_a_field_only_python_would_parse_is_named(
         DataFormatError, match=rf"t\.csv, line 3, column 'b': expected an? \w+, got '{field}'"
     ):
         csv_module.read_table(path, dtype)
+
+
+def test_negative_table_labels_are_refused_at_load_in_a_classification(tmp_path: Path) -> None:
+    """r3 d12: they reached the loss ("labels must lie in [0, 10)", no file, no line) or
+    made "-2 classes (labels 0..-3)"; the Kaggle reader's bound now covers tables too. A
+    regression's targets may be negative: the recipe's loss decides."""
+    from tinynet.model_data import read_splits
+    from tinynet.recipe import Recipe
+
+    train, test = tmp_path / "t.csv", tmp_path / "t_test.csv"
+    train.write_text("f0,label\n0.5,2\n\n0.1,-3\n")
+    test.write_text("f0,label\n0.5,1\n")
+    classify, regress = Recipe(), Recipe(loss="mse")
+    assert classify.class_labels
+    assert Recipe(loss="mse", targets="one_hot").class_labels
+    assert not regress.class_labels
+    message = r"t\.csv, line 4, column 'label': expected a class label >= 0, got -3$"
+    with pytest.raises(DataFormatError, match=message):
+        read_splits(None, str(train), None, None, classify)
+    y = read_splits(None, str(train), str(test), None, regress).y_train
+    np.testing.assert_array_equal(y, [2, -3])
+    train.write_text("f0,label\n0.5,2\n")
+    test.write_text("f0,label\n0.5,1\n0.2,-1.5\n")
+    with pytest.raises(DataFormatError, match=r"t_test\.csv, line 3, .*label >= 0, got -1\.5$"):
+        read_splits(None, str(train), str(test), "label", classify)
+    assert load_data(test).y_train.tolist() == [1, -1.5]  # no task named: values as they are
