@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import write_image_csv
 
+import tinynet
 from tinynet.datasets import (
     DataFormatError,
     load_csv,
     load_data,
     load_idx_folder,
     load_image_csv,
+    load_mnist,
     load_npz,
     model_layout,
     write_idx,
@@ -358,3 +361,61 @@ def test_negative_table_labels_are_refused_at_load_in_a_classification(tmp_path:
     with pytest.raises(DataFormatError, match=r"t_test\.csv, line 3, .*label >= 0, got -1\.5$"):
         read_splits(None, str(train), str(test), "label", classify)
     assert load_data(test).y_train.tolist() == [1, -1.5]  # no task named: values as they are
+
+
+def test_a_corrupt_npz_dataset_is_a_data_format_error(tmp_path: Path) -> None:
+    """r3 d19 a: the archive reader's ModelFormatError escaped load_npz and load_data,
+    which document DataFormatError for what cannot be read."""
+    path = tmp_path / "bad.npz"
+    for content in [b"PK\x03\x04" + b"\0" * 60, b"\x80\x02pickle"]:
+        path.write_bytes(content)
+        with pytest.raises(DataFormatError, match=r"bad\.npz") as error:
+            load_data(path)
+        assert not isinstance(error.value, tinynet.io.ModelFormatError)
+    np.savez(path, x_train=IMAGES, y_train=LABELS)
+    path.write_bytes(path.read_bytes()[:-30])  # truncated: the directory is gone
+    with pytest.raises(DataFormatError, match=r"bad\.npz is not an \.npz of x_train"):
+        load_npz(path)
+
+
+def test_uint64_labels_beyond_int64_are_shown_as_they_are(tmp_path: Path) -> None:
+    """r3 d19 b: 2**63 + 5 was reported as -9223372036854775803 (wrapped to int64)."""
+    path = tmp_path / "u64.npz"
+    labels = np.array([1, 2**63 + 5], np.uint64)
+    np.savez(path, x_train=np.zeros((2, 4), np.float32), y_train=labels)
+    with pytest.raises(
+        DataFormatError, match=r"y_train: expected labels < 2\*\*63, got 9223372036854775813$"
+    ):
+        load_data(path)
+    labels = np.array([2**63 - 1, 5], np.uint64)  # the largest int64 still loads
+    np.savez(path, x_train=np.zeros((2, 4), np.float32), y_train=labels)
+    np.testing.assert_array_equal(load_data(path).y_train, [2**63 - 1, 5])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_an_idx_name_that_is_not_a_file_is_named_so(tmp_path: Path, kind: str) -> None:
+    """r3 d19 c: a FIFO (or a symlink to a device) there was "has no
+    train-images-idx3-ubyte (.gz)"; it is there, and refused unread (never blocking)."""
+    for name, array in [
+        ("train-images-idx3-ubyte", IMAGES),
+        ("train-labels-idx1-ubyte", LABELS.astype(np.uint8)),
+        ("t10k-images-idx3-ubyte", IMAGES[:2]),
+        ("t10k-labels-idx1-ubyte", LABELS[:2].astype(np.uint8)),
+    ]:
+        write_idx(tmp_path / name, array)
+    odd = tmp_path / "train-images-idx3-ubyte"
+    odd.unlink()
+    if kind == "fifo":
+        os.mkfifo(odd)
+    else:
+        odd.symlink_to("/dev/zero")
+    message = r"train-images-idx3-ubyte is not a file \(it is a device, FIFO or socket\)"
+    with pytest.raises(DataFormatError, match=message):
+        load_data(tmp_path)
+    (tmp_path / "train-labels-idx1-ubyte").unlink()  # read first by the checksummed reader
+    os.mkfifo(tmp_path / "train-labels-idx1-ubyte")
+    with pytest.raises(DataFormatError, match=message.replace("images-idx3", "labels-idx1")):
+        load_mnist(tmp_path)
+    odd.unlink()
+    with pytest.raises(FileNotFoundError, match=r"has no train-images-idx3-ubyte \(\.gz\)$"):
+        load_data(tmp_path)
