@@ -9,10 +9,11 @@ duplications, splices between two files, and edits that know the format (zip loc
 central and end-of-directory fields; whole members dropped, renamed or recompressed;
 ``.npy`` header text; the JSON header's values, keys and types; safetensors' header;
 IDX header fields, also inside the gzip stream; PNG chunks with valid CRCs; PGM header
-and pixel numbers). Prints one JSON line: the number of inputs, how many loaded and
-how many were refused, the seconds taken, the peak RSS, and every input that let
-through an exception other than the format's documented ones, or one with an empty
-message. Deterministic: the same seed gives the same inputs on the same machine.
+and pixel numbers; CSV fields, header names and lines, whitespace-only ones included).
+Prints one JSON line: the number of inputs, how many loaded and how many were refused,
+the seconds taken (in all, and of the slowest input), the peak RSS, and every input
+that let through an exception other than the format's documented ones, or one with an
+empty message. Deterministic: the same seed gives the same inputs on the same machine.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import io
 import json
 import os
 import random
+import re
 import resource
 import struct
 import sys
@@ -42,10 +44,13 @@ from helpers import chunk, png_bytes
 import tinynet
 from tinynet import (
     BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
     Dense,
     Dropout,
     Flatten,
     LeakyReLU,
+    MaxPool2d,
     ReLU,
     Sequential,
     Softmax,
@@ -54,7 +59,7 @@ from tinynet import (
 from tinynet.callbacks import EarlyStopping, LearningRateScheduler
 from tinynet.checkpoint import ModelCheckpoint, generators, restore_checkpoint
 from tinynet.data import DataLoader
-from tinynet.datasets import IdxFormatError, read_idx, write_idx
+from tinynet.datasets import DataFormatError, IdxFormatError, load_data, read_idx, write_idx
 from tinynet.images import ImageFormatError, load_images
 from tinynet.io import ModelFormatError, load_full, load_safetensors, save_safetensors
 from tinynet.losses import CrossEntropyLoss
@@ -550,6 +555,146 @@ def pgm_numbers(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
     return (b" " if data[:2] == b"P2" else b"\n").join(tokens)
 
 
+# --- CSV -------------------------------------------------------------------------------
+
+CSV_TOKENS = [
+    "",
+    " ",
+    "\t",
+    "nan",
+    "inf",
+    "-inf",
+    "-1",
+    "-0",
+    "+1",
+    "0.5",
+    "1e39",
+    "-1e300",
+    "1e20",
+    "256",
+    "2147483648",
+    "9223372036854775813",
+    "1_000",
+    "0x10",
+    "1,5",
+    '"',
+    '""',
+    '"7"',
+    "\u0661",
+    "\x00",
+    "label",
+    "pixel0",
+    "pixel99",
+    "9" * 400,
+]
+"""Fields for a CSV: numbers NumPy's parser and Python's disagree on, values beyond
+float32 or int32, negative labels, quotes, column names of the other layout."""
+
+
+def csv_field(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
+    """Replace one field of one line (the header's too) with an interesting token."""
+    lines = data.split(b"\n")
+    at = 0 if rng.random() < 0.15 else rng.randrange(len(lines))
+    fields = lines[at].split(b",")
+    fields[rng.randrange(len(fields))] = rng.choice(CSV_TOKENS).encode()
+    lines[at] = b",".join(fields)
+    return b"\n".join(lines)
+
+
+def csv_lines(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
+    """Insert a blank (empty or whitespace-only), short or long line, drop or repeat
+    one (the header too), or change every line ending."""
+    lines = data.split(b"\n")
+    at = rng.randrange(len(lines) + 1)
+    action = rng.randrange(5)
+    if action == 0:
+        lines.insert(at, rng.choice([b"", b" ", b"\t", b"\r", b" \t ", b",", b",,,", b'"']))
+    elif action == 1 and len(lines) > 1:
+        del lines[min(at, len(lines) - 1)]
+    elif action == 2:
+        lines.insert(at, rng.choice(lines))
+    elif action == 3:
+        row = rng.choice(lines)
+        lines.insert(at, row + b"," + row if rng.random() < 0.5 else row.rsplit(b",", 1)[0])
+    else:
+        return data.replace(b"\n", rng.choice([b"\r\n", b"\r", b"\n\n", b"\n \n"]))
+    return b"\n".join(lines)
+
+
+def csv_seeds(_: Path) -> list[bytes]:
+    rng = np.random.default_rng(3)
+    table = "a,b,label\n" + "".join(
+        f"{x:.3f},{y:.2e},{c}\n"
+        for x, y, c in zip(rng.random(6), rng.random(6), [0, 1, 2] * 2, strict=True)
+    )
+    quoted = '"x","y","label"\r\n1,"2.5",3\r\n\r\n-4,5,6\r\n'
+    regression = "f0,f1,f2,label\n0.5,-1.25,3,3.75\n1e-3,2,-7,-0.5\n\n"
+    pixels = rng.integers(0, 256, (3, 16))
+    kaggle = "label," + ",".join(f"pixel{i}" for i in range(16)) + "\n"
+    kaggle += "".join(f"{i % 10}," + ",".join(map(str, row)) + "\n" for i, row in enumerate(pixels))
+    return [text.encode() for text in (table, quoted, regression, kaggle)]
+
+
+def read_csv_data(path: Path) -> object:
+    """``load_data`` of a CSV, as any task reads it and as a classification does."""
+    load_data(path)
+    return load_data(path, class_labels=True)
+
+
+# --- .npz datasets ------------------------------------------------------------------------
+
+
+def npz_dataset_seeds(_: Path) -> list[bytes]:
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (5, 4, 4)).astype(np.uint8)
+    labels = np.array([0, 1, 2, 1, 0], np.uint8)
+    table = rng.random((6, 3)).astype(np.float32)
+    files = [
+        {"x_train": images, "y_train": labels, "x_test": images[:2], "y_test": labels[:2]},
+        {"x_train": table, "y_train": rng.random((6, 2)), "x_test": table[:1]},
+        {"x_train": table.astype(np.float64), "y_train": np.arange(6, dtype=np.int64)},
+    ]
+    seeds = []
+    for arrays, save in [*((f, np.savez) for f in files), (files[0], np.savez_compressed)]:
+        buffer = io.BytesIO()
+        save(buffer, **arrays)
+        seeds.append(buffer.getvalue())
+    return seeds
+
+
+# --- conv model files ----------------------------------------------------------------------
+
+
+def conv_models() -> list[Sequential]:
+    """Conv2d, MaxPool2d and BatchNorm2d with every geometry field set, their running
+    statistics moved by a training-mode forward."""
+    models = [
+        Sequential(
+            Conv2d(1, 3, 3, padding=1, seed=1),
+            BatchNorm2d(3),
+            ReLU(),
+            MaxPool2d(2),
+            Flatten(),
+            Dense(48, 5, seed=2),
+        ),
+        Sequential(
+            Conv2d(2, 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2, seed=3),
+            MaxPool2d(3, stride=2, padding=1, dilation=1),
+            BatchNorm2d(4, momentum=0.2),
+            Conv2d(4, 2, 1, bias=False, seed=4),
+        ),
+    ]
+    rng = np.random.default_rng(5)
+    for model, channels in zip(models, (1, 2), strict=True):
+        model(rng.random((3, channels, 8, 8), np.float32))
+    return [model.eval() for model in models]
+
+
+def conv_model_seeds(folder: Path) -> list[bytes]:
+    files = [_saved(folder, lambda p, m=m: tinynet.save(m, p)) for m in conv_models()]
+    return [*files, _deflated(files[1])]
+
+
 # --- the formats -------------------------------------------------------------------------
 
 
@@ -562,6 +707,8 @@ class Format:
     read: Callable[[Path], object]
     allowed: tuple[type[BaseException], ...]
     mutators: list[Mutator]
+    vague: str | None = None
+    """A pattern no refusal's message may match (one that names no line, no field)."""
 
 
 def _models() -> list[Sequential]:
@@ -773,9 +920,20 @@ def npy_image_seeds(_: Path) -> list[bytes]:
     return out
 
 
-ZIP = [zip_field, zip_field, zip_members, npy_header, npy_header] + [json_header] * 6
+NPZ = [zip_field, zip_field, zip_members, npy_header, npy_header]
+ZIP = NPZ + [json_header] * 6
 FORMATS: dict[str, Format] = {
     "npz-load": Format(".npz", model_seeds, tinynet.load, (ModelFormatError,), ZIP),
+    "conv-model": Format(".npz", conv_model_seeds, tinynet.load, (ModelFormatError,), ZIP),
+    "csv": Format(
+        ".csv",
+        csv_seeds,
+        read_csv_data,
+        (DataFormatError,),
+        [csv_field, csv_lines] * 4,
+        vague="cannot parse them",
+    ),
+    "npz-dataset": Format(".npz", npz_dataset_seeds, load_data, (DataFormatError,), NPZ),
     "npz-load_full": Format(".npz", model_seeds, load_full, (ModelFormatError,), ZIP),
     "checkpoint": Format(".npz", checkpoint_seeds, load_full, (ModelFormatError,), ZIP),
     "checkpoint-resume": Format(
@@ -821,6 +979,7 @@ def run(name: str, count: int, seed: int) -> dict[str, Any]:
     spec = FORMATS[name]
     rng = random.Random(f"{name}:{seed}")
     loaded = refused = 0
+    slowest = 0.0
     failures: list[dict[str, str]] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tinynet-fuzz-") as folder:
@@ -829,6 +988,7 @@ def run(name: str, count: int, seed: int) -> dict[str, Any]:
         for i in range(count):
             data, how = mutant(rng, seeds, spec.mutators)
             path.write_bytes(data)
+            began = time.perf_counter()
             try:
                 spec.read(path)
                 loaded += 1
@@ -836,8 +996,11 @@ def run(name: str, count: int, seed: int) -> dict[str, Any]:
                 refused += 1
                 if not str(error).strip():
                     failures.append(_failure(i, how, error, data, "empty message"))
+                elif spec.vague and re.search(spec.vague, str(error)):
+                    failures.append(_failure(i, how, error, data, "vague message"))
             except BaseException as error:
                 failures.append(_failure(i, how, error, data, "escaped"))
+            slowest = max(slowest, time.perf_counter() - began)
     return {
         "format": name,
         "inputs": count,
@@ -845,6 +1008,7 @@ def run(name: str, count: int, seed: int) -> dict[str, Any]:
         "refused": refused,
         "failures": failures,
         "seconds": round(time.perf_counter() - start, 2),
+        "slowest_seconds": round(slowest, 3),
         "max_rss_mb": peak_rss_kb() // 1024,
     }
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import write_image_csv
 
+import tinynet
 from tinynet.datasets import (
     DataFormatError,
     load_csv,
     load_data,
     load_idx_folder,
     load_image_csv,
+    load_mnist,
     load_npz,
     model_layout,
     write_idx,
@@ -80,7 +83,10 @@ def test_a_chunked_read_keeps_every_row_and_line_numbers(
             lambda row: row.rsplit(",", 1)[0] + ",0.5",
             r"line 4, column 'pixel15': expected an integer, got '0\.5'",
         ),
-        (lambda row: "-2" + row[1:], r"line 4, column 'label': expected a value >= 0, got -2"),
+        (
+            lambda row: "-2" + row[1:],
+            r"line 4, column 'label': expected a class label >= 0, got -2",
+        ),
         (
             lambda row: row.rsplit(",", 1)[0] + ",",
             r"line 4, column 'pixel15': expected an integer, got ''",
@@ -292,3 +298,124 @@ def test_values_beyond_float32_are_refused_with_line_and_column(
         match=rf"t\.csv, line 4, column '{column}': expected a value in -3\.40282e\+38",
     ):
         csv_module.read_csv(path, "y")
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", " \t ", "  \r"])
+def test_whitespace_only_lines_are_skipped_as_blank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    """r3 d10: NumPy's parser skips empty lines only; a space or a tab refused the file
+    ("lines 2-4: cannot parse them"), in both layouts. Line numbers still count them."""
+    monkeypatch.setattr(csv_module, "CHUNK_BYTES", 16)  # blank lines inside and across chunks
+    table = tmp_path / "t.csv"
+    table.write_text(f"a,b,label\n1,2,0\n{blank}\n3,4,1\n{blank}\n{blank}\n5,6,2\n{blank}\n")
+    x, y = load_csv(table)
+    np.testing.assert_array_equal(x, np.array([[1, 2], [3, 4], [5, 6]], np.float32))
+    np.testing.assert_array_equal(y, [0, 1, 2])  # type: ignore[arg-type]
+    images = tmp_path / "train.csv"
+    images.write_text(f"label,pixel0\n1,51\n{blank}\n2,255\n{blank}\n2,x\n")
+    with pytest.raises(DataFormatError, match=r"line 6, column 'pixel0': expected an integer"):
+        load_image_csv(images)
+    images.write_text(f"label,pixel0\n1,51\n{blank}\n2,255\n{blank}\n")
+    x, y = load_image_csv(images)
+    np.testing.assert_array_equal(x.ravel(), np.array([51, 255], np.float32) / np.float32(255))
+    np.testing.assert_array_equal(y, [1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("field", "dtype"), [("1_000", np.float64), ("1_0", np.int32)])
+def test_a_field_only_python_would_parse_is_named(
+    tmp_path: Path, field: str, dtype: type[np.generic]
+) -> None:
+    """r3 d10: Python's float() and int() take 1_000, NumPy's parser does not, so the
+    line-by-line search (which used float()) found no culprit: "lines 2-3: cannot parse
+    them". It is refused, as NumPy's parser (the one reading every other chunk) does."""
+    path = tmp_path / "t.csv"
+    path.write_text(f'a,b,c\n1,2,3\n3,"{field}",5\n')
+    with pytest.raises(
+        DataFormatError, match=rf"t\.csv, line 3, column 'b': expected an? \w+, got '{field}'"
+    ):
+        csv_module.read_table(path, dtype)
+
+
+def test_negative_table_labels_are_refused_at_load_in_a_classification(tmp_path: Path) -> None:
+    """r3 d12: they reached the loss ("labels must lie in [0, 10)", no file, no line) or
+    made "-2 classes (labels 0..-3)"; the Kaggle reader's bound now covers tables too. A
+    regression's targets may be negative: the recipe's loss decides."""
+    from tinynet.model_data import read_splits
+    from tinynet.recipe import Recipe
+
+    train, test = tmp_path / "t.csv", tmp_path / "t_test.csv"
+    train.write_text("f0,label\n0.5,2\n\n0.1,-3\n")
+    test.write_text("f0,label\n0.5,1\n")
+    classify, regress = Recipe(), Recipe(loss="mse")
+    assert classify.class_labels
+    assert Recipe(loss="mse", targets="one_hot").class_labels
+    assert not regress.class_labels
+    message = r"t\.csv, line 4, column 'label': expected a class label >= 0, got -3$"
+    with pytest.raises(DataFormatError, match=message):
+        read_splits(None, str(train), None, None, classify)
+    y = read_splits(None, str(train), str(test), None, regress).y_train
+    np.testing.assert_array_equal(y, [2, -3])
+    train.write_text("f0,label\n0.5,2\n")
+    test.write_text("f0,label\n0.5,1\n0.2,-1.5\n")
+    with pytest.raises(DataFormatError, match=r"t_test\.csv, line 3, .*label >= 0, got -1\.5$"):
+        read_splits(None, str(train), str(test), "label", classify)
+    assert load_data(test).y_train.tolist() == [1, -1.5]  # no task named: values as they are
+
+
+def test_a_corrupt_npz_dataset_is_a_data_format_error(tmp_path: Path) -> None:
+    """r3 d19 a: the archive reader's ModelFormatError escaped load_npz and load_data,
+    which document DataFormatError for what cannot be read."""
+    path = tmp_path / "bad.npz"
+    for content in [b"PK\x03\x04" + b"\0" * 60, b"\x80\x02pickle"]:
+        path.write_bytes(content)
+        with pytest.raises(DataFormatError, match=r"bad\.npz") as error:
+            load_data(path)
+        assert not isinstance(error.value, tinynet.io.ModelFormatError)
+    np.savez(path, x_train=IMAGES, y_train=LABELS)
+    path.write_bytes(path.read_bytes()[:-30])  # truncated: the directory is gone
+    with pytest.raises(DataFormatError, match=r"bad\.npz is not an \.npz of x_train"):
+        load_npz(path)
+
+
+def test_uint64_labels_beyond_int64_are_shown_as_they_are(tmp_path: Path) -> None:
+    """r3 d19 b: 2**63 + 5 was reported as -9223372036854775803 (wrapped to int64)."""
+    path = tmp_path / "u64.npz"
+    labels = np.array([1, 2**63 + 5], np.uint64)
+    np.savez(path, x_train=np.zeros((2, 4), np.float32), y_train=labels)
+    with pytest.raises(
+        DataFormatError, match=r"y_train: expected labels < 2\*\*63, got 9223372036854775813$"
+    ):
+        load_data(path)
+    labels = np.array([2**63 - 1, 5], np.uint64)  # the largest int64 still loads
+    np.savez(path, x_train=np.zeros((2, 4), np.float32), y_train=labels)
+    np.testing.assert_array_equal(load_data(path).y_train, [2**63 - 1, 5])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_an_idx_name_that_is_not_a_file_is_named_so(tmp_path: Path, kind: str) -> None:
+    """r3 d19 c: a FIFO (or a symlink to a device) there was "has no
+    train-images-idx3-ubyte (.gz)"; it is there, and refused unread (never blocking)."""
+    for name, array in [
+        ("train-images-idx3-ubyte", IMAGES),
+        ("train-labels-idx1-ubyte", LABELS.astype(np.uint8)),
+        ("t10k-images-idx3-ubyte", IMAGES[:2]),
+        ("t10k-labels-idx1-ubyte", LABELS[:2].astype(np.uint8)),
+    ]:
+        write_idx(tmp_path / name, array)
+    odd = tmp_path / "train-images-idx3-ubyte"
+    odd.unlink()
+    if kind == "fifo":
+        os.mkfifo(odd)
+    else:
+        odd.symlink_to("/dev/zero")
+    message = r"train-images-idx3-ubyte is not a file \(it is a device, FIFO or socket\)"
+    with pytest.raises(DataFormatError, match=message):
+        load_data(tmp_path)
+    (tmp_path / "train-labels-idx1-ubyte").unlink()  # read first by the checksummed reader
+    os.mkfifo(tmp_path / "train-labels-idx1-ubyte")
+    with pytest.raises(DataFormatError, match=message.replace("images-idx3", "labels-idx1")):
+        load_mnist(tmp_path)
+    odd.unlink()
+    with pytest.raises(FileNotFoundError, match=r"has no train-images-idx3-ubyte \(\.gz\)$"):
+        load_data(tmp_path)

@@ -220,3 +220,23 @@ def test_clear_error_without_the_package(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(ImportError, match="pip install safetensors"):
         save_safetensors(tinynet_model(), tmp_path / "m.safetensors")
     assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_infinite_weights_are_refused_as_tinynet_load_does(
+    tmp_path: Path, bad: float
+) -> None:
+    """r3 d19 f: they loaded silently; the model is left unchanged."""
+    model = tinynet_model(0)
+    path = tmp_path / "diverged.safetensors"
+    save_safetensors(model, path)
+    tensors = safetensors_numpy.load_file(str(path))
+    tensors["5.weight"][1, 2] = bad  # Dense(6, 5): in PyTorch's layout (5, 6)
+    safetensors_numpy.save_file(tensors, str(path))
+    target = tinynet_model(1)
+    before = target.state_dict()
+    with pytest.raises(
+        ModelFormatError, match=r"diverged\.safetensors: tensor '5\.weight' holds 1 NaN or inf"
+    ):
+        load_safetensors(target, path)
+    assert all(np.array_equal(before[k], v) for k, v in target.state_dict().items())

@@ -32,12 +32,19 @@ def read_splits(
 ) -> DataSplits:
     """What ``--dataset``/``--data``/``--test-data``/``--target`` name: a file or folder
     (``--data`` overrides the recipe's dataset), else the named dataset. With saved
-    ``weights``, a table's feature columns are the ones they were trained on, by name."""
+    ``weights``, a table's feature columns are the ones they were trained on, by name;
+    a table's target column must hold class labels (>= 0) if the recipe's loss takes them."""
     if data is not None:
         if dataset is not None:
             raise ValueError("give --data PATH or --dataset NAME, not both")
         features = None if weights is None else recorded_features(weights)
-        return load_data(data, test_path=test_data, target=target or "label", features=features)
+        return load_data(
+            data,
+            test_path=test_data,
+            target=target or "label",
+            features=features,
+            class_labels=recipe.class_labels,
+        )
     if test_data is not None or target is not None:
         raise ValueError("--test-data and --target go with --data PATH")
     return named_splits(dataset or recipe.dataset)
@@ -54,7 +61,7 @@ def recorded_features(weights: str) -> list[str] | None:
 def expected_outputs(recipe: Recipe, data: DataSplits) -> tuple[int, str]:
     """How many outputs the recipe's loss needs for ``data``, and why, for messages."""
     y = data.y_train
-    if recipe.loss == "cross_entropy" or recipe.targets == "one_hot":
+    if recipe.class_labels:
         if y.ndim != 1 or y.dtype.kind not in "iu":
             raise ValueError(
                 f"{data.source}: the recipe's loss {recipe.loss!r} needs integer class labels, "
@@ -85,7 +92,7 @@ def check_test_targets(data: DataSplits, recipe: Recipe, where: str) -> None:
     y, y_train = data.y_test, data.y_train
     if y is None or data.x_test is None:
         return
-    if recipe.loss == "cross_entropy" or recipe.targets == "one_hot":
+    if recipe.class_labels:
         if y.ndim != 1 or y.dtype.kind not in "iu":
             raise ValueError(
                 f"{where}: the recipe's loss {recipe.loss!r} needs integer class labels, as "

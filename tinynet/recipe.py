@@ -137,6 +137,12 @@ class Recipe:
             raise ValueError("Recipe: the plateau schedule changes the learning rate per epoch")
         check_arguments(self)
 
+    @property
+    def class_labels(self) -> bool:
+        """Whether the loss takes class labels 0..C-1 (a cross-entropy, or one-hot rows
+        made from labels); a regression's targets may be any numbers."""
+        return self.loss == "cross_entropy" or self.targets == "one_hot"
+
     def to_dict(self) -> dict[str, Any]:
         """The recipe as JSON-ready values."""
         return {k: dict(v) if isinstance(v, Mapping) else v for k, v in asdict(self).items()}

@@ -70,19 +70,21 @@ def read_table(
     *,
     low: float | Array | None = None,
     high: float | Array | None = None,
+    labels: Sequence[str] = (),
 ) -> Table:
     """Read a numeric CSV with a header row, in chunks, into a `Table` of ``dtype``.
 
     ``dtype`` is float64 (any number; NaN and infinities refused) or an integer type
     (only integers, in its range). Blank lines are skipped; every other line must hold
     one value per column. ``low`` and ``high`` (numbers, or one per column) bound the
-    values: one outside is refused, naming its line and column.
+    values: one outside is refused, naming its line and column. The columns named in
+    ``labels`` hold class labels: bounded by ``>= 0`` instead, and called so in messages.
     """
     source = str(path)
     target = np.dtype(dtype)
     with _open(path) as handle:
         columns = _header(handle, source)
-        bounds = _Bounds(columns, low, high)
+        bounds = _Bounds(columns, low, high, labels)
         parts = list(_chunks(handle, source, columns, target, bounds))
     if not parts or sum(len(part) for part in parts) == 0:
         raise DataFormatError(f"{source}: expected rows of data after the header, found none")
@@ -115,16 +117,24 @@ def _header(handle: TextIO, source: str) -> tuple[str, ...]:
 
 
 class _Bounds:
-    """Lower and upper bounds per column (or none), checked chunk by chunk."""
+    """Lower and upper bounds per column (or none), checked chunk by chunk; columns of
+    class ``labels`` have their own, >= 0."""
 
     def __init__(
-        self, columns: tuple[str, ...], low: float | Array | None, high: float | Array | None
+        self,
+        columns: tuple[str, ...],
+        low: float | Array | None,
+        high: float | Array | None,
+        labels: Sequence[str] = (),
     ) -> None:
         self.columns = columns
-        self.active = low is not None or high is not None
+        self.labels = np.isin(columns, labels)
+        self.active = low is not None or high is not None or bool(self.labels.any())
         shape = (len(columns),)
-        self.low = np.broadcast_to(-np.inf if low is None else low, shape)
-        self.high = np.broadcast_to(np.inf if high is None else high, shape)
+        floor = np.broadcast_to(-np.inf if low is None else low, shape)
+        ceiling = np.broadcast_to(np.inf if high is None else high, shape)
+        self.low = np.where(self.labels, 0, floor)
+        self.high = np.where(self.labels, np.inf, ceiling)
 
     def check(self, values: Array, lines: list[str], first: int, source: str) -> None:
         if not self.active:
@@ -135,10 +145,14 @@ class _Bounds:
         row = int(np.flatnonzero(outside.any(axis=1))[0])
         column = int(np.flatnonzero(outside[row])[0])
         low, high = self.low[column], self.high[column]
-        wanted = f"a value >= {low:g}" if np.isinf(high) else f"a value in {low:g}..{high:g}"
+        what = "a class label" if self.labels[column] else "a value"
+        wanted = f"{what} >= {low:g}" if np.isinf(high) else f"{what} in {low:g}..{high:g}"
+        value = values[row, column].item()
+        if float(value).is_integer() and abs(value) <= 2**53:
+            value = int(value)  # -1, not -1.0, from a float table
         raise DataFormatError(
             f"{source}, line {_line_of(lines, first, row)}, column {self.columns[column]!r}: "
-            f"expected {wanted}, got {values[row, column]}"
+            f"expected {wanted}, got {value}"
         )
 
 
@@ -165,13 +179,14 @@ def _parse(
     lines: list[str], first: int, source: str, columns: tuple[str, ...], dtype: np.dtype[Any]
 ) -> Array:
     """One chunk as an (rows, columns) array: NumPy's parser, and where it fails, a
-    line-by-line pass that names the first bad line."""
-    try:
-        values = np.loadtxt(
-            lines, delimiter=",", dtype=dtype, ndmin=2, comments=None, quotechar='"'
-        )
-    except ValueError:
-        raise _first_bad_line(lines, first, source, columns, dtype) from None
+    line-by-line pass that names the first bad line. NumPy skips empty lines only, so a
+    chunk that fails is parsed once more without its whitespace-only lines."""
+    values = _loaded(lines, dtype)
+    if values is None:
+        kept = [text for text in lines if text.strip()]  # blank: as `_line_of` counts them
+        values = _loaded(kept, dtype) if len(kept) < len(lines) else None
+    if values is None:
+        raise _first_bad_line(lines, first, source, columns, dtype)
     if values.size == 0:
         return values.reshape(0, len(columns))
     if values.shape[1] != len(columns):
@@ -185,6 +200,14 @@ def _parse(
             f"expected a finite number, got {row[column]}"
         )
     return values
+
+
+def _loaded(lines: list[str], dtype: np.dtype[Any]) -> Array | None:
+    """``lines`` parsed by NumPy as (rows, fields) of ``dtype``, or ``None`` if it cannot."""
+    try:
+        return np.loadtxt(lines, delimiter=",", dtype=dtype, ndmin=2, comments=None, quotechar='"')
+    except ValueError:
+        return None
 
 
 def _line_of(lines: list[str], first: int, row: int) -> int:
@@ -201,10 +224,15 @@ def _line_of(lines: list[str], first: int, row: int) -> int:
 def _first_bad_line(
     lines: list[str], first: int, source: str, columns: tuple[str, ...], dtype: np.dtype[Any]
 ) -> DataFormatError:
-    """The error for the first line of a chunk that does not parse as ``dtype`` rows."""
+    """The error for the first line of a chunk that does not parse as ``dtype`` rows.
+    Each line and field is tried with the chunk's own parser, so what it refuses (such as
+    ``1_000``, which Python's ``float`` takes) is what is named."""
     kind = "an integer" if dtype.kind in "iu" else "a number"
     for offset, text in enumerate(lines):
         if not text.strip():
+            continue
+        row = _loaded([text], dtype)
+        if row is not None and row.shape[1] == len(columns):
             continue
         where = f"{source}, line {first + offset}"
         fields = next(csv.reader([text]))
@@ -214,9 +242,7 @@ def _first_bad_line(
                 f"got {len(fields)}"
             )
         for name, field in zip(columns, fields, strict=True):
-            try:
-                np.array([field.strip()]).astype(dtype)
-            except (ValueError, OverflowError):
+            if _loaded(['"' + field.replace('"', '""') + '"'], dtype) is None:
                 return DataFormatError(f"{where}, column {name!r}: expected {kind}, got {field!r}")
     return DataFormatError(f"{source}, lines {first}-{first + len(lines) - 1}: cannot parse them")
 
@@ -266,7 +292,7 @@ def load_image_csv(
     high = np.full(pixels + has_label, 255.0)
     if has_label:
         high[0] = np.inf  # labels: any class >= 0
-    table = read_table(path, np.int32, low=0, high=high)
+    table = read_table(path, np.int32, low=0, high=high, labels=(LABEL,) if has_label else ())
     grid = table.values[:, 1:] if has_label else table.values
     float_dtype = np.dtype(dtype)
     images = np.empty((grid.shape[0], *shape), float_dtype)
@@ -317,12 +343,15 @@ def read_csv(
     *,
     dtype: DTypeLike = np.float32,
     features: Sequence[str] | None = None,
+    class_labels: bool = False,
 ) -> CsvData:
     """The features and targets of a numeric CSV (see `load_csv`); ``features``, if
-    given, are the feature columns required (in that order), as a model was trained on."""
+    given, are the feature columns required (in that order), as a model was trained on;
+    ``class_labels``: the targets are class labels, a negative one is refused."""
     source = str(path)
     targets = _names(target)
-    table = read_table(path, **_float_range(read_header(path), targets, np.dtype(dtype)))
+    ranges = _float_range(read_header(path), targets, np.dtype(dtype))
+    table = read_table(path, labels=targets if class_labels else (), **ranges)
     missing = [name for name in [*targets, *(features or ())] if name not in table.columns]
     if missing:
         raise DataFormatError(

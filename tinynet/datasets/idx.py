@@ -48,7 +48,7 @@ CODES: dict[int, np.dtype[np.generic]] = {
 GZIP_MAGIC = b"\x1f\x8b"
 _MAX_DIM = 2**32 - 1
 _CHUNK = 4 * 2**20
-_KIND = "an IDX file"
+KIND = "an IDX file"
 _Stream: TypeAlias = IO[bytes] | gzip.GzipFile
 
 
@@ -95,7 +95,7 @@ def read_idx(
     well-formed IDX file or not as expected.
     """
     expect = _Expected.of(shape, dtype)
-    with open_regular(path, _KIND, IdxFormatError) as handle:
+    with open_regular(path, KIND, IdxFormatError) as handle:
         size = os.fstat(handle.fileno()).st_size
         compressed = is_gzip(handle.read(2))
         handle.seek(0)

@@ -32,6 +32,7 @@ import numpy as np
 from tinynet.atomic import atomic_write
 from tinynet.datasets import idx
 from tinynet.datasets.idx import IdxFormatError
+from tinynet.files import open_regular
 from tinynet.typing import Array, DTypeLike, FloatArray, IntArray, Shape
 
 Split: TypeAlias = tuple[FloatArray, IntArray]
@@ -249,10 +250,13 @@ def cache_folder(name: str) -> Path:
 
 
 def find_file(folder: Path, name: str) -> Path | None:
-    """``folder/name.gz`` or else ``folder/name``, whichever is a file; else ``None``."""
-    for candidate in (folder / f"{name}.gz", folder / name):
-        if candidate.is_file():
-            return candidate
+    """``folder/name.gz`` or else ``folder/name``, whichever is a file; else whichever
+    is there (a FIFO, a device: its reader says it is not a file); else ``None``."""
+    candidates = (folder / f"{name}.gz", folder / name)
+    for there in (Path.is_file, Path.exists):
+        for candidate in candidates:
+            if there(candidate):
+                return candidate
     return None
 
 
@@ -328,7 +332,8 @@ def _read(
         raise FileNotFoundError(f"{folder / name}(.gz) disappeared")
     if files is None:
         return path, idx.read_idx(path, shape=shape, dtype=np.uint8)
-    data = verify(path, path.read_bytes(), files.checksums[name], shape)
+    with open_regular(path, idx.KIND, IdxFormatError) as handle:  # never a FIFO's read
+        data = verify(path, handle.read(), files.checksums[name], shape)
     return path, idx.decode_idx(data, source=path, shape=shape, dtype=np.uint8)
 
 

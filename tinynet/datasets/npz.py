@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from tinynet.datasets.errors import DataFormatError
+from tinynet.io.errors import ModelFormatError
 from tinynet.io.npz import open_npz
 from tinynet.typing import Array, DTypeLike, FloatArray
 
@@ -38,16 +39,7 @@ def load_npz(
     float_dtype = np.dtype(dtype)
     if float_dtype.kind != "f":
         raise TypeError(f"load_npz: expected a float dtype, got {float_dtype}")
-    with open_npz(path, "an .npz of x_train, y_train, x_test, y_test") as reader:
-        present = {key for key in KEYS if key in reader.specs}
-        if not {"x_train", "y_train"} <= present:
-            raise DataFormatError(
-                f"{source}: expected arrays x_train and y_train (and x_test, y_test), "
-                f"found {sorted(reader.specs) or 'none'}"
-            )
-        if "y_test" in present and "x_test" not in present:
-            raise DataFormatError(f"{source}: holds y_test but no x_test")
-        arrays = {key: reader.read(key) for key in KEYS if key in present}
+    arrays = _arrays(path, source)
     x_train = _samples(source, "x_train", arrays["x_train"], flatten, float_dtype)
     y_train = _targets(source, "y_train", arrays["y_train"], x_train.shape[0], float_dtype)
     x_test = y_test = None
@@ -61,6 +53,24 @@ def load_npz(
         if "y_test" in arrays:
             y_test = _targets(source, "y_test", arrays["y_test"], x_test.shape[0], float_dtype)
     return (x_train, y_train), (x_test, y_test)
+
+
+def _arrays(path: str | os.PathLike[str], source: str) -> dict[str, Array]:
+    """The arrays of `KEYS` the archive holds; what `open_npz` refuses (a corrupt or
+    hostile archive) is a `DataFormatError` here, as every data file's problem."""
+    try:
+        with open_npz(path, "an .npz of x_train, y_train, x_test, y_test") as reader:
+            present = {key for key in KEYS if key in reader.specs}
+            if not {"x_train", "y_train"} <= present:
+                raise DataFormatError(
+                    f"{source}: expected arrays x_train and y_train (and x_test, y_test), "
+                    f"found {sorted(reader.specs) or 'none'}"
+                )
+            if "y_test" in present and "x_test" not in present:
+                raise DataFormatError(f"{source}: holds y_test but no x_test")
+            return {key: reader.read(key) for key in KEYS if key in present}
+    except ModelFormatError as error:
+        raise DataFormatError(str(error)) from error
 
 
 def _samples(
@@ -93,10 +103,12 @@ def _targets(source: str, name: str, array: Array, n: int, dtype: np.dtype[Any])
             f"{where}: expected {n} targets, of shape ({n},) or ({n}, K), got {array.shape}"
         )
     if array.dtype.kind in "iub":
-        labels = array.astype(np.int64)
-        if labels.size and labels.min() < 0:
-            raise DataFormatError(f"{where}: expected labels >= 0, got {int(labels.min())}")
-        return labels
+        low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+        if low < 0:
+            raise DataFormatError(f"{where}: expected labels >= 0, got {low}")
+        if high > np.iinfo(np.int64).max:  # uint64: would wrap to a negative int64
+            raise DataFormatError(f"{where}: expected labels < 2**63, got {high}")
+        return array.astype(np.int64)
     if array.dtype.kind == "f":
         values = array.astype(dtype)
         if not np.isfinite(values).all():

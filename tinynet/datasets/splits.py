@@ -102,11 +102,14 @@ def load_data(
     test_path: str | os.PathLike[str] | None = None,
     target: str | None = csv.LABEL,
     features: Sequence[str] | None = None,
+    class_labels: bool = False,
 ) -> DataSplits:
     """The dataset at ``path`` (see the module docstring), test data included.
 
     ``features``: for a table, the feature columns to take, by name and in that order
     (the ones saved weights were trained on); default: every column but the targets.
+    ``class_labels``: a table's targets are class labels (for a classification), so a
+    negative one is refused naming its line (a regression's targets may be negative).
 
     ``test_path`` (a CSV) is for CSV training data only: a folder or an ``.npz`` holds
     its own test split. ``target`` names a table's label or value column(s) (comma
@@ -129,7 +132,8 @@ def load_data(
         (x, y), (x_test_, y_test_) = load_npz(place)
         return DataSplits(x, y, x_test_, y_test_, str(place), "images" if x.ndim > 2 else "table")
     if suffix == ".csv":
-        return _load_csv(place, None if test_path is None else Path(test_path), target, features)
+        test = None if test_path is None else Path(test_path)
+        return _load_csv(place, test, target, features, class_labels)
     raise DataFormatError(
         f"{place}: expected a folder of IDX files, an .npz (x_train, y_train, x_test, "
         f"y_test) or a .csv, got a {suffix or 'file without a suffix'}"
@@ -137,7 +141,11 @@ def load_data(
 
 
 def _load_csv(
-    path: Path, test_path: Path | None, target: str | None, features: Sequence[str] | None
+    path: Path,
+    test_path: Path | None,
+    target: str | None,
+    features: Sequence[str] | None,
+    class_labels: bool,
 ) -> DataSplits:
     if csv.is_image_csv(path):
         x, y = csv.load_image_csv(path)
@@ -157,7 +165,7 @@ def _load_csv(
                     f"{x.shape[1:]}"
                 )
         return DataSplits(x, y, x_test, y_test, str(path))
-    train = csv.read_csv(path, target, features=features)
+    train = csv.read_csv(path, target, features=features, class_labels=class_labels)
     if train.y is None:
         raise DataFormatError(f"{path}: name the target column (--target)")
     test_x: FloatArray | None = None
@@ -165,7 +173,12 @@ def _load_csv(
     if test_path is not None:
         columns = csv.read_header(test_path)
         labeled = all(name in columns for name in train.targets)
-        test = csv.read_csv(test_path, train.targets if labeled else None, features=train.features)
+        test = csv.read_csv(
+            test_path,
+            train.targets if labeled else None,
+            features=train.features,
+            class_labels=class_labels,
+        )
         test_x, test_y = test.x, test.y
     splits = DataSplits(train.x, train.y, test_x, test_y, str(path), "table")
     return replace(splits, features=train.features, targets=train.targets)

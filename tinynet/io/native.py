@@ -290,7 +290,7 @@ def _read_weights_for(reader: NpzReader, model: Layer) -> dict[str, Array]:
         raise ModelMismatchError(reader.source, "; ".join(line.strip() for line in lines))
     arrays = {name: reader.read(name) for name in expected if name in given}
     for name, _ in model.named_parameters():
-        _check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
+        check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
     return arrays
 
 
@@ -378,7 +378,7 @@ def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
         )
     arrays = {name: reader.read(name) for name in expected if name in given}
     for name, _ in model.named_parameters():
-        _check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
+        check_finite(arrays[name], f"{reader.source}: parameter {name!r}")
     model.load_state_dict(arrays, strict=False, casting="equiv")
     if header.get("head") is not None:
         try:
@@ -388,9 +388,10 @@ def _read_model(reader: NpzReader, header: dict[str, Any]) -> Layer:
     return model
 
 
-def _check_finite(array: Array, where: str) -> None:
-    """`ModelFormatError` if a float ``array`` holds NaN or infinity (min and max are
-    NaN or infinite then; two passes, no temporary array)."""
+def check_finite(array: Array, where: str, raw: str = "numpy.load") -> None:
+    """`ModelFormatError` if a float ``array`` (any shape) holds NaN or infinity (min and
+    max are NaN or infinite then; two passes, no temporary array); ``where`` names it,
+    ``raw`` is what still reads such a file."""
     if (
         array.dtype.kind == "f"
         and array.size
@@ -400,7 +401,7 @@ def _check_finite(array: Array, where: str) -> None:
         raise ModelFormatError(
             f"{where} holds {bad} NaN or infinite values of {array.size}: the model "
             f"diverged before it was saved and cannot predict; retrain it or load an "
-            f"earlier checkpoint (numpy.load still reads the raw arrays)"
+            f"earlier checkpoint ({raw} still reads the raw arrays)"
         )
 
 
@@ -518,6 +519,6 @@ def _optimizer_state(
         if mismatch.wrong:
             raise ModelFormatError(f"{where}: {mismatch.wrong[0]}")
         array = reader.read(name)
-        _check_finite(array, f"{where}: array {name!r}")
+        check_finite(array, f"{where}: array {name!r}")
         state[int(match[1])][match[2]] = array
     return state

@@ -28,6 +28,7 @@ import numpy as np
 from tinynet.atomic import atomic_write
 from tinynet.files import open_regular
 from tinynet.io.errors import ModelFormatError
+from tinynet.io.native import check_finite
 from tinynet.io.pickled import refuse_pickle
 from tinynet.layers.base import Layer
 from tinynet.layers.dense import Dense
@@ -96,7 +97,8 @@ def load_safetensors(
     regular file, or a PyTorch pickle, which is refused unread with how to save it as
     safetensors);
     `tinynet.state_dict.StateDictError` for weights that do not fit ``model``. dtypes
-    are cast as ``load_state_dict`` does (safe casts only). Returns the missing and
+    are cast as ``load_state_dict`` does (safe casts only). NaN or infinite parameters
+    are a `ModelFormatError`, as `tinynet.load` refuses them. Returns the missing and
     unexpected keys (both empty if ``strict``).
     """
     file = Path(path)
@@ -117,6 +119,9 @@ def load_safetensors(
                 mismatch,
             )
         tensors = {name: reader.get_tensor(name) for name in expected if name in found}
+    for name, _ in model.named_parameters():
+        if name in tensors:
+            check_finite(tensors[name], f"{file}: tensor {name!r}", "safetensors.numpy.load_file")
     state = {name: array.T if name in flip else array for name, array in tensors.items()}
     model.load_state_dict(state, strict=False)  # every key was checked above
     return IncompatibleKeys(mismatch.missing, mismatch.unexpected)
