@@ -108,7 +108,10 @@ class RunOptions:
         group="source",
     )
     test_data: str | None = _option(
-        None, "the test CSV that goes with a --data CSV", BOTH, metavar="CSV"
+        None,
+        "the test CSV that goes with a --data CSV (evaluate: alone, a labeled CSV to score)",
+        BOTH,
+        metavar="CSV",
     )
     target: str | None = _option(
         None,
@@ -541,9 +544,10 @@ def evaluate_model_file(
     path: str | Path, weights: str, options: RunOptions | None = None, report: Report = _say
 ) -> dict[str, float]:
     """Evaluate the model saved at ``weights`` on the test set of the data ``options``
-    name, with the recipe loss of the model file at ``path``, after checking that the
-    weights are of the architecture it builds (a ``ValueError`` naming the first layer
-    that differs); report and return the scores."""
+    name (``test_data`` alone: that labeled CSV, read by the columns the weights
+    recorded, `tinynet.model_data.read_test_split`), with the recipe loss of the model
+    file at ``path``, after checking that the weights are of the architecture it builds
+    (a ``ValueError`` naming the first layer that differs); report and return the scores."""
     options = options or RunOptions()
     model_file = load_model_file(path)
     _, recipe = options.recipe_of(model_file)
@@ -558,10 +562,16 @@ def evaluate_model_file(
         options.dataset, options.data, options.test_data, options.target, recipe, str(weights)
     )
     if data.x_test is None or data.y_test is None:
-        raise ValueError(f"{data.source}: no labeled test data to evaluate on")
+        raise ValueError(
+            f"{data.source}: no labeled test data to evaluate on (a labeled test CSV alone: "
+            f"--test-data CSV, without --data)"
+        )
     x_test = model_layout(data.x_test, model_file.input_shape, data.source)
-    check_fits(model, x_test, data, recipe)
-    scores = recipe.evaluate(model, x_test, data.y_test, num_classes=data.num_classes)
+    classes, head = data.num_classes, model.head
+    if options.data is None and options.test_data and head and head.task == "multiclass":
+        classes = head.columns  # a test CSV alone need not hold every class
+    check_fits(model, x_test, data, recipe, classes)
+    scores = recipe.evaluate(model, x_test, data.y_test, num_classes=classes)
     report(f"{weights} on {data.source} test: {scores_text(scores)}, loss {scores['loss']:.4f}")
     return scores
 
