@@ -15,6 +15,7 @@ run (`tinynet.checkpoint.require_same_run`). Progress goes to a ``report`` funct
 from __future__ import annotations
 
 import errno
+import math
 import os
 import resource
 from collections.abc import Callable, Mapping, Sequence
@@ -77,6 +78,28 @@ def read_class_weight(text: str) -> str | dict[str, float]:
     return table
 
 
+def read_batch_size(text: str) -> int:
+    """``--batch-size``: a positive integer; ``ValueError`` naming it and ``text``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"expected a positive integer batch size, got {text!r}")
+    return value
+
+
+def read_lr(text: str) -> float:
+    """``--lr``: a positive finite float; ``ValueError`` naming it and ``text``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"expected a positive finite learning rate, got {text!r}")
+    return value
+
+
 BOTH = ("train", "evaluate")
 
 
@@ -90,8 +113,10 @@ def _option(default: Any, help: str, commands: tuple[str, ...] = ("train",), **c
 class RunOptions:
     """What ``tinynet train`` and ``tinynet evaluate`` take besides the model file, each
     declared once: the command line's options are these fields (``--test-data`` is
-    ``test_data``), built from their metadata by `tinynet.cli`. ``epochs``, ``metrics``,
-    ``class_weight`` and ``clip_grad_norm`` replace the recipe's when not ``None``."""
+    ``test_data``), built from their metadata by `tinynet.cli`. ``epochs``, ``batch_size``,
+    ``metrics``, ``class_weight`` and ``clip_grad_norm`` replace the recipe's when not
+    ``None``, ``lr`` its ``optimizer_args["lr"]`` (so --metrics-json and a checkpoint's
+    recipe record the values used)."""
 
     dataset: str | None = _option(
         None,
@@ -134,6 +159,12 @@ class RunOptions:
         metavar="NAME",
     )
     epochs: int | None = _option(None, "default: the recipe's", type=int)
+    batch_size: int | None = _option(
+        None, "samples per batch (default: the recipe's)", type=read_batch_size, metavar="N"
+    )
+    lr: float | None = _option(
+        None, "the optimizer's learning rate (default: the recipe's)", type=read_lr, metavar="LR"
+    )
     seed: int = _option(0, "the seed of the weights, batch order and augmentation", type=int)
     save: str | None = _option(None, "write the trained model here", metavar="PATH")
     metrics_json: str | None = _option(None, "write test metrics as JSON", metavar="PATH")
@@ -184,10 +215,12 @@ class RunOptions:
         name, recipe = model_file.get_recipe(self.recipe)
         changes = {key: getattr(self, key) for key in RECIPE_FIELDS}
         given = {key: value for key, value in changes.items() if value is not None}
+        if self.lr is not None:
+            given["optimizer_args"] = {**recipe.optimizer_args, "lr": self.lr}
         return name, replace(recipe, **given) if given else recipe
 
 
-RECIPE_FIELDS = ("epochs", "metrics", "class_weight", "clip_grad_norm")
+RECIPE_FIELDS = ("epochs", "batch_size", "metrics", "class_weight", "clip_grad_norm")
 """The `RunOptions` that replace a field of the model file's recipe."""
 
 
