@@ -79,24 +79,22 @@ def read_class_weight(text: str) -> str | dict[str, float]:
 
 
 def read_batch_size(text: str) -> int:
-    """``--batch-size``: a positive integer; ``ValueError`` naming it and ``text``."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"expected a positive integer batch size, got {text!r}")
-    return value
+    """``--batch-size``: a positive integer; ``ValueError`` naming ``text`` otherwise."""
+    return int(_positive(text, int, "integer batch size"))
 
 
 def read_lr(text: str) -> float:
-    """``--lr``: a positive finite float; ``ValueError`` naming it and ``text``."""
+    """``--lr``: a positive finite float; ``ValueError`` naming ``text`` otherwise."""
+    return _positive(text, float, "finite learning rate")
+
+
+def _positive(text: str, kind: Callable[[str], float], what: str) -> float:
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"expected a positive finite learning rate, got {text!r}")
+        raise ValueError(f"expected a positive {what}, got {text!r}")
     return value
 
 
