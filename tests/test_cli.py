@@ -175,3 +175,39 @@ def test_python_dash_m_runs_the_cli() -> None:
         check=True,
     )
     assert result.stdout.strip() == "0.1.0"
+
+
+SMALL = """
+from tinynet import Dense
+from tinynet.recipe import Recipe
+def build(seed):
+    return Dense(784, 10, seed=seed)
+RECIPE = Recipe(optimizer_args={{"lr": {lr}}}, batch_size={batch_size}, epochs=2)
+"""
+
+
+def test_batch_size_and_lr_override_the_recipe_and_are_recorded(
+    tmp_path: Path, small_mnist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinynet.io import load_full
+
+    (tmp_path / "a.py").write_text(SMALL.format(lr=0.01, batch_size=32))
+    (tmp_path / "b.py").write_text(SMALL.format(lr=0.002, batch_size=50))
+    common = ["--data", str(small_mnist), "--verbose", "0", "--seed", "0"]
+    a, b, ckpt = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "ck.npz"
+    overrides = ["--batch-size", "50", "--lr", "0.002", "--checkpoint", str(ckpt)]
+    assert (
+        main(["train", str(tmp_path / "a.py"), *common, *overrides, "--metrics-json", str(a)]) == 0
+    )
+    assert main(["train", str(tmp_path / "b.py"), *common, "--metrics-json", str(b)]) == 0
+    used, wanted = json.loads(a.read_text()), json.loads(b.read_text())
+    assert used["history"]["loss"] == wanted["history"]["loss"]  # trained as b.py's recipe
+    for recipe in (used["recipe"], load_full(ckpt).metadata["recipe"]):
+        assert recipe["batch_size"] == 50
+        assert recipe["optimizer_args"] == {"lr": 0.002}
+    capsys.readouterr()
+    for option, value in (("--batch-size", "0"), ("--batch-size", "2.5"), ("--lr", "inf")):
+        with pytest.raises(SystemExit):
+            main(["train", str(tmp_path / "a.py"), option, value])
+        assert f"argument {option}: " in (err := capsys.readouterr().err)
+        assert repr(value) in err

@@ -120,6 +120,14 @@ def test_unlabeled_test_csv_no_metrics_and_a_submission_file(
     assert len(lines) == 201
     assert lines[1].startswith("1,")
     assert lines[-1].startswith("200,")
+    # a labeled test CSV alone is scored as with the training CSV beside it (issue 23)
+    scored = []
+    for training in (["--data", str(kaggle_csv / "train.csv")], []):
+        test = ["--test-data", str(kaggle_csv / "test.csv")]
+        assert run("evaluate", MNIST_MLP, "--weights", str(weights), *training, *test) == 0
+        scored.append(capsys.readouterr().out.split(" test: ")[1])
+    assert scored[0] == scored[1]
+    assert "accuracy" in scored[0]
     # the same predictions as printed for the labeled file's images
     assert run("predict", str(weights), str(kaggle_csv / "test.csv")) == 0
     printed = capsys.readouterr().out.splitlines()
@@ -336,6 +344,10 @@ def test_regression_from_a_csv_logs_mae_rmse_r2(
             == 0
         )
         assert float(capsys.readouterr().out.split("r2 ")[1].split(",")[0]) > 0.99, data
+    # issue 23: the test CSV alone, its columns (price,c,b,a) by the names the weights recorded
+    alone = ["--weights", str(weights), "--test-data", str(tmp_path / "houses_test.csv")]
+    assert main(["evaluate", str(model), *alone]) == 0
+    assert float(capsys.readouterr().out.split("r2 ")[1].split(",")[0]) > 0.99
 
 
 def test_predict_refuses_outputs_it_cannot_interpret(

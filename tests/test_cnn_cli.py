@@ -131,4 +131,5 @@ def test_predict_refuses_a_bad_input_shape_in_the_metadata(
     digit = tmp_path / "zeros.npy"
     np.save(digit, np.zeros((28, 28), np.uint8))
     assert main(["predict", str(path), str(digit)]) == 2
-    assert "metadata input_shape must be a list of ints" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "odd.npz: metadata input_shape must be a list of at most 8 positive ints" in error

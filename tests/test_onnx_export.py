@@ -572,6 +572,24 @@ def test_cli_export_of_a_cnn(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert_float32_close(got, model(x), model, x)
 
 
+def test_cli_export_reads_the_input_shape_train_save_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinynet.cli import main
+
+    model = warmed(cnn(), (1, 12, 14))
+    recorded = tmp_path / "cnn.npz"  # as tinynet train --save writes a model file's INPUT_SHAPE
+    tinynet.save(model, recorded, metadata={"input_shape": [1, 12, 14]})
+    out = tmp_path / "cnn.onnx"
+    assert main(["export", str(recorded), str(out)]) == 0
+    x = np.random.default_rng(3).standard_normal((5, 1, 12, 14)).astype(np.float32)
+    (got,) = ort.InferenceSession(str(out)).run(None, {"input": x})
+    assert_float32_close(got, model(x), model, x)
+    tinynet.save(model, recorded, metadata={"input_shape": [1, 12, "14"]})
+    assert main(["export", str(recorded), str(out)]) == 2
+    assert "cnn.npz: metadata input_shape must be a list of" in capsys.readouterr().err
+
+
 # --- the model files, trained briefly, on MNIST ---------------------------------------
 
 

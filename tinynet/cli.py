@@ -284,8 +284,8 @@ def add_export(export: argparse.ArgumentParser) -> None:
         "--input-shape",
         type=shape,
         metavar="SHAPE",
-        help="one sample's shape, e.g. 784 or 1,28,28 (default: the first layer's features; "
-        "needed for a model that starts with Conv2d, a pool or a reshape)",
+        help="one sample's shape, e.g. 784 or 1,28,28 (default: the one train --save "
+        "recorded, the model file's INPUT_SHAPE, else the first layer's features)",
     )
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset version")
     export.set_defaults(run=command_export)

@@ -15,6 +15,7 @@ run (`tinynet.checkpoint.require_same_run`). Progress goes to a ``report`` funct
 from __future__ import annotations
 
 import errno
+import math
 import os
 import resource
 from collections.abc import Callable, Mapping, Sequence
@@ -77,6 +78,26 @@ def read_class_weight(text: str) -> str | dict[str, float]:
     return table
 
 
+def read_batch_size(text: str) -> int:
+    """``--batch-size``: a positive integer; ``ValueError`` naming ``text`` otherwise."""
+    return int(_positive(text, int, "integer batch size"))
+
+
+def read_lr(text: str) -> float:
+    """``--lr``: a positive finite float; ``ValueError`` naming ``text`` otherwise."""
+    return _positive(text, float, "finite learning rate")
+
+
+def _positive(text: str, kind: Callable[[str], float], what: str) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"expected a positive {what}, got {text!r}")
+    return value
+
+
 BOTH = ("train", "evaluate")
 
 
@@ -90,8 +111,10 @@ def _option(default: Any, help: str, commands: tuple[str, ...] = ("train",), **c
 class RunOptions:
     """What ``tinynet train`` and ``tinynet evaluate`` take besides the model file, each
     declared once: the command line's options are these fields (``--test-data`` is
-    ``test_data``), built from their metadata by `tinynet.cli`. ``epochs``, ``metrics``,
-    ``class_weight`` and ``clip_grad_norm`` replace the recipe's when not ``None``."""
+    ``test_data``), built from their metadata by `tinynet.cli`. ``epochs``, ``batch_size``,
+    ``metrics``, ``class_weight`` and ``clip_grad_norm`` replace the recipe's when not
+    ``None``, ``lr`` its ``optimizer_args["lr"]`` (so --metrics-json and a checkpoint's
+    recipe record the values used)."""
 
     dataset: str | None = _option(
         None,
@@ -108,7 +131,10 @@ class RunOptions:
         group="source",
     )
     test_data: str | None = _option(
-        None, "the test CSV that goes with a --data CSV", BOTH, metavar="CSV"
+        None,
+        "the test CSV that goes with a --data CSV (evaluate: alone, a labeled CSV to score)",
+        BOTH,
+        metavar="CSV",
     )
     target: str | None = _option(
         None,
@@ -131,6 +157,12 @@ class RunOptions:
         metavar="NAME",
     )
     epochs: int | None = _option(None, "default: the recipe's", type=int)
+    batch_size: int | None = _option(
+        None, "samples per batch (default: the recipe's)", type=read_batch_size, metavar="N"
+    )
+    lr: float | None = _option(
+        None, "the optimizer's learning rate (default: the recipe's)", type=read_lr, metavar="LR"
+    )
     seed: int = _option(0, "the seed of the weights, batch order and augmentation", type=int)
     save: str | None = _option(None, "write the trained model here", metavar="PATH")
     metrics_json: str | None = _option(None, "write test metrics as JSON", metavar="PATH")
@@ -181,10 +213,12 @@ class RunOptions:
         name, recipe = model_file.get_recipe(self.recipe)
         changes = {key: getattr(self, key) for key in RECIPE_FIELDS}
         given = {key: value for key, value in changes.items() if value is not None}
+        if self.lr is not None:
+            given["optimizer_args"] = {**recipe.optimizer_args, "lr": self.lr}
         return name, replace(recipe, **given) if given else recipe
 
 
-RECIPE_FIELDS = ("epochs", "metrics", "class_weight", "clip_grad_norm")
+RECIPE_FIELDS = ("epochs", "batch_size", "metrics", "class_weight", "clip_grad_norm")
 """The `RunOptions` that replace a field of the model file's recipe."""
 
 
@@ -541,9 +575,10 @@ def evaluate_model_file(
     path: str | Path, weights: str, options: RunOptions | None = None, report: Report = _say
 ) -> dict[str, float]:
     """Evaluate the model saved at ``weights`` on the test set of the data ``options``
-    name, with the recipe loss of the model file at ``path``, after checking that the
-    weights are of the architecture it builds (a ``ValueError`` naming the first layer
-    that differs); report and return the scores."""
+    name (``test_data`` alone: that labeled CSV, read by the columns the weights
+    recorded, `tinynet.model_data.read_test_split`), with the recipe loss of the model
+    file at ``path``, after checking that the weights are of the architecture it builds
+    (a ``ValueError`` naming the first layer that differs); report and return the scores."""
     options = options or RunOptions()
     model_file = load_model_file(path)
     _, recipe = options.recipe_of(model_file)
@@ -558,10 +593,16 @@ def evaluate_model_file(
         options.dataset, options.data, options.test_data, options.target, recipe, str(weights)
     )
     if data.x_test is None or data.y_test is None:
-        raise ValueError(f"{data.source}: no labeled test data to evaluate on")
+        raise ValueError(
+            f"{data.source}: no labeled test data to evaluate on (a labeled test CSV alone: "
+            f"--test-data CSV, without --data)"
+        )
     x_test = model_layout(data.x_test, model_file.input_shape, data.source)
-    check_fits(model, x_test, data, recipe)
-    scores = recipe.evaluate(model, x_test, data.y_test, num_classes=data.num_classes)
+    classes, head = data.num_classes, model.head
+    if options.data is None and options.test_data and head and head.task == "multiclass":
+        classes = head.columns  # a test CSV alone need not hold every class
+    check_fits(model, x_test, data, recipe, classes)
+    scores = recipe.evaluate(model, x_test, data.y_test, num_classes=classes)
     report(f"{weights} on {data.source} test: {scores_text(scores)}, loss {scores['loss']:.4f}")
     return scores
 

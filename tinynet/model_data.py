@@ -9,11 +9,13 @@ The reshaping of samples for a model happens in one place,
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from tinynet.containers import first_layer, last_layer
 from tinynet.datasets import DataSplits, load_data, named_splits
+from tinynet.datasets.csv import is_image_csv, load_image_csv, read_csv
 from tinynet.heads import Head, require_head
 from tinynet.inference import probe
 from tinynet.io.native import load_full
@@ -45,9 +47,34 @@ def read_splits(
             features=features,
             class_labels=recipe.class_labels,
         )
+    if test_data is not None and weights is not None and dataset is None:
+        return read_test_split(test_data, target, weights)
     if test_data is not None or target is not None:
         raise ValueError("--test-data and --target go with --data PATH")
     return named_splits(dataset or recipe.dataset)
+
+
+def read_test_split(path: str, target: str | None, weights: str) -> DataSplits:
+    """A labelled test CSV alone, as ``tinynet evaluate --test-data CSV`` scores it
+    without the training data: Kaggle's image layout, or a table's feature and target
+    columns by the names ``weights`` recorded (``target``, if given, names the targets).
+    Its samples are both splits, so the checks of training data apply to them."""
+    if is_image_csv(path):
+        x, y = load_image_csv(path)
+        if y is None:
+            raise ValueError(
+                f"{path}: no 'label' column, nothing to score (tinynet predict "
+                f"{weights} {path} --out predictions.csv writes its predictions)"
+            )
+        return DataSplits(x, y, x, y, path)
+    data_info = load_full(weights).metadata.get("data")
+    recorded = data_info.get("targets") if isinstance(data_info, dict) else None
+    targets = target or (",".join(recorded) if recorded else "label")
+    table = read_csv(path, targets, features=recorded_features(weights))
+    if table.y is None:
+        raise ValueError(f"{path}: name the target column (--target)")
+    splits = DataSplits(table.x, table.y, table.x, table.y, path, "table")
+    return replace(splits, features=table.features, targets=table.targets)
 
 
 def recorded_features(weights: str) -> list[str] | None:
@@ -58,8 +85,11 @@ def recorded_features(weights: str) -> list[str] | None:
     return list(features) if features else None
 
 
-def expected_outputs(recipe: Recipe, data: DataSplits) -> tuple[int, str]:
-    """How many outputs the recipe's loss needs for ``data``, and why, for messages."""
+def expected_outputs(
+    recipe: Recipe, data: DataSplits, num_classes: int | None = None
+) -> tuple[int, str]:
+    """How many outputs the recipe's loss needs for ``data`` (of ``num_classes``
+    classes, by default the data's), and why, for messages."""
     y = data.y_train
     if recipe.class_labels:
         if y.ndim != 1 or y.dtype.kind not in "iu":
@@ -68,7 +98,7 @@ def expected_outputs(recipe: Recipe, data: DataSplits) -> tuple[int, str]:
                 f"got {y.dtype} targets of shape {y.shape[1:] or '(N,)'} (a regression? use "
                 f"loss='mse')"
             )
-        classes = data.num_classes or 0
+        classes = num_classes or data.num_classes or 0
         return classes, f"{classes} classes (labels 0..{classes - 1})"
     if recipe.loss == "bce_with_logits":
         if y.size and not np.isin(y, (0, 1)).all():
@@ -113,10 +143,13 @@ def check_test_targets(data: DataSplits, recipe: Recipe, where: str) -> None:
         )
 
 
-def check_fits(model: Layer, x: FloatArray, data: DataSplits, recipe: Recipe) -> Head:
+def check_fits(
+    model: Layer, x: FloatArray, data: DataSplits, recipe: Recipe, num_classes: int | None = None
+) -> Head:
     """The model's `Head` for ``data`` laid out as ``x``; ``ValueError`` naming the model's
     first layer and the data's sample shape when one sample does not go through, and its
-    last layer and the data's classes or targets when their counts differ."""
+    last layer and the data's classes (``num_classes``, by default the data's) or
+    targets when their counts differ."""
     shape = data.sample_shape
     try:
         outputs = probe(model, x[:1].astype(model.dtype, copy=False))
@@ -130,7 +163,7 @@ def check_fits(model: Layer, x: FloatArray, data: DataSplits, recipe: Recipe) ->
             f"the model's outputs have shape {outputs.shape[1:]} per sample; tinynet train "
             f"needs (N, C) outputs, one column per class or target"
         )
-    expected, why = expected_outputs(recipe, data)
+    expected, why = expected_outputs(recipe, data, num_classes)
     columns = int(outputs.shape[1])
     if expected != columns:
         raise ValueError(

@@ -33,6 +33,7 @@ from tinynet.images.common import SIZE
 from tinynet.images.load import read as read_image_file
 from tinynet.inference import forward_in_batches
 from tinynet.io import load_full
+from tinynet.io.native import recorded_input_shape
 from tinynet.layers.base import Layer
 from tinynet.typing import Array, FloatArray, Shape
 
@@ -173,17 +174,12 @@ def predict_saved(
     data_info = loaded.metadata.get("data")
     info = data_info if isinstance(data_info, dict) else {}
     inputs = read_inputs(paths, invert, info)
-    shape = loaded.metadata.get("input_shape")
-    if shape is not None and not (
-        isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)
-    ):
-        raise ValueError(f"{weights}: metadata input_shape must be a list of ints, got {shape}")
     trained = info.get("sample_shape")
     found = predict_inputs(
         loaded.model,
         inputs,
         loss=loss if isinstance(loss, str) else None,
-        input_shape=None if shape is None else tuple(shape),
+        input_shape=recorded_input_shape(loaded.metadata, weights),
         trained_shape=trained if isinstance(trained, list) else None,
         source=weights,
     )

@@ -57,7 +57,7 @@ from tinynet.parameter import Parameter
 from tinynet.registry import UnknownNameError
 from tinynet.state_dict import ArraySpec, find_mismatch
 from tinynet.typing import Array
-from tinynet.validation import is_integer
+from tinynet.validation import is_integer, is_shape
 from tinynet.version import __version__
 
 FORMAT = "tinynet"
@@ -86,6 +86,22 @@ class Loaded:
     metadata: dict[str, Any]
     tinynet_version: str
     format_version: int
+
+
+def recorded_input_shape(metadata: Mapping[str, Any], source: str) -> tuple[int, ...] | None:
+    """The shape of one sample as the saved model takes it, as ``tinynet train --save``
+    records it (metadata ``input_shape``: the model file's ``INPUT_SHAPE``, e.g.
+    ``(1, 28, 28)``); ``None`` if none was recorded. ``ModelFormatError`` naming
+    ``source`` for anything but a list of positive ints."""
+    shape = metadata.get("input_shape")
+    if shape is None:
+        return None
+    if not (isinstance(shape, list) and is_shape(shape) and len(shape) <= 8):
+        raise ModelFormatError(
+            f"{source}: metadata input_shape must be a list of at most 8 positive ints, "
+            f"got {short_repr(shape)}"
+        )
+    return tuple(int(d) for d in shape)
 
 
 # --- saving ------------------------------------------------------------------------------

@@ -152,17 +152,22 @@ def export_saved(
     opset: int = DEFAULT_OPSET,
 ) -> None:
     """`export_onnx` of the model saved at ``weights`` (``tinynet export``); without an
-    ``input_shape`` the first layer must tell it, else ``ValueError`` says to pass one."""
-    from tinynet.io.native import load
+    ``input_shape``, the one ``tinynet train --save`` recorded (the model file's
+    ``INPUT_SHAPE``, `recorded_input_shape`) or else the first layer's, if it tells one;
+    else a ``ValueError`` says to pass one."""
+    from tinynet.io.native import load_full, recorded_input_shape
 
-    model = load(weights)
+    loaded = load_full(weights)
+    model = loaded.model
+    input_shape = input_shape or recorded_input_shape(loaded.metadata, str(weights))
     if input_shape is None:
         try:
             input_shape = default_input_shape(model, "tinynet export")
         except ValueError:
             first = repr(first_layer(model)).split("\n")[0]
             raise ValueError(
-                f"cannot tell the input shape of {weights} from its first layer, {first}: "
-                f"pass --input-shape, one sample's shape, e.g. --input-shape 1,28,28"
+                f"cannot tell the input shape of {weights}: it records none (tinynet train "
+                f"--save records the model file's INPUT_SHAPE) and its first layer, {first}, "
+                f"does not tell it: pass --input-shape, one sample's shape, e.g. 1,28,28"
             ) from None
     export_onnx(model, output, input_shape, opset=opset)
