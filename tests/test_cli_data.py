@@ -240,6 +240,32 @@ def test_npz_and_a_mismatched_model_name_both_sides(
     assert len(metrics["history"]["top_2_accuracy"]) == 3
 
 
+def test_the_scores_line_says_why_there_is_no_test_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An .npz without x_test/y_test is not helped by --test-data (it is refused for an
+    .npz): the line says what the file lacks; a CSV's says which option gives one."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((30, 4), dtype=np.float32), np.arange(30) % 3
+    np.savez(tmp_path / "train_only.npz", x_train=x, y_train=y)
+    rows = "\n".join(
+        ",".join(f"{v:.4f}" for v in row) + f",{c}" for row, c in zip(x, y, strict=True)
+    )
+    (tmp_path / "train_only.csv").write_text(f"a,b,c,d,label\n{rows}\n")
+    model = tmp_path / "table.py"
+    model.write_text(
+        "from tinynet import Dense, Sequential\nfrom tinynet.recipe import Recipe\n"
+        "def build(seed):\n    return Sequential(Dense(4, 3, seed=seed))\n"
+        "RECIPE = Recipe(epochs=1, batch_size=10)\n"
+    )
+    assert train(model, "--data", tmp_path / "train_only.npz") == 0
+    printed = capsys.readouterr().out
+    assert "no test data: the .npz has no test split (add x_test and y_test to it)" in printed
+    assert "--test-data" not in printed
+    assert train(model, "--data", tmp_path / "train_only.csv") == 0
+    assert "no test data (give --test-data for a CSV)" in capsys.readouterr().out
+
+
 def binary_and_table_files(tmp_path: Path) -> tuple[Path, Path]:
     """moons.csv (x1, x2, label 0/1) and its test part; a one-logit BCE model file."""
     rng = np.random.default_rng(0)
