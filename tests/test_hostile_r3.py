@@ -323,6 +323,21 @@ def test_resume_of_another_architecture_is_refused(
     assert (folder / "ck9.npz").read_bytes() == before
 
 
+def test_resume_of_a_plain_model_file_says_it_is_not_a_checkpoint(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """d19 g: it said "written by a different run: dataset: null there ...", as if the
+    settings differed; the file has none because it is no checkpoint."""
+    assert train(folder, capsys, "m.py", "--save", "plain19.npz")[0] == 0
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    status, err = train(folder, capsys, "m.py", "--resume", "plain19.npz", "--epochs", "4")
+    one_line(
+        status, err, "plain19.npz is a model file, not a checkpoint (write one with --checkpoint)"
+    )
+    assert "different run" not in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
 def test_a_class_weight_key_outside_the_labels_is_refused_without_a_table() -> None:
     """d13: the lookup table was sized by the largest key (2.3 GB for 300000000=1)."""
     import time

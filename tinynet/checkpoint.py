@@ -164,8 +164,11 @@ def require_same_run(path: str | os.PathLike[str], settings: dict[str, Any]) -> 
     metadata) must equal the saved ones, else a ``ValueError`` names each that differs,
     since the continued run would silently be neither. A finished run may be extended
     when only ``settings["recipe"]["epochs"]`` is larger: then the sentence saying so
-    is returned, for the user (else ``None``)."""
+    is returned, for the user (else ``None``). A model file without training state (as
+    ``tinynet train --save`` writes) is refused as not a checkpoint."""
     metadata = load_full(path).metadata
+    if KEY not in metadata:
+        raise ValueError(f"{path} is a model file, not a checkpoint (write one with --checkpoint)")
     saved = {key: metadata.get(key) for key in settings}
     differ = list(settings_difference(saved, settings))
     if not differ:
