@@ -14,7 +14,7 @@ import pytest
 import tinynet
 from tinynet import Dense, ReLU, Sequential, Sigmoid
 from tinynet.callbacks import TestSetMonitor
-from tinynet.checkpoint import ModelCheckpoint, require_same_run
+from tinynet.checkpoint import ModelCheckpoint, require_same_run, settings_difference
 from tinynet.cli import main
 from tinynet.datasets import load_idx_folder
 from tinynet.experiment import (
@@ -148,6 +148,15 @@ def test_require_same_run_names_what_differs_and_notes_an_extension(tmp_path: Pa
         require_same_run(path, {"recipe": {"epochs": 2}, "seed": 1})
     with pytest.raises(ValueError, match="already did 2 epochs"):
         require_same_run(path, {"recipe": {"epochs": 1}, "seed": 0})
+
+
+def test_settings_difference_abridges_long_values() -> None:
+    """d19 i: a checkpoint whose recipe held a 5 MB string gave a 5 MB "one-line" error."""
+    saved = {"recipe": {"loss": "x" * 5_000_000, "metrics": list(range(1000))}}
+    here = {"recipe": {"loss": "mse", "metrics": [0]}}
+    loss, metrics = settings_difference(saved, here)
+    assert loss == f'recipe.loss: "{"x" * 76}... there, "mse" here'
+    assert metrics == f"recipe.metrics: {json.dumps(list(range(1000)))[:77]}... there, [0] here"
 
 
 def test_answers_read_outputs_by_the_head_of_each_task() -> None:

@@ -29,7 +29,7 @@ from tinynet.io import ModelFormatError, load_full, save
 from tinynet.io.native import ModelMismatchError, load_states
 from tinynet.optim.optimizer import Optimizer
 from tinynet.train import Callback, History, Run
-from tinynet.validation import is_integer, is_real, short
+from tinynet.validation import abridged, is_integer, is_real, short
 
 KEY = "tinynet_checkpoint"
 
@@ -150,12 +150,14 @@ class BackupAndRestore(Callback):
 
 def settings_difference(saved: Any, here: Any, prefix: str = "") -> Iterator[str]:
     """``key: A there, B here`` for each setting that differs between two JSON values,
-    nested keys dotted (``recipe.epochs: 5 there, 8 here``)."""
+    nested keys dotted (``recipe.epochs: 5 there, 8 here``), each value cut to 80
+    characters (a saved value can be megabytes)."""
     if isinstance(saved, dict) and isinstance(here, dict):
         for key in sorted(set(saved) | set(here)):
             yield from settings_difference(saved.get(key), here.get(key), f"{prefix}{key}.")
     elif json.dumps(saved) != json.dumps(here):
-        yield f"{prefix.rstrip('.')}: {json.dumps(saved)} there, {json.dumps(here)} here"
+        there, ours = (abridged(json.dumps(value)) for value in (saved, here))
+        yield f"{abridged(prefix.rstrip('.'))}: {there} there, {ours} here"
 
 
 def require_same_run(path: str | os.PathLike[str], settings: dict[str, Any]) -> str | None:

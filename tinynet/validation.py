@@ -135,12 +135,17 @@ def is_shape(value: object) -> TypeGuard[tuple[int, ...] | list[int]]:
     )
 
 
+def abridged(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, ending in ``...`` when cut: for messages that
+    show values read from files, which can be long."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def short(value: object) -> str:
     """``repr(value)`` cut to 40 characters, with its type unless that is plain (a number,
     None, a list, tuple or dict): ``'0.001' (a str)``. For messages about settings read
     from files or arguments."""
-    text = repr(value)
-    text = text if len(text) <= 40 else text[:37] + "..."
+    text = abridged(repr(value), 40)
     plain = is_real(value) or isinstance(value, (list, tuple, dict, type(None)))
     return text if plain else f"{text} (a {type(value).__name__})"
 

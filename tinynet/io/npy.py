@@ -24,6 +24,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 
 from tinynet.typing import Array
+from tinynet.validation import abridged
 
 MAGIC = b"\x93NUMPY"
 MAX_HEADER_BYTES = 10_000
@@ -146,5 +147,4 @@ def _read_exactly(stream: IO[bytes], count: int, what: str) -> bytes:
 def short_repr(value: object, limit: int = 80) -> str:
     """``repr(value)``, cut to ``limit`` characters to fit in an error message (a
     hostile file's values can be long)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return abridged(repr(value), limit)
