@@ -105,8 +105,8 @@ def test_test_set_monitor_logs_the_test_loss_of_each_epoch() -> None:
     losses: list[float] = []
     monitor = TestSetMonitor(x_test, y_test, loss=CrossEntropyLoss(), metrics=["accuracy"])
     record = tinynet.callbacks.LambdaCallback(
-        on_epoch_end=lambda run, logs: losses.append(
-            evaluate(run.model, x_test, y_test, loss=CrossEntropyLoss())["loss"]
+        on_epoch_end=lambda epoch, logs: losses.append(
+            evaluate(model, x_test, y_test, loss=CrossEntropyLoss())["loss"]
         )
     )
     history = fit(

@@ -159,7 +159,7 @@ def test_early_stopping_restores_the_best_weights() -> None:
     seen: list[list[FloatArray]] = []
     rng = np.random.default_rng(0)
 
-    def sabotage(run: object, logs: dict[str, float]) -> None:
+    def sabotage(epoch: int, logs: dict[str, float]) -> None:
         seen.append(weights(model))  # weights as evaluated for this epoch's logs
         if len(seen) >= 3:  # from epoch 3 on, wreck the weights: val_loss must rise
             for p in model.parameters():
@@ -183,6 +183,40 @@ def test_early_stopping_restores_the_best_weights() -> None:
     assert stopper.stopped_epoch == len(history.epoch) - 1
     assert stopper.best_epoch == best
     assert all(np.array_equal(p, q) for p, q in zip(weights(model), seen[best], strict=True))
+
+
+def test_lambda_callback_hooks_take_what_keras_passes() -> None:
+    """Keras's signatures: (epoch, logs), (batch, logs), (logs); they took the Run."""
+    x, y = blobs(60)
+    model = small_net()
+    calls: list[tuple[str, object, dict[str, float]]] = []
+    hooks = LambdaCallback(
+        on_train_begin=lambda logs: calls.append(("train_begin", None, logs)),
+        on_epoch_begin=lambda epoch, logs: calls.append(("epoch_begin", epoch, logs)),
+        on_batch_end=lambda batch, logs: calls.append(("batch_end", batch, logs)),
+        on_epoch_end=lambda epoch, logs: calls.append(("epoch_end", epoch, dict(logs))),
+        on_train_end=lambda logs: calls.append(("train_end", None, logs)),
+    )
+    history = fit(
+        model,
+        x,
+        y,
+        loss=CrossEntropyLoss(),
+        optimizer=SGD(model.parameters(), lr=0.1),
+        epochs=2,
+        batch_size=30,
+        verbose=0,
+        callbacks=[hooks],
+    )
+    names = [(name, index) for name, index, _ in calls]
+    one_epoch = [("epoch_begin", 0), ("batch_end", 0), ("batch_end", 1), ("epoch_end", 0)]
+    second = [(name, 1 if name.startswith("epoch") else i) for name, i in one_epoch]
+    assert names == [("train_begin", None), *one_epoch, *second, ("train_end", None)]
+    ends = [logs for name, _, logs in calls if name == "epoch_end"]
+    assert [logs["loss"] for logs in ends] == history["loss"]
+    batch_logs = [logs for name, _, logs in calls if name == "batch_end"]
+    assert batch_logs[1]["loss"] == pytest.approx(history["loss"][0])  # the epoch's mean
+    assert [logs for name, _, logs in calls if "begin" in name or name == "train_end"] == [{}] * 4
 
 
 def test_learning_rate_schedule_is_logged_per_epoch() -> None:

@@ -214,24 +214,46 @@ def scheduler_mode(scheduler: object) -> str:
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda run, logs: ...)``."""
+    """A callback from plain functions, called as Keras's are: ``on_train_begin(logs)``,
+    ``on_epoch_begin(epoch, logs)``, ``on_batch_end(batch, logs)``, ``on_epoch_end(epoch,
+    logs)``, ``on_train_end(logs)``. ``epoch`` and ``batch`` count from 0 (``batch``
+    within its epoch); an epoch's ``logs`` are those `History` records, a batch's the
+    running mean loss and metrics of the epoch so far (`Run.running_logs`), the others
+    ``{}``. To reach the run itself (its model, ``stop_training``), subclass `Callback`.
+    """
 
     def __init__(
         self,
         *,
-        on_epoch_end: Callable[[Run, dict[str, float]], Any] | None = None,
-        on_batch_end: Callable[[Run], Any] | None = None,
+        on_train_begin: Callable[[dict[str, float]], Any] | None = None,
+        on_epoch_begin: Callable[[int, dict[str, float]], Any] | None = None,
+        on_batch_end: Callable[[int, dict[str, float]], Any] | None = None,
+        on_epoch_end: Callable[[int, dict[str, float]], Any] | None = None,
+        on_train_end: Callable[[dict[str, float]], Any] | None = None,
     ) -> None:
-        self._epoch_end = on_epoch_end
+        self._train_begin, self._train_end = on_train_begin, on_train_end
+        self._epoch_begin, self._epoch_end = on_epoch_begin, on_epoch_end
         self._batch_end = on_batch_end
 
-    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
-        if self._epoch_end is not None:
-            self._epoch_end(run, logs)
+    def on_train_begin(self, run: Run) -> None:
+        if self._train_begin is not None:
+            self._train_begin({})
+
+    def on_epoch_begin(self, run: Run) -> None:
+        if self._epoch_begin is not None:
+            self._epoch_begin(run.epoch, {})
 
     def on_batch_end(self, run: Run) -> None:
         if self._batch_end is not None:
-            self._batch_end(run)
+            self._batch_end(run.batch, run.running_logs())
+
+    def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+        if self._epoch_end is not None:
+            self._epoch_end(run.epoch, logs)
+
+    def on_train_end(self, run: Run) -> None:
+        if self._train_end is not None:
+            self._train_end({})
 
 
 class TestSetMonitor(Callback):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.context import Context
-from tinynet.callbacks import LambdaCallback, Run
+from tinynet.callbacks import Callback, Run
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -24,19 +24,20 @@ def run(ctx: Context) -> dict[str, Any]:
     reached: dict[float, dict[str, Any]] = {}
     elapsed = 0.0
 
-    def on_epoch_end(run: Run, logs: dict[str, float]) -> None:
-        nonlocal elapsed
-        elapsed += logs["seconds"]
-        accuracy = logs["val_accuracy"]
-        ctx.log(
-            f"  epoch {run.epoch + 1}: test accuracy {100 * accuracy:.2f}%, "
-            f"{elapsed:.1f} s of training so far"
-        )
-        for target in targets:
-            if target not in reached and accuracy >= target:
-                reached[target] = {"epoch": run.epoch + 1, "seconds": elapsed}
-        if len(reached) == len(targets):
-            run.stop_training = True
+    class UntilTargets(Callback):
+        def on_epoch_end(self, run: Run, logs: dict[str, float]) -> None:
+            nonlocal elapsed
+            elapsed += logs["seconds"]
+            accuracy = logs["val_accuracy"]
+            ctx.log(
+                f"  epoch {run.epoch + 1}: test accuracy {100 * accuracy:.2f}%, "
+                f"{elapsed:.1f} s of training so far"
+            )
+            for target in targets:
+                if target not in reached and accuracy >= target:
+                    reached[target] = {"epoch": run.epoch + 1, "seconds": elapsed}
+            if len(reached) == len(targets):
+                run.stop_training = True
 
     ctx.log(
         f"time to accuracy: {ctx.model_file.name} recipe, up to {settings.tta_epochs} epochs, "
@@ -49,7 +50,7 @@ def run(ctx: Context) -> dict[str, Any]:
         seed=settings.seed,
         epochs=settings.tta_epochs,
         validation_data=(data.x_test, data.y_test),
-        callbacks=[LambdaCallback(on_epoch_end=on_epoch_end)],
+        callbacks=[UntilTargets()],
         verbose=0,
     )
     results = []
