@@ -219,7 +219,16 @@ def test_lambda_callback_hooks_take_what_keras_passes() -> None:
     assert [logs for name, _, logs in calls if "begin" in name or name == "train_end"] == [{}] * 4
 
 
-def test_learning_rate_schedule_is_logged_per_epoch() -> None:
+@pytest.mark.parametrize(
+    ("per", "step_size", "factors"),
+    [("epoch", 2, [1, 1, 0.5, 0.5, 0.25]), ("batch", 1, [1, 0.25, 0.5**4, 0.5**6, 0.5**8])],
+)
+def test_the_lr_logged_is_the_rate_at_the_start_of_each_epoch(
+    per: str, step_size: int, factors: list[float]
+) -> None:
+    """As History documents: an epoch's step shows in the next epoch's lr; with the rate
+    halved after every batch (2 batches an epoch), each epoch logs the rate its first
+    batch trained at, not its last batch's or the rate it ends with."""
     x, y = blobs(100)
     model = small_net()
     opt = SGD(model.parameters(), lr=0.1)
@@ -232,9 +241,9 @@ def test_learning_rate_schedule_is_logged_per_epoch() -> None:
         epochs=5,
         batch_size=50,
         verbose=0,
-        callbacks=[LearningRateScheduler(StepLR(opt, step_size=2, gamma=0.5))],
+        callbacks=[LearningRateScheduler(StepLR(opt, step_size=step_size, gamma=0.5), per=per)],
     )
-    assert history["lr"] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    assert history["lr"] == pytest.approx([0.1 * f for f in factors])
 
 
 def test_predict_and_predict_proba() -> None:

@@ -74,7 +74,9 @@ class History:
     ``history`` maps each logged name (``loss``, each metric such as ``accuracy`` or
     ``mae``, ``val_loss``, ``val_accuracy``..., ``lr``, ``seconds``,
     ``samples_per_second``) to one value per epoch; ``epoch`` lists the epoch numbers
-    (from 0).
+    (from 0). ``lr`` is the learning rate at the start of the epoch, before its first
+    batch: a schedule stepped per epoch shows its step in the next epoch's ``lr``, one
+    stepped per batch moves the rate within the epoch, after the value logged.
     """
 
     def __init__(self) -> None:
