@@ -1,7 +1,7 @@
 """A griffe extension: tinynet's docstring conventions, made into a checked API reference.
 
 tinynet's docstrings follow reStructuredText's habit: single backticks name an object
-(`Layer`, `tinynet.parameter.cast`, `Layer.state_dict`), double backticks are code
+(`Layer`, `tinynet.blocks.cast`, `Layer.state_dict`), double backticks are code
 (``p.grad += value``). This extension, run by mkdocstrings as the package is loaded,
 resolves every single-backtick name as Python would from the docstring's own scope
 (the object's members, its module's imports), as an absolute ``tinynet.`` path, or as

@@ -39,7 +39,7 @@ from tinynet.datasets import IdxFormatError, load_idx_folder, read_idx, write_id
 from tinynet.datasets.idx import decode_idx
 from tinynet.images import ImageFormatError, load_image, load_images
 from tinynet.io import ModelFormatError, load, load_full
-from tinynet.layers.base import register_layer
+from tinynet.layers import register_layer
 from tinynet.typing import FloatArray
 
 # --- model files -------------------------------------------------------------------------

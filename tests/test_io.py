@@ -51,7 +51,8 @@ from tinynet import (
     gpt_block,
 )
 from tinynet.io import ModelFormatError, load, load_full, save
-from tinynet.layers.base import LAYERS, register_layer
+from tinynet.layers import register_layer
+from tinynet.layers.base import LAYERS
 from tinynet.optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSProp
 from tinynet.typing import FloatArray
 

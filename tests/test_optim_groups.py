@@ -13,6 +13,7 @@ from helpers import edit_header
 
 import tinynet
 from tinynet import CrossEntropyLoss, Dense, Parameter, ReLU, Sequential
+from tinynet.blocks import pack
 from tinynet.callbacks import LearningRateScheduler
 from tinynet.checkpoint import BackupAndRestore, ModelCheckpoint
 from tinynet.optim import (
@@ -28,7 +29,6 @@ from tinynet.optim import (
     RMSProp,
     StepLR,
 )
-from tinynet.parameter import pack
 from tinynet.registry import UnknownNameError, is_builtin
 from tinynet.train import fit
 
@@ -514,7 +514,7 @@ def test_a_file_with_bad_groups_is_refused_naming_what_is_wrong(
 def test_a_custom_rule_declares_its_settings_once() -> None:
     """A subclass with a settings table and an update: signature, checks, state dict."""
     from tinynet.optim import Setting, Update
-    from tinynet.optim.optimizer import between
+    from tinynet.optim.settings import between
 
     class SignSGD(Optimizer):
         settings: ClassVar[Mapping[str, Setting]] = {

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tinynet import CrossEntropyLoss, Dense, Layer, MSELoss, Parameter, Sequential
+from tinynet.blocks import pack
 from tinynet.optim import SGD, Adam
-from tinynet.parameter import pack
 from tinynet.typing import FloatArray
 
 # --- assignment copies in; arrays keep their identity ----------------------------------

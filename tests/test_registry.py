@@ -9,7 +9,8 @@ import pytest
 
 import tinynet
 from tinynet import Dense, Layer, ReLU, Sequential
-from tinynet.layers.base import LAYERS, constructor_config
+from tinynet.layers.base import LAYERS
+from tinynet.layers.config import constructor_config
 from tinynet.registry import Registry, UnknownNameError
 from tinynet.typing import FloatArray
 

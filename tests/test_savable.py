@@ -16,7 +16,7 @@ from tinynet.checkpoint import BackupAndRestore, CheckpointError, ModelCheckpoin
 from tinynet.io import load, save
 from tinynet.io.native import ModelMismatchError, load_states
 from tinynet.io.savable import architecture_difference, check_savable
-from tinynet.layers.base import register_layer
+from tinynet.layers import register_layer
 from tinynet.optim import Adam
 from tinynet.recipe import Recipe
 from tinynet.typing import FloatArray

@@ -50,8 +50,8 @@ from tinynet.layers import (
     Swish,
     Tanh,
     Unflatten,
+    register_layer,
 )
-from tinynet.layers.base import register_layer
 from tinynet.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from tinynet.parameter import Parameter
 from tinynet.sequence import gpt_block

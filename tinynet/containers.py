@@ -23,7 +23,7 @@ import numpy as np
 
 from tinynet import limits, validation
 from tinynet.layers.base import Layer
-from tinynet.layers.embedding import takes_tokens
+from tinynet.summary import summary
 from tinynet.typing import DTypeLike, FloatArray, Shape
 
 C = TypeVar("C", bound="Container")
@@ -67,20 +67,6 @@ def last_layer(layer: Layer) -> Layer:
     while isinstance(layer, Sequential) and layer.layers:
         layer = layer.layers[-1]
     return layer
-
-
-def default_input_shape(layer: Layer, owner: str) -> Shape:
-    """One sample's shape as ``layer``'s first leaf layer tells it: ``(in_features,)`` or
-    ``(num_features,)``. ``ValueError`` (its message headed by ``owner``) when that layer
-    has neither, as an activation or `Flatten` (the sample's shape is then not known)."""
-    first = next((m for m in layer.modules() if next(m.named_children(), None) is None), None)
-    features = getattr(first, "in_features", getattr(first, "num_features", None))
-    if not isinstance(features, int):
-        raise ValueError(
-            f"{owner}: cannot tell the input shape from {first!r}; pass input_shape, one "
-            f"sample's shape, e.g. input_shape=(784,)"
-        )
-    return (features,)
 
 
 class Container(Layer):
@@ -218,41 +204,9 @@ class Sequential(Container):
         *,
         print_fn: Callable[[str], object] | None = print,
     ) -> str:
-        """Return a table of each layer, its output shape and parameter count, and print it.
-
-        ``print_fn`` receives the table (``None``: do not print), as in Keras.
-
-        ``input_shape`` is the shape of one sample, e.g. ``(784,)``; by default it is
-        ``(in_features,)`` of the first layer, when that layer has one. A model that
-        starts with an `Embedding` is given a sample of int64 token indices (index 0),
-        ``input_shape=(T,)``. Shapes are found
-        by running one zero sample through the network in inference mode (no cache,
-        no random numbers drawn), so custom layers need nothing extra. Every layer's
-        attributes are restored afterwards, so a summary between a forward and its
-        backward leaves the backward cache (and the train/eval modes) as they were.
-        """
-        shape = (
-            input_shape
-            if input_shape is not None
-            else default_input_shape(self, "Sequential.summary")
-        )
-        x = np.zeros((1, *shape), np.int64 if takes_tokens(self) else self.dtype)
-        rows = [("Layer", "Output shape", "Params")]
-        with self.probing():
-            for i, layer in enumerate(self.layers):
-                x = layer(x)
-                out = "(None, " + ", ".join(map(str, x.shape[1:])) + ")"
-                label = repr(layer) if "\n" not in repr(layer) else f"{type(layer).__name__}(...)"
-                rows.append((f"({i}) {label}", out, f"{layer.num_parameters():,}"))
-        widths = [max(len(row[c]) for row in rows) for c in range(3)]
-        rule = "-" * (sum(widths) + 4)
-        lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
-        text = "\n".join(
-            [lines[0], rule, *lines[1:], rule, f"Total params: {self.num_parameters():,}"]
-        )
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        """A table of each layer, its output shape and parameter count, printed by
+        ``print_fn`` (``None``: not printed) and returned, as Keras's (`tinynet.summary`)."""
+        return summary(self, input_shape, print_fn=print_fn)
 
 
 class Residual(Container):

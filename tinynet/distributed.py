@@ -9,7 +9,7 @@ and ``tinynet train`` use it whenever ``mpiexec`` started them) makes them one r
   every rank) is cut into N consecutive shares, one per rank (`ShardedLoader`);
 - after backward, each rank's gradients (means over its share) are weighted by its
   share of the batch and summed over the ranks by one ``Allreduce`` per parameter block
-  (`tinynet.parameter.ParameterBlock`: one contiguous vector, so one call for a whole
+  (`tinynet.blocks.ParameterBlock`: one contiguous vector, so one call for a whole
   model), before clipping and ``step``: every rank takes the step one process would;
 - at the end of each epoch the loss sums and the metrics' counts are combined, so the
   logs, and every decision callbacks take from them, are the same on every rank;
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinynet import train
+from tinynet.blocks import ParameterBlock
 from tinynet.data import DataLoader
 from tinynet.layers.base import Layer
 from tinynet.metrics.streaming import (
@@ -49,7 +50,6 @@ from tinynet.metrics.streaming import (
     SummingMetric,
     TopKAccuracy,
 )
-from tinynet.parameter import ParameterBlock
 from tinynet.train import Callback, History, ProgressBar, Run
 from tinynet.typing import Array, FloatArray
 

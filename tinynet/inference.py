@@ -19,6 +19,7 @@ from tinynet.layers.embedding import takes_tokens
 from tinynet.losses import Loss
 from tinynet.metrics.streaming import MetricSpec
 from tinynet.scoring import Scorer
+from tinynet.summary import probing
 from tinynet.typing import Array, FloatArray
 from tinynet.validation import is_integer, short
 
@@ -115,7 +116,7 @@ def probe(model: Layer, x: FloatArray) -> FloatArray:
     """``model``'s outputs for a small batch ``x``, in inference mode, leaving every layer
     as it was (its caches and its train/eval mode): a look at the output shape before
     training, as `Sequential.summary` takes one."""
-    with model.probing():
+    with probing(model):
         return model(x)
 
 

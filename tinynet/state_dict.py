@@ -1,9 +1,9 @@
 """State dicts checked against what a layer expects: array specs, mismatches, errors.
 
 A state dict maps PyTorch-style names (``0.weight``, ``3.running_mean``) to arrays;
-`tinynet.layers.base.Layer.state_dict` makes one and ``Layer.load_state_dict`` loads
-one. This module knows no layer: it compares what is given with what is expected,
-name by name, shape and dtype, so a loader can refuse a file before reading its data.
+`layer_state` makes one (``Layer.state_dict``) and `load_layer_state` loads one
+(``Layer.load_state_dict``), after comparing what is given with what is expected, name by
+name, shape and dtype, so a loader can refuse a file before reading its data.
 
 dtype rule: a value is cast to its target's dtype only when numpy's ``casting`` rule
 allows it, ``"safe"`` by default (float32 into a float64 model is exact and allowed;
@@ -14,12 +14,13 @@ same dtype (byte order aside).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypeAlias
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypeAlias
 
 import numpy as np
 
+from tinynet.parameter import Parameter
 from tinynet.typing import Array, Shape
 
 Casting: TypeAlias = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
@@ -142,3 +143,52 @@ def require_fit(
     if mismatch.fatal(strict):
         raise StateDictError(mismatch.message(owner), mismatch)
     return mismatch
+
+
+class Stateful(Protocol):
+    """What `layer_state` reads of a layer (this module imports none): its attributes
+    (`Parameter`s among them), ``buffer_names`` and its children."""
+
+    buffer_names: ClassVar[tuple[str, ...]]
+
+    def named_children(self) -> Iterator[tuple[str, Any]]: ...
+
+
+def layer_state(layer: Stateful, *, copy: bool = True) -> dict[str, Array]:
+    """``layer``'s parameters and buffers by attribute path, in PyTorch's order (each
+    layer's parameters, then its buffers, then its children's): C-contiguous copies, or
+    the live arrays with ``copy=False``."""
+    arrays = dict(_state_arrays(layer, ""))
+    if copy:
+        return {name: np.array(array, order="C", copy=True) for name, array in arrays.items()}
+    return arrays
+
+
+def _state_arrays(layer: Stateful, prefix: str) -> Iterator[tuple[str, Array]]:
+    for name, value in vars(layer).items():
+        if isinstance(value, Parameter):
+            yield prefix + name, value.data
+    for name in layer.buffer_names:
+        yield prefix + name, getattr(layer, name)
+    for name, child in layer.named_children():
+        yield from _state_arrays(child, f"{prefix}{name}.")
+
+
+def load_layer_state(
+    layer: Stateful, state_dict: Mapping[str, Array], *, strict: bool, casting: Casting
+) -> IncompatibleKeys:
+    """Copy ``state_dict`` into ``layer``'s live arrays once all fit (`require_fit`)."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"load_state_dict: expected a mapping of names to arrays, "
+            f"got {type(state_dict).__name__}"
+        )
+    targets = layer_state(layer, copy=False)
+    expected = {name: ArraySpec.of(a) for name, a in targets.items()}
+    mismatch = require_fit(
+        type(layer).__name__, expected, state_dict, strict=strict, casting=casting
+    )
+    for name, target in targets.items():
+        if name in state_dict:
+            np.copyto(target, state_dict[name], casting=casting)
+    return IncompatibleKeys(mismatch.missing, mismatch.unexpected)

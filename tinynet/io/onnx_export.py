@@ -41,10 +41,11 @@ import numpy as np
 import tinynet.io.onnx_converters as _builtin_converters
 import tinynet.io.onnx_sequence as _sequence_converters
 from tinynet.atomic import atomic_write
-from tinynet.containers import default_input_shape, first_layer
+from tinynet.containers import first_layer
 from tinynet.io.onnx_graph import OnnxGraph, import_onnx
 from tinynet.layers.base import Layer
 from tinynet.layers.embedding import takes_tokens
+from tinynet.summary import default_input_shape, probing
 from tinynet.validation import is_shape
 from tinynet.version import __version__
 
@@ -88,7 +89,7 @@ def to_onnx(
     shape = _input_shape(model, input_shape)
     dtype = model.dtype
     input_dtype = np.dtype(np.int64) if takes_tokens(model) else dtype
-    with model.probing():
+    with probing(model):
         sample = np.zeros((1, *shape), input_dtype)
         graph = OnnxGraph(opset, sample, INPUT_NAME, OUTPUT_NAME, dtype=dtype)
         out_shape = graph.set_output(graph.convert(model, INPUT_NAME))[1:]

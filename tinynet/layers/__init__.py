@@ -1,4 +1,10 @@
-"""Layers: the `Layer` base class and the built-in layers."""
+"""Layers: the `Layer` base class, the built-in layers, and `register_layer`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TypeVar, overload
 
 from tinynet.layers.activations import (
     GELU,
@@ -13,7 +19,7 @@ from tinynet.layers.activations import (
 )
 from tinynet.layers.adaptive import AdaptiveAvgPool2d
 from tinynet.layers.attention import MultiheadAttention
-from tinynet.layers.base import Layer
+from tinynet.layers.base import LAYERS, Layer
 from tinynet.layers.conv import Conv1d, Conv2d
 from tinynet.layers.dense import Dense
 from tinynet.layers.embedding import Embedding, PositionalEmbedding
@@ -55,4 +61,32 @@ __all__ = [
     "Swish",
     "Tanh",
     "Unflatten",
+    "register_layer",
 ]
+
+L = TypeVar("L", bound=Layer)
+
+
+@overload
+def register_layer(cls: type[L], *, name: str | None = None) -> type[L]: ...
+
+
+@overload
+def register_layer(
+    cls: None = None, *, name: str | None = None
+) -> Callable[[type[L]], type[L]]: ...
+
+
+def register_layer(
+    cls: type[L] | None = None, *, name: str | None = None
+) -> type[L] | Callable[[type[L]], type[L]]:
+    """Save ``cls`` under ``name`` (its default name still loads). Every `Layer` subclass
+    registers itself when defined; this only chooses the name: ``@register_layer(name=
+    "mylib.Scale")``, or ``register_layer(cls, name=...)``; returns the class."""
+    if cls is None:
+        return lambda decorated: register_layer(decorated, name=name)
+    if not (inspect.isclass(cls) and issubclass(cls, Layer)):
+        raise TypeError(f"register_layer: expected a Layer subclass, got {cls!r}")
+    if name is not None:
+        LAYERS.add(cls, name, primary=True)
+    return cls

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar, overload
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from tinynet.blocks import cast
 from tinynet.heads import Head
-from tinynet.parameter import Parameter, cast
+from tinynet.layers.config import constructor_config
+from tinynet.parameter import Parameter
 from tinynet.registry import Registry
-from tinynet.state_dict import ArraySpec, Casting, IncompatibleKeys, require_fit
+from tinynet.state_dict import (
+    ArraySpec,
+    Casting,
+    IncompatibleKeys,
+    layer_state,
+    load_layer_state,
+)
 from tinynet.typing import Array, DTypeLike, FloatArray
 from tinynet.validation import describe
 
@@ -94,20 +100,6 @@ class Layer(ABC):
         already (it is, or ends in, that activation), else ``None``: logits or values."""
         return None
 
-    @contextmanager
-    def probing(self) -> Iterator[None]:
-        """Run forwards in inference mode, then restore every attribute of every layer
-        (caches, modes): a summary or a shape probe between a forward and its backward
-        leaves the backward as it was."""
-        snapshot = [(layer, dict(vars(layer))) for layer in self.modules()]
-        self.eval()
-        try:
-            yield
-        finally:
-            for layer, attributes in snapshot:
-                vars(layer).clear()
-                vars(layer).update(attributes)
-
     # --- structure -------------------------------------------------------------------
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
@@ -163,19 +155,7 @@ class Layer(ABC):
         """Every parameter and buffer by attribute path (``0.weight``, ``3.running_mean``),
         in PyTorch's order; a shared parameter under each name. C-contiguous copies, or
         the live arrays with ``copy=False``."""
-        arrays = dict(self._state_arrays(""))
-        if copy:
-            return {name: np.array(array, order="C", copy=True) for name, array in arrays.items()}
-        return arrays
-
-    def _state_arrays(self, prefix: str) -> Iterator[tuple[str, Array]]:
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + name, value.data
-        for name in self.buffer_names:
-            yield prefix + name, getattr(self, name)
-        for name, child in self.named_children():
-            yield from child._state_arrays(f"{prefix}{name}.")
+        return layer_state(self, copy=copy)
 
     def state_specs(self) -> dict[str, ArraySpec]:
         """The shape and dtype each `state_dict` entry has, without copying anything."""
@@ -188,20 +168,7 @@ class Layer(ABC):
         checking all: `StateDictError` lists missing, (``strict``) unexpected and misfit
         keys, changing nothing. Dtypes cast by numpy's ``casting`` rule. Returns
         ``(missing_keys, unexpected_keys)``, as PyTorch's."""
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(
-                f"load_state_dict: expected a mapping of names to arrays, "
-                f"got {type(state_dict).__name__}"
-            )
-        targets = self.state_dict(copy=False)
-        expected = {name: ArraySpec.of(a) for name, a in targets.items()}
-        mismatch = require_fit(
-            type(self).__name__, expected, state_dict, strict=strict, casting=casting
-        )
-        for name, target in targets.items():
-            if name in state_dict:
-                np.copyto(target, state_dict[name], casting=casting)
-        return IncompatibleKeys(mismatch.missing, mismatch.unexpected)
+        return load_layer_state(self, state_dict, strict=strict, casting=casting)
 
     # --- mode and dtype ----------------------------------------------------------------
 
@@ -226,7 +193,7 @@ class Layer(ABC):
     def astype(self: L, dtype: DTypeLike) -> L:
         """Cast every parameter (data and grad) and float buffer to a float ``dtype``;
         return self. Integer buffers (BatchNorm's ``num_batches_tracked``) keep their
-        dtype. Optimizers over the parameters follow (see `tinynet.parameter.cast`)."""
+        dtype. Optimizers over the parameters follow (see `tinynet.blocks.cast`)."""
         target = np.dtype(dtype)
         cast(self.parameters(), target)
         for layer in self.modules():
@@ -261,8 +228,9 @@ class Layer(ABC):
     def config(self) -> dict[str, Any]:
         """Keyword arguments that rebuild this layer (weights and sub-layers aside), as JSON
         values. By default read from the constructor's signature and the attributes of
-        the same names (`constructor_config`); override for arguments not kept so."""
-        return constructor_config(self)
+        the same names (`tinynet.layers.config.constructor_config`); override for
+        arguments not kept so."""
+        return constructor_config(self, rebuilt=(Layer, np.random.Generator))
 
     @classmethod
     def from_config(cls: type[L], config: dict[str, Any], children: list[Layer]) -> L:
@@ -281,79 +249,3 @@ class Layer(ABC):
 LAYERS: Registry[Layer] = Registry("layer")
 """Every `Layer` subclass by the name saved files use: tinynet's own by class name
 (``"Dense"``), others by ``module.QualifiedName`` (``"my_layers.Scale"``)."""
-
-_JSON_SCALARS = (bool, int, float, str, type(None))
-
-
-def constructor_config(layer: Layer) -> dict[str, Any]:
-    """``layer``'s constructor arguments as JSON values, read from its attributes of the
-    same names, as scikit-learn's ``get_params``; sub-layers and defaults it does not keep
-    are left out. ``TypeError`` names a required argument not kept, or one not JSON."""
-    config: dict[str, Any] = {}
-    for name, arg in inspect.signature(type(layer).__init__).parameters.items():
-        if name == "self" or arg.kind in (arg.VAR_POSITIONAL, arg.VAR_KEYWORD):
-            continue
-        value = getattr(layer, name, arg.default)
-        if value is arg.empty:
-            raise TypeError(
-                f"{type(layer).__name__}: cannot tell its argument {name!r} to save it; keep "
-                f"it as self.{name} in __init__, or write a config() method"
-            )
-        if isinstance(value, (Layer, np.random.Generator)) or (
-            isinstance(value, (list, tuple)) and value and isinstance(value[0], Layer)
-        ):
-            continue  # children are rebuilt from the file, generators drawn afresh
-        json_value = _as_json(value)
-        if json_value is None and value is not None:
-            if value is arg.default:
-                continue  # a non-JSON default (an rng, an init function) rebuilds itself
-            raise TypeError(
-                f"{type(layer).__name__}: its argument {name!r} is {value!r}, not a JSON "
-                f"value a file can hold; write a config() method"
-            )
-        if arg.default is arg.empty or json_value != _as_json(arg.default):
-            config[name] = json_value
-    return config
-
-
-def _as_json(value: object) -> Any:
-    """``value`` as JSON (tuples as lists, NumPy scalars as Python ones, dtypes by
-    name), or ``None``."""
-    if isinstance(value, type) and issubclass(value, np.generic):
-        value = np.dtype(value)
-    if isinstance(value, np.dtype):
-        return value.name
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, _JSON_SCALARS):
-        return value
-    if isinstance(value, (list, tuple)):
-        items = [_as_json(item) for item in value]
-        ok = all(j is not None or i is None for i, j in zip(value, items, strict=True))
-        return items if ok else None
-    return None
-
-
-@overload
-def register_layer(cls: type[L], *, name: str | None = None) -> type[L]: ...
-
-
-@overload
-def register_layer(
-    cls: None = None, *, name: str | None = None
-) -> Callable[[type[L]], type[L]]: ...
-
-
-def register_layer(
-    cls: type[L] | None = None, *, name: str | None = None
-) -> type[L] | Callable[[type[L]], type[L]]:
-    """Save ``cls`` under ``name`` (its default name still loads). Every `Layer` subclass
-    registers itself when defined; this only chooses the name: ``@register_layer(name=
-    "mylib.Scale")``, or ``register_layer(cls, name=...)``; returns the class."""
-    if cls is None:
-        return lambda decorated: register_layer(decorated, name=name)
-    if not (inspect.isclass(cls) and issubclass(cls, Layer)):
-        raise TypeError(f"register_layer: expected a Layer subclass, got {cls!r}")
-    if name is not None:
-        LAYERS.add(cls, name, primary=True)
-    return cls

@@ -7,7 +7,7 @@ an `Optimizer` subclass registers itself when defined.
 from tinynet.optim.adagrad import Adagrad
 from tinynet.optim.adam import Adam, AdamW
 from tinynet.optim.clip import clip_grad_norm_, clip_grad_value_
-from tinynet.optim.optimizer import OPTIMIZERS, Optimizer, Setting, Update
+from tinynet.optim.optimizer import OPTIMIZERS, Optimizer, Update
 from tinynet.optim.registry import SCHEDULES, ScheduleMaker, optimizer_class
 from tinynet.optim.rmsprop import RMSProp, RMSprop
 from tinynet.optim.schedules import (
@@ -20,6 +20,7 @@ from tinynet.optim.schedules import (
     SequentialLR,
     StepLR,
 )
+from tinynet.optim.settings import Setting
 from tinynet.optim.sgd import SGD, Momentum
 
 __all__ = [

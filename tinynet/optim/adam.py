@@ -8,19 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, Setting, Update, with_weight_decay
-from tinynet.validation import is_real, short
-
-
-def check_betas(owner: str, name: str, betas: Any) -> tuple[float, float]:
-    """Two numbers in [0, 1), as a tuple of floats; ``ValueError`` otherwise."""
-    if not (
-        isinstance(betas, (tuple, list))
-        and len(betas) == 2
-        and all(is_real(b) and 0.0 <= b < 1.0 for b in betas)
-    ):
-        raise ValueError(f"{owner}: {name} must be two numbers in [0, 1), got {short(betas)}")
-    return (float(betas[0]), float(betas[1]))
+from tinynet.optim.optimizer import Optimizer, Update, with_weight_decay
+from tinynet.optim.settings import Setting, betas
 
 
 class Adam(Optimizer):
@@ -41,7 +30,7 @@ class Adam(Optimizer):
 
     settings: ClassVar[Mapping[str, Setting]] = {
         "lr": Setting(1e-3),
-        "betas": Setting((0.9, 0.999), check_betas),
+        "betas": Setting((0.9, 0.999), betas),
         "eps": Setting(1e-8),
         "weight_decay": Setting(0.0),
     }

@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from tinynet.blocks import Span, pack
+from tinynet.optim.settings import (
+    GROUP_KEYS,
+    Setting,
+    as_groups,
+    check_settings,
+    require_trainable,
+    settings_repr,
+    signature,
+)
 from tinynet.optim.state import load_optimizer_state, optimizer_state
-from tinynet.parameter import Parameter, Span, pack
+from tinynet.parameter import Parameter
 from tinynet.registry import Registry
 from tinynet.typing import FloatArray
-from tinynet.validation import number, short
-
-Check = Callable[[str, str, Any], Any]
-"""``check(owner, name, value)``: ``value`` normalized, or ``ValueError`` naming both."""
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting of an update rule, declared once in its class's ``settings`` table,
-    which gives the constructor's signature, every group's check, the state dict and the
-    repr. ``check`` (default: a finite number >= 0) normalizes a value or raises."""
-
-    default: Any
-    check: Check = number
-    keyword_only: bool = False
-
-
-def between(low: float, high: float) -> Check:
-    """A `Setting` check: a finite number in ``[low, high]``."""
-
-    def check(owner: str, name: str, value: Any) -> float:
-        return number(owner, name, value, low, high)
-
-    return check
-
-
-def one_of(choices: tuple[str, ...]) -> Check:
-    """A `Setting` check: one of ``choices``."""
-
-    def check(owner: str, name: str, value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"{owner}: {name} must be one of {choices}, got {short(value)}")
-        return str(value)
-
-    return check
+from tinynet.validation import number
 
 
 @dataclass
@@ -70,9 +45,6 @@ OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
 ``"momentum"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``), others by
 ``module.QualifiedName``; each registers itself when defined."""
 
-GROUP_KEYS = ("params", "initial_lr")
-"""Keys of a parameter group besides the rule's settings (``initial_lr``: schedules')."""
-
 
 class Optimizer(ABC):
     """Updates parameters from their gradients, as ``torch.optim`` formula for formula.
@@ -82,7 +54,7 @@ class Optimizer(ABC):
     Parameters, or PyTorch's parameter groups (``{"params": [...], "lr": ...}``, missing
     settings the constructor's). Frozen parameters (``requires_grad = False``) keep their
     values and state; each parameter counts its own steps. The parameters are packed into
-    contiguous blocks (`tinynet.parameter`), and an update sees one stretch at a time.
+    contiguous blocks (`tinynet.blocks`), and an update sees one stretch at a time.
     """
 
     settings: ClassVar[Mapping[str, Setting]] = {"lr": Setting(1e-3)}
@@ -160,11 +132,7 @@ class Optimizer(ABC):
     def check_hyperparameters(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` (one value per name of the class table) checked and normalized by
         each `Setting`; ``ValueError`` naming the setting. Subclasses add joint rules."""
-        name = type(self).__name__
-        unknown = sorted(set(settings) - set(self.settings))
-        if unknown:
-            raise ValueError(f"{name}: unknown settings {unknown}; it takes {list(self.settings)}")
-        return {k: s.check(name, k, settings[k]) for k, s in self.settings.items()}
+        return check_settings(type(self).__name__, self.settings, settings)
 
     def hyperparameters(self) -> dict[str, Any]:
         """The first group's settings by their PyTorch names (every group's:
@@ -285,67 +253,7 @@ class Optimizer(ABC):
         load_optimizer_state(self, state_dict)
 
     def __repr__(self) -> str:
-        """The settings (the defaults, and each group's own ones if there are several)."""
-        several = len(self.param_groups) > 1
-        shown = self.defaults if several else self.hyperparameters()
-        text = ", ".join(f"{k}={v}" for k, v in shown.items())
-        if several:
-            own = [{k: g[k] for k in self.settings if g[k] != shown[k]} for g in self.param_groups]
-            text += f", groups={own}"
-        return f"{type(self).__name__}({text})"
-
-
-def signature(settings: Mapping[str, Setting]) -> inspect.Signature:
-    """The constructor's signature for a ``settings`` table: ``(params, lr=..., ...)``."""
-    kinds = inspect.Parameter
-    return inspect.Signature(
-        [
-            kinds("params", kinds.POSITIONAL_OR_KEYWORD),
-            *(
-                kinds(
-                    k,
-                    kinds.KEYWORD_ONLY if s.keyword_only else kinds.POSITIONAL_OR_KEYWORD,
-                    default=s.default,
-                )
-                for k, s in settings.items()
-            ),
-        ]
-    )
-
-
-def as_groups(owner: str, params: object) -> list[dict[str, Any]]:
-    """``params`` (Parameters, or dicts with a ``"params"`` key) as a list of groups,
-    each ``{"params": [Parameter, ...], ...}``; ``TypeError``/``ValueError`` otherwise."""
-    if isinstance(params, (Parameter, dict)) or not isinstance(params, Iterable):
-        raise TypeError(
-            f"{owner}: expected an iterable of Parameters (model.parameters()) or of "
-            f"parameter groups (dicts), got {type(params).__name__}"
-        )
-    items = list(params)
-    if not items:
-        raise ValueError(f"{owner}: got an empty parameter list")
-    if not any(isinstance(item, dict) for item in items):
-        items = [{"params": items}]
-    groups = []
-    for g, group in enumerate(items):
-        if not isinstance(group, dict) or "params" not in group:
-            raise TypeError(
-                f"{owner}: expected Parameters or parameter groups (dicts with 'params'), "
-                f"got {type(group).__name__} at position {g}"
-            )
-        members = group["params"]
-        members = [members] if isinstance(members, Parameter) else list(members)
-        if not members:
-            raise ValueError(f"{owner}: parameter group {g} has no parameters")
-        for i, p in enumerate(members):
-            if not isinstance(p, Parameter):
-                raise TypeError(
-                    f"{owner}: expected Parameters (model.parameters()), "
-                    f"got {type(p).__name__} at position {i}"
-                    + (f" of group {g}" if len(items) > 1 else "")
-                )
-        groups.append({**group, "params": members})
-    return groups
+        return settings_repr(type(self).__name__, self.defaults, self.param_groups)
 
 
 FLUSH_EVERY = 16
@@ -374,16 +282,3 @@ def with_weight_decay(
     np.multiply(data, weight_decay, out=out)
     out += grad
     return out
-
-
-def require_trainable(owner: str, dtype: np.dtype[Any]) -> None:
-    """``TypeError`` unless ``dtype`` is float32 or float64 (the message says why: doing
-    float16 properly needs float32 master weights and loss scaling)."""
-    if dtype.kind == "f" and dtype.itemsize >= 4:
-        return
-    raise TypeError(
-        f"{owner}: cannot train {dtype} parameters; tinynet's optimizers need float32 or "
-        f"float64 (in float16, eps 1e-8 and squared gradients below 2.4e-4 underflow to 0 "
-        f"and small updates are rounded away, so training stalls or turns NaN whatever the "
-        f"learning rate): train with model.astype(np.float32)"
-    )

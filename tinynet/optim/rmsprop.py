@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, Setting, Update, between, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, Update, with_weight_decay
+from tinynet.optim.settings import Setting, between
 from tinynet.validation import flag
 
 

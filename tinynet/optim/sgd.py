@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinynet.optim.optimizer import Optimizer, Setting, Update, between, one_of, with_weight_decay
+from tinynet.optim.optimizer import Optimizer, Update, with_weight_decay
+from tinynet.optim.settings import Setting, between, one_of
 from tinynet.validation import flag
 
 INITIAL_BUFFERS = ("grad", "zeros")

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tinynet.parameter import Parameter, Span
+from tinynet.blocks import Span
+from tinynet.parameter import Parameter
 from tinynet.typing import FloatArray
 from tinynet.validation import is_integer, short
 
