@@ -120,7 +120,7 @@ def save(
     hyperparameters and state are saved too, so training can continue after
     `load_full`. ``metadata`` is any JSON object (epoch, metrics...; tuples come back
     as lists). Every layer's class must be registered (built-ins are; see
-    `tinynet.register_layer`), rebuild from its ``config()`` (`check_savable`: what
+    ``tinynet.register_layer``), rebuild from its ``config()`` (`check_savable`: what
     `load` would do, tried first) and all parameters must share one dtype.
 
     The file is written to a temporary name and renamed over ``path``: an error or

@@ -1,4 +1,4 @@
-"""Layers: the `Layer` base class, the built-in layers, and `register_layer`."""
+"""Layers: the `Layer` base class, the built-in layers, and ``register_layer``."""
 
 from __future__ import annotations
 
