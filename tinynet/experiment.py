@@ -513,9 +513,9 @@ def run_metrics(
 def scores_line(scores: dict[str, float], data: DataSplits) -> str:
     """``test accuracy 98.10% (test loss 0.0612)`` or the regression's metrics, or why
     there are none."""
-    if data.x_test is None and Path(data.source).suffix.lower() == ".npz":
-        return "no test data: the .npz has no test split (add x_test and y_test to it)"
     if data.x_test is None:
+        if Path(data.source).suffix.lower() == ".npz":
+            return "no test data: the .npz has no test split (add x_test and y_test to it)"
         return "no test data (give --test-data for a CSV)"
     if data.y_test is None:
         return (
